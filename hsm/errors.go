@@ -1,0 +1,63 @@
+package hsm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotFound is returned when a key or object a URI names does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned when a key with the requested label already exists.
+var ErrExists = errors.New("already exists")
+
+// AuthError reports a rejected PIN or passphrase. No second attempt is ever
+// made automatically: a retry could lock the device.
+type AuthError struct {
+	Device  string
+	Retries int  // attempts left; -1 when the device does not say
+	Blocked bool // no attempts left: the PIN is blocked
+	Hint    string
+}
+
+func (e *AuthError) Error() string {
+	switch {
+	case e.Blocked:
+		return fmt.Sprintf("%s: PIN blocked", e.Device)
+	case e.Retries >= 0:
+		return fmt.Sprintf("%s: wrong PIN (%d %s left)", e.Device, e.Retries, plural(e.Retries, "retry", "retries"))
+	default:
+		return fmt.Sprintf("%s: wrong PIN (the device does not report how many retries are left)", e.Device)
+	}
+}
+
+// DeviceAbsentError reports that the device a URI names is not attached.
+type DeviceAbsentError struct {
+	Device string // what was asked for, e.g. `pkcs11 token "ceremony"`
+	Seen   []string
+}
+
+func (e *DeviceAbsentError) Error() string {
+	if len(e.Seen) == 0 {
+		return fmt.Sprintf("%s not found: no device attached", e.Device)
+	}
+	return fmt.Sprintf("%s not found (attached: %s)", e.Device, joinQuoted(e.Seen))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func joinQuoted(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%q", v)
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+// Package hsm defines the contract between keyrite and the devices that hold
+// its keys: PKCS#11 tokens, YubiKeys and the software rehearsal token.
+//
+// A Backend is one opened device (a token, a YubiKey, a softkey file). Keys
+// are standard crypto.Signers; ECDSA signatures come back ASN.1 DER encoded,
+// like crypto/ecdsa, whatever the device produces natively.
+package hsm
+
+import (
+	"context"
+	"crypto"
+	"io"
+	"time"
+)
+
+// Key is a private key held by a device.
+type Key interface {
+	crypto.Signer
+	// URI names the key so that a later command can open it again,
+	// e.g. pkcs11:token=ceremony;object=root.
+	URI() string
+	// Attestation returns the device's proof that the key was generated on
+	// it, or nil, nil when the key is not attestable.
+	Attestation() (*Attestation, error)
+}
+
+// Attestation is a device's statement about one of its keys.
+type Attestation struct {
+	Format string   // e.g. "yubikey-piv"
+	Certs  [][]byte // DER certificates, leaf first
+}
+
+// Algorithm names accepted in KeySpec.
+const (
+	P256 = "P-256"
+	P384 = "P-384"
+)
+
+// KeySpec describes a key to create on a device.
+type KeySpec struct {
+	Label     string // object label (PKCS#11 CKA_LABEL, softkey label)
+	Algorithm string // P256 (default) or P384
+}
+
+// AlgorithmOrDefault returns the spec's algorithm, P-256 when empty.
+func (s KeySpec) AlgorithmOrDefault() string {
+	if s.Algorithm == "" {
+		return P256
+	}
+	return s.Algorithm
+}
+
+// Origin says where a key was born.
+const (
+	OriginGenerated = "generated" // on the device, never left it
+	OriginImported  = "imported"  // created elsewhere and imported
+	OriginSoftware  = "software"  // software token: rehearsal only
+)
+
+// KeyInfo describes a key without opening it.
+type KeyInfo struct {
+	URI       string
+	Label     string
+	ID        string // hex object ID where the device has one
+	Algorithm string
+	Public    crypto.PublicKey
+	Origin    string
+	Created   time.Time // zero when unknown
+}
+
+// DeviceInfo describes a device a backend can see.
+type DeviceInfo struct {
+	URI          string // URI that selects this device
+	Kind         string // "pkcs11", "yubikey", "softkey"
+	Label        string
+	Serial       string
+	Manufacturer string
+	Model        string
+	Firmware     string
+	Software     bool     // true for software tokens: rehearsal only
+	Warnings     []string // advisories the operator must see
+}
+
+// Backend is one opened device.
+type Backend interface {
+	// Info describes the opened device.
+	Info() DeviceInfo
+	// Generate creates a key on the device. It refuses a label that exists.
+	Generate(ctx context.Context, spec KeySpec) (Key, error)
+	// Import stores a key created elsewhere. It refuses a label that exists.
+	Import(ctx context.Context, priv crypto.Signer, spec KeySpec) (Key, error)
+	// Open opens the key a URI names on this device.
+	Open(ctx context.Context, uri string) (Key, error)
+	// List describes the keys on the device.
+	List(ctx context.Context) ([]KeyInfo, error)
+	// Delete destroys the key a URI names. It is used to roll back keys a
+	// failed command created; it is never offered as a user command here.
+	Delete(ctx context.Context, uri string) error
+	Close() error
+}
+
+// PINRequest tells a PINSource what is being asked for.
+type PINRequest struct {
+	Device  string // human description of the device, e.g. `token "ceremony" (serial 1a2b)`
+	Kind    string // "PIN" or "passphrase"
+	Confirm bool   // a new secret: ask twice
+}
+
+// PINSource supplies PINs and passphrases. Implementations prompt on the
+// terminal or read a file; PINs never come from flags, URIs or the
+// environment.
+type PINSource interface {
+	PIN(ctx context.Context, req PINRequest) ([]byte, error)
+}
+
+// PINFunc adapts a function to PINSource.
+type PINFunc func(ctx context.Context, req PINRequest) ([]byte, error)
+
+// PIN implements PINSource.
+func (f PINFunc) PIN(ctx context.Context, req PINRequest) ([]byte, error) { return f(ctx, req) }
+
+// Options are shared by all backends when a device is opened.
+type Options struct {
+	PIN    PINSource
+	Module string    // PKCS#11 module path override (--module)
+	Rand   io.Reader // nil means crypto/rand
+	Log    io.Writer // progress and warnings for the operator; nil discards
+}
+
+// Wipe overwrites a secret in memory.
+func Wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}

@@ -1,0 +1,87 @@
+package hsm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Driver opens devices of one URI scheme.
+type Driver interface {
+	// Open opens the device a URI selects (key attributes are ignored).
+	Open(ctx context.Context, u *URI, opts Options) (Backend, error)
+	// Devices lists the attached devices of this kind.
+	Devices(ctx context.Context, opts Options) ([]DeviceInfo, error)
+}
+
+// Registry maps URI schemes to drivers. The command line builds one and
+// registers the drivers it was built with; nothing registers itself.
+type Registry struct {
+	drivers map[string]Driver
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{drivers: map[string]Driver{}} }
+
+// Register adds a driver for a scheme.
+func (r *Registry) Register(scheme string, d Driver) { r.drivers[scheme] = d }
+
+// Schemes lists the registered schemes, sorted.
+func (r *Registry) Schemes() []string {
+	var s []string
+	for k := range r.drivers {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// OpenDevice opens the device a URI selects.
+func (r *Registry) OpenDevice(ctx context.Context, uri string, opts Options) (Backend, *URI, error) {
+	u, err := ParseURI(uri)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, ok := r.drivers[u.Scheme]
+	if !ok {
+		return nil, nil, fmt.Errorf("unsupported key URI scheme %q (supported: %s)", u.Scheme, strings.Join(r.Schemes(), ", "))
+	}
+	b, err := d.Open(ctx, u, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, u, nil
+}
+
+// OpenKey opens the device a URI selects and the key it names. The caller
+// closes the backend.
+func (r *Registry) OpenKey(ctx context.Context, uri string, opts Options) (Key, Backend, error) {
+	b, _, err := r.OpenDevice(ctx, uri, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := b.Open(ctx, uri)
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return k, b, nil
+}
+
+// Devices lists the devices of every registered driver. A driver that fails
+// (a missing PKCS#11 module, no smart card service) is reported as an error
+// entry rather than hiding the others.
+func (r *Registry) Devices(ctx context.Context, opts Options) ([]DeviceInfo, map[string]error) {
+	var all []DeviceInfo
+	errs := map[string]error{}
+	for _, s := range r.Schemes() {
+		ds, err := r.drivers[s].Devices(ctx, opts)
+		if err != nil {
+			errs[s] = err
+			continue
+		}
+		all = append(all, ds...)
+	}
+	return all, errs
+}
