@@ -16,16 +16,23 @@ var ErrExists = errors.New("already exists")
 type AuthError struct {
 	Device  string
 	Retries int  // attempts left; -1 when the device does not say
-	Blocked bool // no attempts left: the PIN is blocked
+	Blocked bool   // no attempts left: the PIN is blocked
+	What    string // "PIN" (default) or "passphrase"
 	Hint    string
 }
 
 func (e *AuthError) Error() string {
+	what := e.What
+	if what == "" {
+		what = "PIN"
+	}
 	switch {
 	case e.Blocked:
-		return fmt.Sprintf("%s: PIN blocked", e.Device)
+		return fmt.Sprintf("%s: %s blocked", e.Device, what)
 	case e.Retries >= 0:
-		return fmt.Sprintf("%s: wrong PIN (%d %s left)", e.Device, e.Retries, plural(e.Retries, "retry", "retries"))
+		return fmt.Sprintf("%s: wrong %s (%d %s left)", e.Device, what, e.Retries, plural(e.Retries, "retry", "retries"))
+	case what != "PIN":
+		return fmt.Sprintf("%s: wrong %s", e.Device, what)
 	default:
 		return fmt.Sprintf("%s: wrong PIN (the device does not report how many retries are left)", e.Device)
 	}

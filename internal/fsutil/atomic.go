@@ -1,0 +1,92 @@
+// Package fsutil writes files and directories so that a reader sees either
+// nothing or the whole thing, and never replaces what already exists unless
+// asked to.
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrExists is returned when an output already exists.
+var ErrExists = fs.ErrExist
+
+// WriteFile writes data to path through a temporary file in the same
+// directory, fsyncs it, and renames it into place. With replace false an
+// existing path is never overwritten (the rename itself refuses, so there
+// is no window for a race). perm 0600 is used for secrets.
+func WriteFile(path string, data []byte, perm os.FileMode, replace bool) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if replace {
+		err = os.Rename(name, path)
+	} else {
+		err = RenameNoReplace(name, path)
+	}
+	if err != nil {
+		return err
+	}
+	ok = true
+	return SyncDir(dir)
+}
+
+// RenameNoReplace renames old to new, failing with fs.ErrExist if new
+// exists. It works for files and directories.
+func RenameNoReplace(oldpath, newpath string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
+		return &fs.PathError{Op: "create", Path: newpath, Err: fs.ErrExist}
+	}
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// Filesystems without RENAME_NOREPLACE: check, then rename.
+		if _, serr := os.Lstat(newpath); serr == nil {
+			return &fs.PathError{Op: "create", Path: newpath, Err: fs.ErrExist}
+		}
+		return os.Rename(oldpath, newpath)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// SyncDir fsyncs a directory so a rename in it is durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

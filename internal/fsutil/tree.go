@@ -1,0 +1,90 @@
+package fsutil
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// WriteTree writes a whole directory tree at dest, or nothing: the files go
+// into a hidden sibling directory first, are fsynced, and the directory is
+// renamed into place. dest must not exist.
+func WriteTree(dest string, files map[string][]byte) error {
+	dest = filepath.Clean(dest)
+	if _, err := os.Lstat(dest); err == nil {
+		return &fs.PathError{Op: "create", Path: dest, Err: fs.ErrExist}
+	}
+	parent := filepath.Dir(dest)
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".partial-")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	dirs := map[string]bool{tmp: true}
+	for _, n := range names {
+		if err := CheckRelPath(n); err != nil {
+			return err
+		}
+		p := filepath.Join(tmp, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		for d := filepath.Dir(p); strings.HasPrefix(d, tmp); d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+		if err := writeSynced(p, files[n]); err != nil {
+			return err
+		}
+	}
+	for d := range dirs {
+		if err := SyncDir(d); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := RenameNoReplace(tmp, dest); err != nil {
+		return err
+	}
+	ok = true
+	return SyncDir(parent)
+}
+
+func writeSynced(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// CheckRelPath refuses paths that could escape a bundle directory.
+func CheckRelPath(n string) error {
+	if n == "" || strings.HasPrefix(n, "/") || strings.Contains(n, "\\") || filepath.ToSlash(filepath.Clean(n)) != n ||
+		n == ".." || strings.HasPrefix(n, "../") {
+		return fmt.Errorf("invalid path %q in bundle", n)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+// Package term asks the operator for secrets and confirmations on the
+// terminal (/dev/tty, never stdin or the environment), or reads them from a
+// file given with --pin-file for automation.
+package term
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/keyrite/keyrite/hsm"
+	xterm "golang.org/x/term"
+)
+
+// PINSource answers hsm PIN requests from a file or the terminal. It asks at
+// most once per device per command, so a batch needs one PIN entry.
+type PINSource struct {
+	File string    // --pin-file; empty means prompt on /dev/tty
+	Warn io.Writer // where to print warnings about the file
+
+	mu    sync.Mutex
+	cache map[string][]byte
+}
+
+// PIN implements hsm.PINSource.
+func (p *PINSource) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := req.Kind + "\x00" + req.Device
+	if v, ok := p.cache[key]; ok {
+		return bytes.Clone(v), nil
+	}
+	var (
+		v   []byte
+		err error
+	)
+	if p.File != "" {
+		v, err = ReadSecretFile(p.File, p.Warn)
+	} else {
+		v, err = promptSecret(req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.cache == nil {
+		p.cache = map[string][]byte{}
+	}
+	p.cache[key] = bytes.Clone(v)
+	return v, nil
+}
+
+// Wipe forgets every cached secret.
+func (p *PINSource) Wipe() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, v := range p.cache {
+		hsm.Wipe(v)
+		delete(p.cache, k)
+	}
+}
+
+// ReadSecretFile reads a PIN or passphrase file: the first line, without
+// its line ending. A file others can read is used but warned about.
+func ReadSecretFile(path string, warn io.Writer) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading PIN file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading PIN file: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 && warn != nil {
+		fmt.Fprintf(warn, "keyrite: warning: PIN file %s is readable by others (mode %04o); chmod 600 it\n", path, st.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("reading PIN file: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	out := bytes.Clone(line)
+	hsm.Wipe(b)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("PIN file %s is empty", path)
+	}
+	return out, nil
+}
+
+// ErrNoTerminal is returned when a secret is needed but there is no
+// terminal to ask on.
+var ErrNoTerminal = errors.New("no terminal to ask for the PIN or passphrase on; use --pin-file")
+
+func promptSecret(req hsm.PINRequest) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, ErrNoTerminal
+	}
+	defer tty.Close()
+	what := req.Kind
+	if what == "" {
+		what = "PIN"
+	}
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprintf(tty, "%s: ", prompt)
+		v, err := xterm.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s from the terminal: %w", what, err)
+		}
+		return v, nil
+	}
+	v, err := ask(fmt.Sprintf("Enter %s for %s", what, req.Device))
+	if err != nil {
+		return nil, err
+	}
+	if len(v) == 0 {
+		return nil, fmt.Errorf("empty %s", what)
+	}
+	if req.Confirm {
+		again, err := ask(fmt.Sprintf("Confirm %s", what))
+		if err != nil {
+			hsm.Wipe(v)
+			return nil, err
+		}
+		same := bytes.Equal(v, again)
+		hsm.Wipe(again)
+		if !same {
+			hsm.Wipe(v)
+			return nil, fmt.Errorf("the two %ss do not match", what)
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,112 @@
+package trust
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+func serverKey(t *testing.T) data.PublicKey {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data.NewED25519PublicKey(pub)
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newRepo(t *testing.T, gun string) (*NewRepo, NewRepoSpec) {
+	t.Helper()
+	now := time.Now()
+	spec := NewRepoSpec{GUN: gun, RootKeys: []crypto.Signer{newKey(t)}, TargetsKey: newKey(t),
+		Timestamp: serverKey(t), Snapshot: serverKey(t), Now: now,
+		RootExpires: now.Add(DefaultRootExpiry), TargetsExpiry: now.Add(DefaultTargetsExpiry), Rand: rand.Reader}
+	ks := NewKeyService()
+	r, err := CreateRepository(ks, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ks.Signatures(); got != 2 {
+		t.Errorf("device signatures through notary = %d, want 2 (root + targets)", got)
+	}
+	return r, spec
+}
+
+func TestCreateAndVerify(t *testing.T) {
+	r, spec := newRepo(t, "registry.example.com/org/app")
+	rep, err := VerifyRepository(VerifyInput{GUN: spec.GUN, Root: r.Root, Targets: r.Targets,
+		Timestamp: spec.Timestamp, Snapshot: spec.Snapshot, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Roles) != 2 || !rep.Roles[0].ThresholdMet || !rep.Roles[1].ThresholdMet {
+		t.Fatalf("roles = %+v", rep.Roles)
+	}
+	if rep.Roles[0].Version != 1 || rep.Roles[1].Version != 1 {
+		t.Errorf("versions = %d, %d; want 1, 1", rep.Roles[0].Version, rep.Roles[1].Version)
+	}
+	if rep.RootCerts[0].KeyID != r.RootKeyIDs[0] || rep.RootCerts[0].CanonicalID != r.RootKeyBare[0] {
+		t.Errorf("cert report %+v does not match %v / %v", rep.RootCerts[0], r.RootKeyIDs, r.RootKeyBare)
+	}
+	if rep.RootCerts[0].CommonName != spec.GUN {
+		t.Errorf("CN = %q", rep.RootCerts[0].CommonName)
+	}
+	if exp := rep.RootCerts[0].NotAfter.Sub(time.Now()); exp < DefaultRootExpiry-time.Hour {
+		t.Errorf("root certificate valid for %v only", exp)
+	}
+	if !strings.Contains(string(r.Targets), `"delegations":{"keys":{},"roles":[]}`) {
+		t.Errorf("targets has no empty delegations object: %s", r.Targets)
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	r, spec := newRepo(t, "example.com/app")
+	other, _ := newRepo(t, "example.com/app")
+	flip := func(b []byte, i int) []byte {
+		c := append([]byte{}, b...)
+		c[i] ^= 1
+		return c
+	}
+	sigAt := strings.Index(string(r.Root), `"sig":"`) + 10
+	cases := []struct {
+		name, want    string
+		root, targets []byte
+		ts            data.PublicKey
+	}{
+		{"byte flipped in signature", "required signatures", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
+		{"not canonical", "not canonical", append([]byte(" "), r.Root...), r.Targets, spec.Timestamp},
+		{"root of another key", "not the server's key", other.Root, r.Targets, spec.Timestamp},
+		{"targets of another repo", "targets: 0 of 1", r.Root, other.Targets, spec.Timestamp},
+		{"other server key", "not the server's key", r.Root, r.Targets, serverKey(t)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := VerifyRepository(VerifyInput{GUN: spec.GUN, Root: c.root, Targets: c.targets,
+				Timestamp: c.ts, Snapshot: spec.Snapshot, Now: time.Now()})
+			var ve *VerifyError
+			if !errors.As(err, &ve) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want VerifyError containing %q", err, c.want)
+			}
+		})
+	}
+	if _, err := VerifyRepository(VerifyInput{GUN: "example.com/other", Root: r.Root, Now: time.Now()}); err == nil || !strings.Contains(err.Error(), "does not match the GUN") {
+		t.Errorf("root for another GUN: err = %v", err)
+	}
+}

@@ -1,0 +1,128 @@
+package trust
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/theupdateframework/notary/trustmanager"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/signed"
+)
+
+// deviceKey lets notary's signing code use a device key: notary asks a
+// data.PrivateKey for TUF signatures (raw r‖s over SHA-256 of the message);
+// devices give DER over a digest. Every signature is checked with notary's
+// own verifier before it is handed back.
+type deviceKey struct {
+	data.PublicKey // the bare key
+	signer         crypto.Signer
+	count          *atomic.Int64
+}
+
+func (k *deviceKey) Sign(r io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, error) {
+	pub, ok := k.signer.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("unsupported key type %T", k.signer.Public())
+	}
+	// notary's "ecdsa" method is over SHA-256 whatever the curve.
+	digest := sha256.Sum256(msg)
+	der, err := k.signer.Sign(r, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	k.count.Add(1)
+	raw, err := hsm.DERToRaw(der, hsm.CurveSize(pub.Curve))
+	if err != nil {
+		return nil, err
+	}
+	if err := signed.Verifiers[data.ECDSASignature].Verify(k.PublicKey, raw, msg); err != nil {
+		return nil, fmt.Errorf("device signature does not verify in software: %w", err)
+	}
+	return raw, nil
+}
+
+func (k *deviceKey) Private() []byte                      { return nil }
+func (k *deviceKey) CryptoSigner() crypto.Signer          { return k.signer }
+func (k *deviceKey) SignatureAlgorithm() data.SigAlgorithm { return data.ECDSASignature }
+
+// KeyService is a notary CryptoService over keys held by devices. It only
+// signs; it never creates or exports keys.
+type KeyService struct {
+	keys  map[string]*deviceKey // by canonical key ID
+	roles map[string]data.RoleName
+	count atomic.Int64
+}
+
+// NewKeyService returns an empty key service.
+func NewKeyService() *KeyService {
+	return &KeyService{keys: map[string]*deviceKey{}, roles: map[string]data.RoleName{}}
+}
+
+// Add makes a device key available for signing and returns its bare TUF
+// public key.
+func (s *KeyService) Add(signer crypto.Signer, role data.RoleName) (data.PublicKey, error) {
+	pub, err := PublicKey(signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	s.keys[pub.ID()] = &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
+	s.roles[pub.ID()] = role
+	return pub, nil
+}
+
+// Signatures is the number of signatures the devices have made.
+func (s *KeyService) Signatures() int64 { return s.count.Load() }
+
+// Create implements signed.CryptoService; keys are made on devices instead.
+func (s *KeyService) Create(role data.RoleName, gun data.GUN, algorithm string) (data.PublicKey, error) {
+	return nil, fmt.Errorf("keyrite creates keys on devices, not through notary")
+}
+
+// AddKey implements signed.CryptoService; private keys are never accepted.
+func (s *KeyService) AddKey(role data.RoleName, gun data.GUN, key data.PrivateKey) error {
+	return fmt.Errorf("keyrite does not hold private keys in software")
+}
+
+// GetKey implements signed.CryptoService.
+func (s *KeyService) GetKey(keyID string) data.PublicKey {
+	if k, ok := s.keys[keyID]; ok {
+		return k.PublicKey
+	}
+	return nil
+}
+
+// GetPrivateKey implements signed.CryptoService.
+func (s *KeyService) GetPrivateKey(keyID string) (data.PrivateKey, data.RoleName, error) {
+	if k, ok := s.keys[keyID]; ok {
+		return k, s.roles[keyID], nil
+	}
+	return nil, "", trustmanager.ErrKeyNotFound{KeyID: keyID}
+}
+
+// RemoveKey implements signed.CryptoService.
+func (s *KeyService) RemoveKey(keyID string) error { delete(s.keys, keyID); return nil }
+
+// ListKeys implements signed.CryptoService.
+func (s *KeyService) ListKeys(role data.RoleName) []string {
+	var out []string
+	for id, r := range s.roles {
+		if r == role {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ListAllKeys implements signed.CryptoService.
+func (s *KeyService) ListAllKeys() map[string]data.RoleName {
+	out := map[string]data.RoleName{}
+	for id, r := range s.roles {
+		out[id] = r
+	}
+	return out
+}

@@ -1,0 +1,269 @@
+package trust
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/docker/go/canonical/json"
+	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/signed"
+	"github.com/theupdateframework/notary/tuf/utils"
+)
+
+// VerifyError says what failed verification, and where.
+type VerifyError struct {
+	GUN    string
+	Role   string
+	Reason string
+}
+
+func (e *VerifyError) Error() string {
+	if e.Role == "" {
+		return fmt.Sprintf("%s: %s", e.GUN, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.GUN, e.Role, e.Reason)
+}
+
+// RoleReport says who signed a piece of metadata and whether it counts.
+type RoleReport struct {
+	Role         string    `json:"role"`
+	Version      int       `json:"version"`
+	Expires      time.Time `json:"expires"`
+	Threshold    int       `json:"threshold"`
+	KeyIDs       []string  `json:"key_ids"`
+	SignedBy     []string  `json:"signed_by"`
+	ThresholdMet bool      `json:"threshold_met"`
+}
+
+// CertReport describes one root certificate.
+type CertReport struct {
+	KeyID       string    `json:"key_id"`
+	CanonicalID string    `json:"canonical_id"`
+	CommonName  string    `json:"common_name"`
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+}
+
+// RepoReport is the result of verifying one repository's metadata.
+type RepoReport struct {
+	GUN            string       `json:"gun"`
+	Roles          []RoleReport `json:"roles"`
+	RootCerts      []CertReport `json:"root_certificates"`
+	TimestampKeyID string       `json:"timestamp_key_id"`
+	SnapshotKeyID  string       `json:"snapshot_key_id"`
+	TargetsKeyIDs  []string     `json:"targets_key_ids"`
+}
+
+// VerifyInput is what VerifyRepository checks.
+type VerifyInput struct {
+	GUN       string
+	Root      []byte
+	Targets   []byte         // nil when the bundle carries no targets
+	Timestamp data.PublicKey // expected server keys; nil skips the check
+	Snapshot  data.PublicKey
+	Now       time.Time
+}
+
+// VerifyRepository checks a repository's root and targets offline, with
+// the same code notary clients use (trustpinning.ValidateRoot,
+// signed.VerifySignatures) plus clearer checks of our own first.
+func VerifyRepository(in VerifyInput) (*RepoReport, error) {
+	fail := func(role, format string, a ...any) error {
+		return &VerifyError{GUN: in.GUN, Role: role, Reason: fmt.Sprintf(format, a...)}
+	}
+	if err := ValidateGUN(in.GUN); err != nil {
+		return nil, fail("", "%v", err)
+	}
+	rep := &RepoReport{GUN: in.GUN}
+
+	rootSigned, err := parseSigned(in.Root)
+	if err != nil {
+		return nil, fail("root", "%v", err)
+	}
+	root, err := data.RootFromSigned(rootSigned)
+	if err != nil {
+		return nil, fail("root", "invalid root metadata: %v", err)
+	}
+	if root.Signed.Version < 1 {
+		return nil, fail("root", "version %d is below 1", root.Signed.Version)
+	}
+	if signed.IsExpired(root.Signed.Expires) {
+		return nil, fail("root", "expired on %s", root.Signed.Expires.Format(time.RFC3339))
+	}
+	rootRole, err := root.BuildBaseRole(data.CanonicalRootRole)
+	if err != nil {
+		return nil, fail("root", "root role: %v", err)
+	}
+	for _, id := range rootRole.ListKeyIDs() {
+		c, err := checkRootCert(rootRole.Keys[id], in.GUN, in.Now)
+		if err != nil {
+			return nil, fail("root", "certificate %s: %v", short(id), err)
+		}
+		rep.RootCerts = append(rep.RootCerts, *c)
+	}
+	rr := signers(rootSigned, rootRole, "root", root.Signed.Version, root.Signed.Expires)
+	rep.Roles = append(rep.Roles, rr)
+	if !rr.ThresholdMet {
+		return rep, fail("root", "%d of %d required signatures from root keys (signed by: %s)", len(rr.SignedBy), rr.Threshold, listOrNone(rr.SignedBy))
+	}
+	// notary's own verdict, exactly as a client with no prior trust reaches it.
+	if _, err := trustpinning.ValidateRoot(nil, rootSigned, data.GUN(in.GUN), trustpinning.TrustPinConfig{}); err != nil {
+		return rep, fail("root", "notary rejects the root: %v", err)
+	}
+
+	for _, r := range []struct {
+		name     data.RoleName
+		expected data.PublicKey
+		id       *string
+	}{{data.CanonicalTimestampRole, in.Timestamp, &rep.TimestampKeyID}, {data.CanonicalSnapshotRole, in.Snapshot, &rep.SnapshotKeyID}} {
+		role, err := root.BuildBaseRole(r.name)
+		if err != nil {
+			return rep, fail("root", "%s role: %v", r.name, err)
+		}
+		ids := role.ListKeyIDs()
+		if len(ids) == 1 {
+			*r.id = ids[0]
+		}
+		if r.expected != nil && (len(ids) != 1 || ids[0] != r.expected.ID()) {
+			return rep, fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, listOrNone(ids), short(r.expected.ID()))
+		}
+	}
+
+	targetsRole, err := root.BuildBaseRole(data.CanonicalTargetsRole)
+	if err != nil {
+		return rep, fail("root", "targets role: %v", err)
+	}
+	rep.TargetsKeyIDs = targetsRole.ListKeyIDs()
+	if in.Targets == nil {
+		return rep, nil
+	}
+	ts, err := parseSigned(in.Targets)
+	if err != nil {
+		return rep, fail("targets", "%v", err)
+	}
+	targets, err := data.TargetsFromSigned(ts, data.CanonicalTargetsRole)
+	if err != nil {
+		return rep, fail("targets", "invalid targets metadata: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(*ts.Signed, &raw); err != nil || raw["delegations"] == nil {
+		return rep, fail("targets", "no delegations object (notary clients require one)")
+	}
+	if signed.IsExpired(targets.Signed.Expires) {
+		return rep, fail("targets", "expired on %s", targets.Signed.Expires.Format(time.RFC3339))
+	}
+	tr := signers(ts, targetsRole, "targets", targets.Signed.Version, targets.Signed.Expires)
+	rep.Roles = append(rep.Roles, tr)
+	if !tr.ThresholdMet {
+		return rep, fail("targets", "%d of %d required signatures from targets keys (signed by: %s)", len(tr.SignedBy), tr.Threshold, listOrNone(tr.SignedBy))
+	}
+	if err := signed.VerifySignatures(ts, targetsRole); err != nil {
+		return rep, fail("targets", "notary rejects the signatures: %v", err)
+	}
+	return rep, nil
+}
+
+// parseSigned reads a metadata file and insists on canonical JSON, so that
+// what is verified here is byte for byte what is uploaded.
+func parseSigned(b []byte) (*data.Signed, error) {
+	var s data.Signed
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if s.Signed == nil {
+		return nil, fmt.Errorf("no signed part")
+	}
+	canon, err := json.MarshalCanonical(&s)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(canon, b) {
+		return nil, fmt.Errorf("not canonical JSON (the file was edited or not written by keyrite)")
+	}
+	return &s, nil
+}
+
+// signers checks each signature on its own so the report can say who
+// signed, not only whether the threshold holds.
+func signers(s *data.Signed, role data.BaseRole, name string, version int, expires time.Time) RoleReport {
+	rr := RoleReport{Role: name, Version: version, Expires: expires.UTC(), Threshold: role.Threshold, KeyIDs: role.ListKeyIDs()}
+	sort.Strings(rr.KeyIDs)
+	var decoded map[string]any
+	if err := json.Unmarshal(*s.Signed, &decoded); err != nil {
+		return rr
+	}
+	msg, err := json.MarshalCanonical(decoded)
+	if err != nil {
+		return rr
+	}
+	seen := map[string]bool{}
+	for i := range s.Signatures {
+		sig := s.Signatures[i]
+		k, ok := role.Keys[sig.KeyID]
+		if !ok || seen[sig.KeyID] || k.ID() != sig.KeyID {
+			continue
+		}
+		if signed.VerifySignature(msg, &sig, k) == nil {
+			seen[sig.KeyID] = true
+			rr.SignedBy = append(rr.SignedBy, sig.KeyID)
+		}
+	}
+	sort.Strings(rr.SignedBy)
+	rr.ThresholdMet = role.Threshold >= 1 && len(rr.SignedBy) >= role.Threshold
+	return rr
+}
+
+func checkRootCert(k data.PublicKey, gun string, now time.Time) (*CertReport, error) {
+	if k.Algorithm() != data.ECDSAx509Key && k.Algorithm() != data.RSAx509Key {
+		return nil, fmt.Errorf("root keys must be x509 certificates, not %s", k.Algorithm())
+	}
+	cert, err := utils.LoadCertFromPEM(k.Public())
+	if err != nil {
+		return nil, err
+	}
+	if cert.IsCA {
+		return nil, fmt.Errorf("is a CA certificate; notary needs a leaf")
+	}
+	if !trustpinning.MatchCNToGun(cert.Subject.CommonName, data.GUN(gun)) {
+		return nil, fmt.Errorf("common name %q does not match the GUN", cert.Subject.CommonName)
+	}
+	if now.Before(cert.NotBefore.Add(-24 * time.Hour)) {
+		return nil, fmt.Errorf("not valid before %s", cert.NotBefore.Format(time.RFC3339))
+	}
+	if now.After(cert.NotAfter) {
+		return nil, fmt.Errorf("expired on %s", cert.NotAfter.Format(time.RFC3339))
+	}
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+		return nil, fmt.Errorf("self-signature does not verify: %v", err)
+	}
+	canon, err := utils.CanonicalKeyID(k)
+	if err != nil {
+		return nil, err
+	}
+	return &CertReport{KeyID: k.ID(), CanonicalID: canon, CommonName: cert.Subject.CommonName,
+		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC()}, nil
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func listOrNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += ", "
+		}
+		s += short(id)
+	}
+	return s
+}
