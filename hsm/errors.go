@@ -15,7 +15,7 @@ var ErrExists = errors.New("already exists")
 // made automatically: a retry could lock the device.
 type AuthError struct {
 	Device  string
-	Retries int  // attempts left; -1 when the device does not say
+	Retries int    // attempts left; -1 when the device does not say
 	Blocked bool   // no attempts left: the PIN is blocked
 	What    string // "PIN" (default) or "passphrase"
 	Hint    string

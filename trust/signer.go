@@ -46,8 +46,8 @@ func (k *deviceKey) Sign(r io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, 
 	return raw, nil
 }
 
-func (k *deviceKey) Private() []byte                      { return nil }
-func (k *deviceKey) CryptoSigner() crypto.Signer          { return k.signer }
+func (k *deviceKey) Private() []byte                       { return nil }
+func (k *deviceKey) CryptoSigner() crypto.Signer           { return k.signer }
 func (k *deviceKey) SignatureAlgorithm() data.SigAlgorithm { return data.ECDSASignature }
 
 // KeyService is a notary CryptoService over keys held by devices. It only
