@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	filippo.io/age v1.3.2
+	github.com/docker/go v1.5.1-1.0.20160303222718-d30aec9fd63c
+	github.com/miekg/pkcs11 v1.0.2
 	github.com/theupdateframework/notary v0.7.0
 	golang.org/x/crypto v0.55.0
 	golang.org/x/sys v0.49.0
@@ -12,7 +14,7 @@ require (
 
 require (
 	filippo.io/hpke v0.4.0 // indirect
-	github.com/docker/go v1.5.1-1.0.20160303222718-d30aec9fd63c // indirect
+	github.com/docker/distribution v2.7.1+incompatible // indirect
 	github.com/konsorten/go-windows-terminal-sequences v1.0.2 // indirect
 	github.com/sirupsen/logrus v1.4.1 // indirect
 )

@@ -1,0 +1,101 @@
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// RequestInfoName is the request bundle's description file.
+const RequestInfoName = "request.json"
+
+const requestFormat = "keyrite-request/v1"
+
+// RequestInfo describes a request bundle: what the online machine saw.
+type RequestInfo struct {
+	Format    string        `json:"format"`
+	Server    string        `json:"server"`
+	FetchedAt time.Time     `json:"fetched_at"`
+	Repos     []RequestRepo `json:"repos"`
+}
+
+// RequestRepo is one GUN of a request bundle.
+type RequestRepo struct {
+	GUN         string   `json:"gun"`
+	Exists      bool     `json:"exists"`       // the server already has a root
+	RootVersion int      `json:"root_version"` // 0 when new
+	Metadata    []string `json:"metadata"`     // roles whose current metadata is included
+}
+
+// Request is a verified request bundle.
+type Request struct {
+	Dir      string
+	Info     RequestInfo
+	Files    Files  // without the manifest
+	Manifest []byte // raw, to be carried into the signed bundle
+}
+
+// ReadRequest reads and verifies a request bundle.
+func ReadRequest(dir string) (*Request, error) {
+	files, err := Read(dir, KindRequest)
+	if err != nil {
+		return nil, err
+	}
+	man, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return nil, err
+	}
+	return parseRequest(dir, files, man)
+}
+
+func parseRequest(name string, files Files, man []byte) (*Request, error) {
+	r := &Request{Dir: name, Files: files, Manifest: man}
+	if err := json.Unmarshal(files[RequestInfoName], &r.Info); err != nil {
+		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", RequestInfoName, err)}
+	}
+	if r.Info.Format != requestFormat {
+		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("unknown request format %q", r.Info.Format)}
+	}
+	for _, repo := range r.Info.Repos {
+		for _, role := range []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole} {
+			if _, err := r.ServerKey(repo.GUN, role); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+// Repo returns the request's entry for a GUN.
+func (r *Request) Repo(gun string) (RequestRepo, bool) {
+	for _, repo := range r.Info.Repos {
+		if repo.GUN == gun {
+			return repo, true
+		}
+	}
+	return RequestRepo{}, false
+}
+
+// ServerKey returns the server's public key for the timestamp or snapshot
+// role of a GUN, as fetched.
+func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, error) {
+	p := RepoFile(gun, role.String()+".key")
+	b, ok := r.Files[p]
+	if !ok {
+		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
+	}
+	k, err := data.UnmarshalPublicKey(b)
+	if err != nil {
+		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("%s: %v", p, err)}
+	}
+	return k, nil
+}
+
+// Metadata returns a GUN's current metadata for a role, nil when absent.
+func (r *Request) Metadata(gun string, role data.RoleName) []byte {
+	return r.Files[RepoFile(gun, role.String()+".json")]
+}

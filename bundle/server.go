@@ -1,0 +1,125 @@
+package bundle
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Server says how to reach a notary-server.
+type Server struct {
+	URL        string
+	CAFile     string // PEM CA bundle to trust instead of the system's
+	ClientCert string // PEM client certificate for mutual TLS
+	ClientKey  string
+	Timeout    time.Duration
+}
+
+// NormalizeURL gives the form of a server URL that bundles record and
+// compare: scheme and host lower case, no trailing slash.
+func NormalizeURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("invalid server URL %q: expected https://host[:port]", s)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("invalid server URL: credentials do not belong in a URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("invalid server URL %q: no query or fragment allowed", s)
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/"), nil
+}
+
+func (s Server) transport() (*http.Transport, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", s.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if s.ClientCert != "" || s.ClientKey != "" {
+		c, err := tls.LoadX509KeyPair(s.ClientCert, s.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	return &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment,
+		TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: 30 * time.Second}, nil
+}
+
+type client struct {
+	base string
+	http *http.Client
+	rt   http.RoundTripper
+}
+
+func (s Server) client() (*client, error) {
+	base, err := NormalizeURL(s.URL)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.transport()
+	if err != nil {
+		return nil, err
+	}
+	to := s.Timeout
+	if to == 0 {
+		to = 60 * time.Second
+	}
+	return &client{base: base, http: &http.Client{Transport: t, Timeout: to}, rt: t}, nil
+}
+
+// errNotFound is a 404 from the server.
+var errNotFound = errors.New("not found on the server")
+
+func (c *client) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("contacting %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 100<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, errNotFound
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: server answered %s: %s", path, resp.Status, firstLine(body))
+	}
+	return body, nil
+}
+
+func tufPath(gun, file string) string { return "/v2/" + gun + "/_trust/tuf/" + file }
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}

@@ -1,0 +1,103 @@
+package ceremony
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/trust"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// VerifyReport is the result of verifying a signed bundle offline.
+type VerifyReport struct {
+	Bundle          string              `json:"bundle"`
+	Server          string              `json:"server"`
+	Rehearsal       bool                `json:"rehearsal"`
+	Repos           []*trust.RepoReport `json:"repos"`
+	TranscriptLines int                 `json:"transcript_lines"`
+	TranscriptHead  string              `json:"transcript_head"`
+	OK              bool                `json:"ok"`
+}
+
+// Verify checks a signed bundle offline: both manifests, the transcript
+// chain, and for every GUN the metadata (canonical JSON, signatures and
+// thresholds, root certificates for the GUN and valid now, versions) and
+// that the server keys in root are those of the request bundle.
+func Verify(dir string, now time.Time) (*VerifyReport, error) {
+	s, err := bundle.ReadSigned(dir)
+	if err != nil {
+		return nil, err
+	}
+	return verifySigned(s, now)
+}
+
+func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
+	dir := s.Dir
+	rep := &VerifyReport{Bundle: dir, Server: s.Info.Server, Rehearsal: s.Info.Rehearsal}
+	entries, err := VerifyTranscript(s.Files[bundle.TranscriptName])
+	if err != nil {
+		return rep, &bundle.Error{Bundle: dir, Reason: err.Error()}
+	}
+	if len(entries) == 0 {
+		return rep, &bundle.Error{Bundle: dir, Reason: "the transcript is empty"}
+	}
+	rep.TranscriptLines = len(entries)
+	rep.TranscriptHead = lineHash(s.Files[bundle.TranscriptName][:len(s.Files[bundle.TranscriptName])-1], true)
+	if len(s.Info.Repos) == 0 {
+		return rep, &bundle.Error{Bundle: dir, Reason: "signs no repository"}
+	}
+	for _, r := range s.Info.Repos {
+		ts, err := s.Request.ServerKey(r.GUN, data.CanonicalTimestampRole)
+		if err != nil {
+			return rep, err
+		}
+		ss, err := s.Request.ServerKey(r.GUN, data.CanonicalSnapshotRole)
+		if err != nil {
+			return rep, err
+		}
+		rr, err := trust.VerifyRepository(trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"),
+			Targets: s.RepoMetadata(r.GUN, "targets"), Timestamp: ts, Snapshot: ss, Now: now})
+		if rr != nil {
+			rep.Repos = append(rep.Repos, rr)
+		}
+		if err != nil {
+			return rep, err
+		}
+		if err := checkClaims(r, rr, s.Request); err != nil {
+			return rep, err
+		}
+	}
+	rep.OK = true
+	return rep, nil
+}
+
+// checkClaims compares what bundle.json says (and publish relies on) with
+// what the verified metadata holds.
+func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request) error {
+	fail := func(format string, a ...any) error {
+		return &trust.VerifyError{GUN: r.GUN, Reason: fmt.Sprintf(format, a...)}
+	}
+	root := rr.Roles[0]
+	want := 1
+	if q, _ := req.Repo(r.GUN); q.Exists {
+		want = q.RootVersion + 1
+	}
+	if root.Version != want {
+		return fail("root version %d, but the request bundle calls for version %d", root.Version, want)
+	}
+	if r.RootVersion != root.Version {
+		return fail("bundle.json says root version %d, root.json has %d", r.RootVersion, root.Version)
+	}
+	ids := slices.Clone(r.RootKeyIDs)
+	sort.Strings(ids)
+	if !slices.Equal(ids, root.KeyIDs) {
+		return fail("bundle.json lists root keys %v, root.json has %v", ids, root.KeyIDs)
+	}
+	if r.TargetsKeyID != "" && !slices.Equal(rr.TargetsKeyIDs, []string{r.TargetsKeyID}) {
+		return fail("bundle.json names targets key %s, root.json has %v", r.TargetsKeyID, rr.TargetsKeyIDs)
+	}
+	return nil
+}
