@@ -1,0 +1,66 @@
+package pkcs11
+
+import (
+	"fmt"
+
+	p11 "github.com/miekg/pkcs11"
+)
+
+// findLocked returns every object matching a template.
+func (b *Backend) findLocked(tmpl []*p11.Attribute) ([]p11.ObjectHandle, error) {
+	c := b.ctx()
+	if err := c.FindObjectsInit(b.session, tmpl); err != nil {
+		return nil, fmt.Errorf("%s: find objects: %w", b.device, err)
+	}
+	var all []p11.ObjectHandle
+	for {
+		hs, _, err := c.FindObjects(b.session, 64)
+		if err != nil {
+			c.FindObjectsFinal(b.session)
+			return nil, fmt.Errorf("%s: find objects: %w", b.device, err)
+		}
+		if len(hs) == 0 {
+			break
+		}
+		all = append(all, hs...)
+	}
+	if err := c.FindObjectsFinal(b.session); err != nil {
+		return nil, fmt.Errorf("%s: find objects: %w", b.device, err)
+	}
+	return all, nil
+}
+
+// selTemplate matches objects by the label and/or id a URI gives.
+func selTemplate(sel keySelector) []*p11.Attribute {
+	var t []*p11.Attribute
+	if sel.label != "" {
+		t = append(t, p11.NewAttribute(p11.CKA_LABEL, sel.label))
+	}
+	if len(sel.id) > 0 {
+		t = append(t, p11.NewAttribute(p11.CKA_ID, sel.id))
+	}
+	return t
+}
+
+// classTemplate matches objects of one class by label and/or id.
+func classTemplate(class uint, sel keySelector) []*p11.Attribute {
+	return append([]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, class)}, selTemplate(sel)...)
+}
+
+// attrs reads attributes of an object; values come back in the order asked.
+// An attribute the object lacks makes the whole call fail, as PKCS#11 does.
+func (b *Backend) attrs(h p11.ObjectHandle, types ...uint) ([][]byte, error) {
+	q := make([]*p11.Attribute, len(types))
+	for i, t := range types {
+		q[i] = p11.NewAttribute(t, nil)
+	}
+	got, err := b.ctx().GetAttributeValue(b.session, h, q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read object attributes: %w", b.device, err)
+	}
+	out := make([][]byte, len(types))
+	for i := range got {
+		out[i] = got[i].Value
+	}
+	return out, nil
+}
