@@ -114,8 +114,11 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 	return out, nil
 }
 
-// Marshal encodes signed metadata as canonical JSON: the exact bytes that
-// are uploaded and whose hashes the snapshot records.
+// Marshal encodes signed metadata exactly as notary's client uploads it:
+// the envelope in notary's field order ("signed", then "signatures") with
+// the canonical "signed" bytes inside. notary-server recomputes snapshot
+// hashes over this same serialization, so any other byte order would make
+// the server's snapshot disagree with the stored file.
 func Marshal(s *data.Signed) ([]byte, error) {
-	return json.MarshalCanonical(s)
+	return json.Marshal(s)
 }

@@ -91,7 +91,7 @@ func TestVerifyRefuses(t *testing.T) {
 		ts            data.PublicKey
 	}{
 		{"byte flipped in signature", "required signatures", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
-		{"not canonical", "not canonical", append([]byte(" "), r.Root...), r.Targets, spec.Timestamp},
+		{"not canonical", "canonical form", append([]byte(" "), r.Root...), r.Targets, spec.Timestamp},
 		{"root of another key", "not the server's key", other.Root, r.Targets, spec.Timestamp},
 		{"targets of another repo", "targets: 0 of 1", r.Root, other.Targets, spec.Timestamp},
 		{"other server key", "not the server's key", r.Root, r.Targets, serverKey(t)},

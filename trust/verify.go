@@ -166,8 +166,9 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	return rep, nil
 }
 
-// parseSigned reads a metadata file and insists on canonical JSON, so that
-// what is verified here is byte for byte what is uploaded.
+// parseSigned reads a metadata file and insists on the one serialization
+// notary uses (see Marshal) with a canonical "signed" part, so that what is
+// verified here is byte for byte what is uploaded.
 func parseSigned(b []byte) (*data.Signed, error) {
 	var s data.Signed
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -176,12 +177,20 @@ func parseSigned(b []byte) (*data.Signed, error) {
 	if s.Signed == nil {
 		return nil, fmt.Errorf("no signed part")
 	}
-	canon, err := json.MarshalCanonical(&s)
+	var inner any
+	if err := json.Unmarshal(*s.Signed, &inner); err != nil {
+		return nil, err
+	}
+	canon, err := json.MarshalCanonical(inner)
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(canon, b) {
-		return nil, fmt.Errorf("not canonical JSON (the file was edited or not written by keyrite)")
+	again, err := Marshal(&s)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(canon, *s.Signed) || !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("not in canonical form (the file was edited or not written by keyrite or notary)")
 	}
 	return &s, nil
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/pkcs11"
+	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/internal/term"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes (house style).
+const (
+	exitOK       = 0
+	exitFailed   = 1
+	exitUsage    = 2
+	exitDevice   = 3 // device absent, locked, or PIN blocked / wrong
+	exitVerifyKO = 4 // verification failed
+)
+
+// App holds what every command shares. Commands are built from it; there
+// are no package-level command variables.
+type App struct {
+	Stdout, Stderr io.Writer
+	PINFile        string
+	Module         string
+	Now            func() time.Time
+
+	registry *hsm.Registry
+	pkcs11   *pkcs11.Driver
+	pins     *term.PINSource
+}
+
+// Main runs keyrite with os.Args and returns the exit code.
+func Main() int {
+	// notary's packages log through the global logrus; keyrite reports
+	// through its own errors instead.
+	logrus.SetOutput(io.Discard)
+	app := &App{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return app.Run(ctx, os.Args[1:])
+}
+
+// Run executes one command line.
+func (a *App) Run(ctx context.Context, args []string) int {
+	a.pkcs11 = pkcs11.NewDriver()
+	a.registry = hsm.NewRegistry()
+	a.registry.Register("pkcs11", a.pkcs11)
+	a.registry.Register("softkey", softkey.NewDriver())
+	defer a.pkcs11.Close()
+	defer func() {
+		if a.pins != nil {
+			a.pins.Wipe()
+		}
+	}()
+
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", ue.err)
+		fmt.Fprintf(a.Stderr, "keyrite: hint: see keyrite %s --help\n", ue.cmd)
+		return exitUsage
+	}
+	code, hint := classify(err)
+	fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", err)
+	if hint != "" {
+		fmt.Fprintf(a.Stderr, "keyrite: hint: %s\n", hint)
+	}
+	return code
+}
+
+// env is what ceremonies need: the device registry and the PIN source.
+func (a *App) env() ceremony.Env {
+	if a.pins == nil {
+		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
+	}
+	return ceremony.Env{Registry: a.registry, HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr}}
+}
+
+func (a *App) printJSON(v any) error {
+	enc := json.NewEncoder(a.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *App) progress(verb string) func(done, total int, gun string) {
+	return func(done, total int, gun string) {
+		fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, verb, gun)
+	}
+}
+
+// usageError is a command line keyrite cannot act on (exit code 2).
+type usageError struct {
+	cmd string
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func usagef(cmd *cobra.Command, format string, a ...any) error {
+	return &usageError{cmd: cmd.Name(), err: fmt.Errorf(format, a...)}
+}
+
+const rehearsalBanner = "SOFTWARE TOKEN (" + softkey.Label + "): these keys are not protected by hardware"

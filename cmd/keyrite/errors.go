@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/trust"
+)
+
+// classify maps an error to an exit code and a hint telling the operator
+// what to do next.
+func classify(err error) (int, string) {
+	var (
+		auth   *hsm.AuthError
+		absent *hsm.DeviceAbsentError
+		berr   *bundle.Error
+		verr   *trust.VerifyError
+		terr   *ceremony.TranscriptError
+		exists *ceremony.ExistsError
+		stale  *bundle.StaleError
+	)
+	switch {
+	case errors.As(err, &auth):
+		switch {
+		case auth.Blocked:
+			return exitDevice, "the PIN is blocked: unblock it with the security officer PIN (PKCS#11) or the PUK (YubiKey) before the next attempt"
+		case auth.Retries == 1:
+			return exitDevice, "one attempt is left before the PIN blocks; keyrite never retries by itself: check the PIN before you run the command again"
+		case auth.What == "passphrase":
+			return exitDevice, "check the passphrase (or the --pin-file) and run the command again"
+		default:
+			return exitDevice, "keyrite never retries a PIN by itself: check the PIN (or the --pin-file) before you run the command again"
+		}
+	case errors.As(err, &absent):
+		return exitDevice, "attach the device, or pick another with a URI from keyrite device list"
+	case errors.Is(err, term.ErrNoTerminal):
+		return exitDevice, "run keyrite in a terminal, or give --pin-file FILE (mode 0600)"
+	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
+		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
+	case errors.As(err, &exists):
+		return exitFailed, fmt.Sprintf("to change an existing repository use keyrite refresh or keyrite rotate; to start over, delete %s on the server first", exists.GUN)
+	case errors.As(err, &stale):
+		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
+	case errors.Is(err, hsm.ErrExists):
+		return exitFailed, "keyrite never replaces a key: choose another --label"
+	case errors.Is(err, hsm.ErrNotFound):
+		return exitFailed, "list the keys with keyrite key list --device URI"
+	}
+	return exitFailed, ""
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/trust"
+	"github.com/spf13/cobra"
+)
+
+func newInitCmd(a *App) *cobra.Command {
+	var (
+		o                         ceremony.InitOptions
+		rootExpiry, targetsExpiry string
+		asJSON                    bool
+	)
+	c := &cobra.Command{
+		Use:   "init --in request/ -o signed/ --root-key URI GUN...",
+		Short: "Offline: create new repositories signed by a hardware root key",
+		Long: `For every GUN: a root certificate (ecdsa-x509, CN = GUN) signed by the root key,
+a targets key on the device (default: the root key's device, label
+"targets:GUN"), root.json version 1 with the server's timestamp and snapshot
+keys from the request bundle, and an empty targets.json — all signed through
+the device, each signature verified in software. One PIN entry per device for
+the whole batch. Writes a signed bundle, or nothing.`,
+		Example: `  keyrite init --in request/ -o signed/ --root-key 'pkcs11:token=ceremony;object=root' \
+      --pin-file pin.txt registry.example.com/org/app registry.example.com/org/web
+  keyrite init --in request/ -o signed/ --root-key softkey:file=rehearsal.softkey\;object=root \
+      --root-expiry 5y example.com/app`,
+		Args: minArgs(1, "GUN arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Request == "" || o.Out == "" || len(o.RootKeys) == 0 {
+				return usagef(cmd, "--in, -o and --root-key are required")
+			}
+			var err error
+			if o.RootExpiry, err = parseExpiry(rootExpiry); err != nil {
+				return usagef(cmd, "--root-expiry: %v", err)
+			}
+			if o.TargetsExpiry, err = parseExpiry(targetsExpiry); err != nil {
+				return usagef(cmd, "--targets-expiry: %v", err)
+			}
+			for _, g := range args {
+				if err := trust.ValidateGUN(g); err != nil {
+					return usagef(cmd, "%v", err)
+				}
+			}
+			o.GUNs, o.Now, o.Args = args, a.Now(), os.Args[1:]
+			if !asJSON {
+				o.Progress = a.progress("signed")
+			}
+			res, err := ceremony.Init(cmd.Context(), a.env(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(res)
+			}
+			if res.Rehearsal {
+				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+			}
+			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "GUN\tROOT KEY ID\tTARGETS KEY ID\tROOT EXPIRES")
+			for _, r := range res.Repos {
+				for _, id := range r.RootKeyIDs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.GUN, id, r.TargetsKeyID, r.RootExpires.Format("2006-01-02"))
+				}
+			}
+			w.Flush()
+			fmt.Fprintf(a.Stdout, "signed %d repositories (%d device signatures, each verified) into %s for %s\n",
+				len(res.Repos), res.Signatures, res.Out, res.Server)
+			if res.Rehearsal {
+				fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Request, "in", "", "request bundle made by keyrite fetch")
+	c.Flags().StringVarP(&o.Out, "out", "o", "", "signed bundle directory to create")
+	c.Flags().StringArrayVar(&o.RootKeys, "root-key", nil, "root key URI (repeat for several root keys)")
+	c.Flags().IntVar(&o.RootThreshold, "root-threshold", 1, "root keys needed to sign root")
+	c.Flags().StringVar(&o.TargetsKey, "targets-key", "", "existing targets key for every GUN (default: a new key per GUN)")
+	c.Flags().StringVar(&o.TargetsDevice, "targets-device", "", "device for new targets keys (default: the root key's device)")
+	c.Flags().StringVar(&rootExpiry, "root-expiry", "10y", "root validity (at least 183d)")
+	c.Flags().StringVar(&targetsExpiry, "targets-expiry", "3y", "targets validity")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/spf13/cobra"
+)
+
+func newKeyCmd(a *App) *cobra.Command {
+	c := &cobra.Command{Use: "key", Short: "Generate and list keys on devices"}
+	c.AddCommand(newKeyGenerateCmd(a), newKeyListCmd(a))
+	return c
+}
+
+func newKeyGenerateCmd(a *App) *cobra.Command {
+	var (
+		o      ceremony.GenerateOptions
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "generate --device URI --label LABEL",
+		Short: "Generate a root key on a device (non-extractable)",
+		Long: `Generate an ECDSA key on a device. On PKCS#11 tokens the key is created with
+CKA_TOKEN, CKA_SENSITIVE and not extractable; an existing label is refused.
+The key's first signature is verified in software before it is reported.`,
+		Example: `  keyrite key generate --device 'pkcs11:token=ceremony' --label root-2026
+  keyrite key generate --device 'pkcs11:token=ceremony' --label root-p384 --algorithm P-384
+  keyrite key generate --device softkey:file=rehearsal.softkey --label root --pin-file pass.txt`,
+		Args: exactArgs(0, "no arguments (use --device and --label)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Device == "" || o.Label == "" {
+				return usagef(cmd, "--device and --label are required")
+			}
+			if _, err := hsm.Curve(o.Algorithm); err != nil {
+				return usagef(cmd, "--algorithm: %v", err)
+			}
+			k, err := ceremony.GenerateKey(cmd.Context(), a.env(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(k)
+			}
+			if k.Software {
+				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+			}
+			fmt.Fprintf(a.Stdout, "generated %s key %q\n  key ID: %s\n  URI:    %s\n", k.Algorithm, k.Label, k.CanonicalID, k.URI)
+			if k.Software {
+				fmt.Fprintf(a.Stdout, "  (%s)\n", softkey.Label)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Device, "device", "", "device URI, e.g. pkcs11:token=ceremony or softkey:file=PATH")
+	c.Flags().StringVar(&o.Label, "label", "", "label of the new key")
+	c.Flags().StringVar(&o.Algorithm, "algorithm", hsm.P256, "P-256 or P-384")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newKeyListCmd(a *App) *cobra.Command {
+	var (
+		device string
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "list --device URI",
+		Short: "List the keys on a device",
+		Example: `  keyrite key list --device 'pkcs11:token=ceremony'
+  keyrite key list --device softkey:file=rehearsal.softkey --json`,
+		Args: exactArgs(0, "no arguments (use --device)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if device == "" {
+				return usagef(cmd, "--device is required")
+			}
+			keys, dev, err := ceremony.ListKeys(cmd.Context(), a.env(), device)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if keys == nil {
+					keys = []ceremony.KeyDescription{}
+				}
+				return a.printJSON(map[string]any{"device": dev, "keys": keys})
+			}
+			if dev.Software {
+				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+			}
+			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "LABEL\tALGORITHM\tORIGIN\tKEY ID\tURI")
+			for _, k := range keys {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Label, k.Algorithm, k.Origin, k.CanonicalID, k.URI)
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().StringVar(&device, "device", "", "device URI")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/spf13/cobra"
+)
+
+func newPublishCmd(a *App) *cobra.Command {
+	var (
+		o      ceremony.PublishOptions
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "publish --server URL signed/",
+		Short: "Online: upload a signed bundle and verify what the server serves",
+		Long: `Verify the signed bundle, check every GUN against the server (a bundle made
+from a stale request bundle, or for another server, changes nothing), upload
+each GUN as the notary client does, then read each repository back with
+notary's client code pinned to the bundle's root certificates.`,
+		Example: `  keyrite publish --server https://notary.example:4443 --tls-ca ca.crt signed/`,
+		Args:    exactArgs(1, "one bundle directory"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Server.URL == "" {
+				return usagef(cmd, "--server is required")
+			}
+			o.Bundle, o.Now = args[0], a.Now()
+			if !asJSON {
+				o.Progress = func(done, total int, gun, state string) {
+					fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, state, gun)
+				}
+			}
+			_, res, err := ceremony.Publish(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if res == nil {
+					res = []bundle.PublishResult{}
+				}
+				return a.printJSON(map[string]any{"published": res})
+			}
+			for _, r := range res {
+				fmt.Fprintf(a.Stdout, "%s\troot v%d\troot key %s\tverified by notary client\n", r.GUN, r.RootVersion, shortIDs(r.RootKeyIDs))
+			}
+			return nil
+		},
+	}
+	serverFlags(c, &o.Server)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}

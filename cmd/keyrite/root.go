@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd(a *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyrite",
+		Short: "Offline, hardware-backed root keys for Notary / Docker Content Trust",
+		Long: `keyrite creates, rotates and recovers the root keys of Notary (Docker Content
+Trust) repositories. Keys live on PKCS#11 tokens or YubiKeys; everything that
+leaves the air-gapped machine is a signed, verifiable bundle.
+
+  online:      keyrite fetch   --server URL -o request/ GUN...
+  air-gapped:  keyrite init    --in request/ -o signed/ --root-key URI GUN...
+               keyrite verify  signed/
+  online:      keyrite publish --server URL signed/
+
+PINs and passphrases are asked on the terminal, or read from --pin-file;
+never from flags, URIs or the environment.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.PINFile, "pin-file", "", "read the device PIN or softkey passphrase from this file (mode 0600) instead of the terminal")
+	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c.CommandPath(), err: err} })
+	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a))
+	return root
+}
+
+// exactArgs and minArgs return usage errors (exit code 2).
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef(c, "missing %s", what)
+		}
+		return nil
+	}
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef(c, "expected %s", what)
+		}
+		return nil
+	}
+}
+
+// parseExpiry reads durations like 10y, 3650d, 90d or Go's 72h.
+func parseExpiry(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n := len(s); n > 1 && (s[n-1] == 'y' || s[n-1] == 'd') {
+		v, err := strconv.Atoi(s[:n-1])
+		if err == nil && v > 0 {
+			day := 24 * time.Hour
+			if s[n-1] == 'y' {
+				return time.Duration(v) * 365 * day, nil
+			}
+			return time.Duration(v) * day, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 10y, 3650d or 720h)", s)
+	}
+	return d, nil
+}

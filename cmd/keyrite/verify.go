@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/spf13/cobra"
+)
+
+func newVerifyCmd(a *App) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "verify BUNDLE",
+		Short: "Offline: verify a signed bundle completely",
+		Long: `Check a signed bundle without any network: the manifests (every file's length
+and SHA-256), the transcript's hash chain, and for every GUN canonical JSON,
+signatures and thresholds per role, root certificates (CN = GUN, valid now),
+versions, and that the server keys in root are those of the request bundle.
+Exit code 4 when anything fails.`,
+		Example: `  keyrite verify signed/
+  keyrite verify --json signed/ | jq '.repos[].roles'`,
+		Args: exactArgs(1, "one bundle directory"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := ceremony.Verify(args[0], a.Now())
+			if asJSON && rep != nil {
+				if perr := a.printJSON(rep); perr != nil {
+					return perr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return nil
+			}
+			printVerify(a, rep)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON (also when verification fails)")
+	return c
+}
+
+func printVerify(a *App, rep *ceremony.VerifyReport) {
+	if rep.Rehearsal {
+		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	}
+	for _, r := range rep.Repos {
+		fmt.Fprintf(a.Stdout, "%s\n", r.GUN)
+		for _, role := range r.Roles {
+			fmt.Fprintf(a.Stdout, "  %-8s v%d  expires %s  signed by %d of %d required (%s)  OK\n", role.Role, role.Version,
+				role.Expires.Format("2006-01-02"), len(role.SignedBy), role.Threshold, shortIDs(role.SignedBy))
+		}
+		for _, c := range r.RootCerts {
+			fmt.Fprintf(a.Stdout, "  root key %s  CN=%s  valid until %s\n", c.KeyID, c.CommonName, c.NotAfter.Format("2006-01-02"))
+		}
+	}
+	fmt.Fprintf(a.Stdout, "bundle %s verified: %d repositories for %s, transcript %d lines (head %s)\n",
+		rep.Bundle, len(rep.Repos), rep.Server, rep.TranscriptLines, rep.TranscriptHead[:16])
+	if rep.Rehearsal {
+		fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+	}
+}
+
+func shortIDs(ids []string) string {
+	var s []string
+	for _, id := range ids {
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		s = append(s, id)
+	}
+	return strings.Join(s, ", ")
+}
