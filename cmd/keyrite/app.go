@@ -36,6 +36,7 @@ type App struct {
 	Module         string
 	Now            func() time.Time
 
+	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	pins     *term.PINSource
@@ -54,6 +55,7 @@ func Main() int {
 
 // Run executes one command line.
 func (a *App) Run(ctx context.Context, args []string) int {
+	a.args = args
 	a.pkcs11 = pkcs11.NewDriver()
 	a.registry = hsm.NewRegistry()
 	a.registry.Register("pkcs11", a.pkcs11)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/keyrite/keyrite/ceremony"
@@ -47,7 +46,7 @@ the whole batch. Writes a signed bundle, or nothing.`,
 					return usagef(cmd, "%v", err)
 				}
 			}
-			o.GUNs, o.Now, o.Args = args, a.Now(), os.Args[1:]
+			o.GUNs, o.Now, o.Args = args, a.Now(), a.args
 			if !asJSON {
 				o.Progress = a.progress("signed")
 			}

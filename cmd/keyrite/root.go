@@ -30,7 +30,7 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().StringVar(&a.PINFile, "pin-file", "", "read the device PIN or softkey passphrase from this file (mode 0600) instead of the terminal")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c.CommandPath(), err: err} })
-	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a))
+	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a))
 	return root
 }
 
