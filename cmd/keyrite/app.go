@@ -78,7 +78,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", ue.err)
-		fmt.Fprintf(a.Stderr, "keyrite: hint: see keyrite %s --help\n", ue.cmd)
+		fmt.Fprintf(a.Stderr, "keyrite: hint: see %s --help\n", ue.cmd)
 		return exitUsage
 	}
 	code, hint := classify(err)
@@ -118,7 +118,7 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 
 func usagef(cmd *cobra.Command, format string, a ...any) error {
-	return &usageError{cmd: cmd.Name(), err: fmt.Errorf(format, a...)}
+	return &usageError{cmd: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
 }
 
 const rehearsalBanner = "SOFTWARE TOKEN (" + softkey.Label + "): these keys are not protected by hardware"
