@@ -69,6 +69,7 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 		if err != nil {
 			return nil, err
 		}
+		ks.count.Add(1) // the certificate's self-signature is a device signature too
 		bare, err := ks.Add(k, data.CanonicalRootRole)
 		if err != nil {
 			return nil, err

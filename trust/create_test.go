@@ -43,8 +43,8 @@ func newRepo(t *testing.T, gun string) (*NewRepo, NewRepoSpec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ks.Signatures(); got != 2 {
-		t.Errorf("device signatures through notary = %d, want 2 (root + targets)", got)
+	if got := ks.Signatures(); got != 3 {
+		t.Errorf("device signatures = %d, want 3 (root certificate, root.json, targets.json)", got)
 	}
 	return r, spec
 }

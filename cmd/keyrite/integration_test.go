@@ -64,10 +64,10 @@ func TestIntegrationSoftHSM(t *testing.T) {
 	if len(init.Repos) != 3 || !init.Rehearsal {
 		t.Fatalf("init result = %+v", init)
 	}
-	// Per GUN: a certificate signature and a root.json signature by the
-	// root key, and a targets.json signature by the targets key.
-	if init.Signatures != 6 {
-		t.Errorf("init made %d device signatures, want 6 (root.json + targets.json per GUN)", init.Signatures)
+	// Per GUN: the certificate and root.json signed by the root key, and
+	// targets.json by the targets key.
+	if init.Signatures != 9 {
+		t.Errorf("init made %d device signatures, want 9 (certificate, root.json, targets.json per GUN)", init.Signatures)
 	}
 	for _, r := range init.Repos {
 		if len(r.RootCanonicalIDs) != 1 || r.RootCanonicalIDs[0] != key.CanonicalID {

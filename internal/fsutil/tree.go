@@ -39,11 +39,15 @@ func WriteTree(dest string, files map[string][]byte) error {
 			return err
 		}
 		p := filepath.Join(tmp, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		for d := filepath.Dir(p); strings.HasPrefix(d, tmp); d = filepath.Dir(d) {
-			dirs[d] = true
+		// Each directory is made once: MkdirAll per file costs a syscall
+		// per path element, which dominated large bundles.
+		if parent := filepath.Dir(p); !dirs[parent] {
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				return err
+			}
+			for d := parent; strings.HasPrefix(d, tmp); d = filepath.Dir(d) {
+				dirs[d] = true
+			}
 		}
 		if err := writeSynced(p, files[n]); err != nil {
 			return err

@@ -1,0 +1,178 @@
+package ceremony_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	p11 "github.com/miekg/pkcs11"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/pkcs11"
+	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// benchRequest writes a request bundle for n new GUNs with server keys
+// made here: the benchmark measures the offline init, not the server.
+func benchRequest(b *testing.B, dir string, n int) []string {
+	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: time.Now().UTC()}
+	files := bundle.Files{}
+	var guns []string
+	for i := range n {
+		gun := fmt.Sprintf("registry.example.com/bench/app%03d", i)
+		guns = append(guns, gun)
+		info.Repos = append(info.Repos, bundle.RequestRepo{GUN: gun})
+		for _, role := range []string{"timestamp", "snapshot"} {
+			pub, _, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			kb, err := json.Marshal(data.NewED25519PublicKey(pub))
+			if err != nil {
+				b.Fatal(err)
+			}
+			files[bundle.RepoFile(gun, role+".key")] = kb
+		}
+	}
+	ib, _ := json.Marshal(info)
+	files[bundle.RequestInfoName] = ib
+	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
+		b.Fatal(err)
+	}
+	return guns
+}
+
+// rawSign makes n signatures with C_SignInit + C_Sign on the key labelled
+// label, the floor under any PKCS#11 signing tool.
+func rawSign(b *testing.B, h *testenv.SoftHSM, label string, n int) time.Duration {
+	ctx := p11.New(h.Module)
+	if err := ctx.Initialize(); err != nil {
+		b.Fatal(err)
+	}
+	defer ctx.Destroy()
+	defer ctx.Finalize()
+	slots, err := ctx.GetSlotList(true)
+	if err != nil || len(slots) == 0 {
+		b.Fatal("no SoftHSM slot", err)
+	}
+	var slot uint
+	for _, s := range slots {
+		if ti, err := ctx.GetTokenInfo(s); err == nil && ti.Label == h.Label {
+			slot = s
+		}
+	}
+	sess, err := ctx.OpenSession(slot, p11.CKF_SERIAL_SESSION)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ctx.CloseSession(sess)
+	if err := ctx.Login(sess, p11.CKU_USER, h.PIN); err != nil {
+		b.Fatal(err)
+	}
+	defer ctx.Logout(sess)
+	if err := ctx.FindObjectsInit(sess, []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_LABEL, label)}); err != nil {
+		b.Fatal(err)
+	}
+	objs, _, err := ctx.FindObjects(sess, 1)
+	ctx.FindObjectsFinal(sess)
+	if err != nil || len(objs) != 1 {
+		b.Fatal("root key not found", err)
+	}
+	digest := sha256.Sum256([]byte("keyrite benchmark"))
+	start := time.Now()
+	for range n {
+		if err := ctx.SignInit(sess, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, objs[0]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ctx.Sign(sess, digest[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// BenchmarkInit100GUNs measures init of 100 new GUNs on SoftHSM and, in the
+// same run, raw C_Sign for the same number of signatures. Reported:
+// sigs/op (device signatures per init), raw-ns/op and x-raw (init time as a
+// multiple of the raw signing time). init's extra work per GUN: one key
+// generation, a certificate, notary's metadata building, software
+// verification of every signature, and writing and re-verifying the bundle.
+func BenchmarkInit100GUNs(b *testing.B) { benchInit(b, false) }
+
+// BenchmarkInit100GUNsSharedTargets is the same with one existing targets
+// key for every GUN (--targets-key), leaving out 100 key generations: what
+// remains is keyrite's signing path.
+func BenchmarkInit100GUNsSharedTargets(b *testing.B) { benchInit(b, true) }
+
+func benchInit(b *testing.B, shared bool) {
+	const n = 100
+	h := testenv.NewSoftHSM(b, "bench")
+	dir := b.TempDir()
+	req := filepath.Join(dir, "request")
+	guns := benchRequest(b, req, n)
+	ctx := context.Background()
+
+	var rawTotal, initTotal time.Duration
+	var sigs int64
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		drv := pkcs11.NewDriver()
+		reg := hsm.NewRegistry()
+		reg.Register("pkcs11", drv)
+		env := ceremony.Env{Registry: reg, HSM: hsm.Options{PIN: &term.PINSource{File: h.PINFile}, Module: h.Module}}
+		label := fmt.Sprintf("root%d", i)
+		if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: "pkcs11:token=bench", Label: label}); err != nil {
+			b.Fatal(err)
+		}
+		o := ceremony.InitOptions{Request: req, Out: filepath.Join(dir, fmt.Sprintf("signed%d", i)),
+			RootKeys: []string{"pkcs11:token=bench;object=" + label}, GUNs: guns, RootExpiry: 10 * 365 * 24 * time.Hour,
+			TargetsExpiry: 3 * 365 * 24 * time.Hour, Now: time.Now(), TargetsDevice: "pkcs11:token=bench"}
+		if shared {
+			if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: "pkcs11:token=bench", Label: label + "-targets"}); err != nil {
+				b.Fatal(err)
+			}
+			o.TargetsKey = "pkcs11:token=bench;object=" + label + "-targets"
+		}
+		b.StartTimer()
+		start := time.Now()
+		res, err := ceremony.Init(ctx, env, o)
+		initTotal += time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sigs = res.Signatures
+		// Targets keys are labelled by GUN: remove them for the next round.
+		for _, r := range res.Repos {
+			if shared {
+				break
+			}
+			bk, _, err := reg.OpenDevice(ctx, r.TargetsKeyURI, env.HSM)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := bk.Delete(ctx, r.TargetsKeyURI); err != nil {
+				b.Fatal(err)
+			}
+			bk.Close()
+		}
+		drv.Close()
+		rawTotal += rawSign(b, h, label, int(sigs))
+		b.StartTimer()
+	}
+	rounds := float64(b.N)
+	b.ReportMetric(float64(sigs), "sigs/op")
+	b.ReportMetric(float64(rawTotal.Nanoseconds())/rounds, "raw-ns/op")
+	b.ReportMetric(float64(initTotal)/float64(rawTotal), "x-raw")
+}
