@@ -79,9 +79,14 @@ func TestCreateAndVerify(t *testing.T) {
 func TestVerifyRefuses(t *testing.T) {
 	r, spec := newRepo(t, "example.com/app")
 	other, _ := newRepo(t, "example.com/app")
+	// flip swaps one base64 character of the signature for another valid one.
 	flip := func(b []byte, i int) []byte {
 		c := append([]byte{}, b...)
-		c[i] ^= 1
+		if c[i] == 'A' {
+			c[i] = 'B'
+		} else {
+			c[i] = 'A'
+		}
 		return c
 	}
 	sigAt := strings.Index(string(r.Root), `"sig":"`) + 10
