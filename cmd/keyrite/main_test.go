@@ -1,0 +1,408 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	cjson "github.com/docker/go/canonical/json"
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/theupdateframework/notary/tuf/data"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/keyrite/keyrite/trust"
+)
+
+// TestMain lets the test binary run as the keyrite command: testscript
+// copies it into $PATH as "keyrite", and a script's exec keyrite runs Main.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"keyrite": func() { os.Exit(Main()) },
+	})
+}
+
+// TestScripts runs the transcripts in testdata. Every script gets its own
+// SoftHSM token and secret files; one notary-server serves them all, so
+// scripts must use GUNs no other script uses.
+//
+// Each script sees:
+//
+//	$SOFTHSM2_CONF  the script's own SoftHSM configuration
+//	$TOKEN          label of its token, $TOKEN_SERIAL its serial
+//	$MODULE         path of the SoftHSM2 PKCS#11 module
+//	$NOTARY_URL     the shared notary-server, $NOTARY_CA its CA certificate
+//	pin.txt         the token's user PIN (mode 0600), in $WORK
+//	pass.txt        a softkey passphrase (mode 0600), in $WORK
+func TestScripts(t *testing.T) {
+	notary := testenv.StartNotaryServer(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			return setupScript(env, notary)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":   cmdExitCode,
+			"flipbyte":   cmdFlipByte,
+			"unlist":     cmdUnlist,
+			"remanifest": cmdRemanifest,
+			"splicesigs": cmdSpliceSigs,
+			"tree":       cmdTree,
+			"jsonvalid":  cmdJSONValid,
+			"perm":       cmdPerm,
+			"hassecret":  cmdHasSecret,
+			"cpdir":      cmdCpDir,
+			"replace":    cmdReplace,
+		},
+	})
+}
+
+// tokenLabel is the label of every script's SoftHSM token; each script has
+// its own SoftHSM configuration, so the labels never meet.
+const tokenLabel = "ceremony"
+
+func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
+	dir := filepath.Join(env.WorkDir, ".softhsm")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	hsm, err := testenv.NewSoftHSMDir(dir, tokenLabel)
+	if err != nil {
+		return err
+	}
+	if err := writeSecret(filepath.Join(env.WorkDir, "pin.txt"), hsm.PIN); err != nil {
+		return err
+	}
+	pass := make([]byte, 16)
+	if _, err := rand.Read(pass); err != nil {
+		return err
+	}
+	if err := writeSecret(filepath.Join(env.WorkDir, "pass.txt"), hex.EncodeToString(pass)); err != nil {
+		return err
+	}
+	env.Setenv("SOFTHSM2_CONF", hsm.ConfPath)
+	env.Setenv("TOKEN", hsm.Label)
+	env.Setenv("TOKEN_SERIAL", hsm.Serial)
+	env.Setenv("MODULE", hsm.Module)
+	env.Setenv("NOTARY_URL", notary.URL)
+	env.Setenv("NOTARY_CA", notary.CAFile)
+	return nil
+}
+
+// writeSecret creates a secret file the way keyrite wants them: new, 0600.
+func writeSecret(path, secret string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// cmdExitCode runs a program and checks its exact exit status:
+//
+//	exitcode 4 keyrite verify bad/
+//
+// Its stdout and stderr are kept for the stdout and stderr commands that
+// follow, as with exec. testscript's ! exec only tells failure from success.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! exitcode (give the expected code instead)")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode CODE program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil || want < 0 {
+		ts.Fatalf("exitcode: invalid exit code %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exitcode: running %s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdFlipByte inverts the lowest bit of one byte of a file, in place:
+//
+//	flipbyte FILE OFFSET
+//
+// A negative offset counts from the end of the file.
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if off < 0 {
+		off += len(b)
+	}
+	if off < 0 || off >= len(b) {
+		ts.Fatalf("flipbyte: offset %s outside %s (%d bytes)", args[1], args[0], len(b))
+	}
+	b[off] ^= 1
+	ts.Check(os.WriteFile(path, b, 0o644))
+}
+
+// cmdUnlist removes one file's entry from a bundle's manifest.json, leaving
+// the file itself in place:
+//
+//	unlist DIR PATH
+func cmdUnlist(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: unlist BUNDLE PATH")
+	}
+	manPath := filepath.Join(ts.MkAbs(args[0]), bundle.ManifestName)
+	var m bundle.Manifest
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(manPath)), &m))
+	kept := m.Files[:0]
+	for _, e := range m.Files {
+		if e.Path != args[1] {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == len(m.Files) {
+		ts.Fatalf("unlist: %s is not in %s", args[1], manPath)
+	}
+	m.Files = kept
+	out, err := json.MarshalIndent(m, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(manPath, append(out, '\n'), 0o644))
+}
+
+// cmdRemanifest rewrites a bundle's manifest.json so that it matches the
+// files the directory holds now, as a forger who edits a bundle would:
+//
+//	remanifest DIR
+func cmdRemanifest(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: remanifest BUNDLE")
+	}
+	dir := ts.MkAbs(args[0])
+	var m bundle.Manifest
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(filepath.Join(dir, bundle.ManifestName))), &m))
+	files := bundle.Files{}
+	ts.Check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == bundle.ManifestName {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		files[rel] = b
+		return err
+	}))
+	man, err := bundle.BuildManifest(m.Kind, files)
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, bundle.ManifestName), man, 0o644))
+}
+
+// cmdSpliceSigs replaces the signatures of a metadata file with those of
+// another, keeping the file's signed part and notary's serialization:
+//
+//	splicesigs DST SRC
+//
+// It makes metadata that claims one key but is signed by another.
+func cmdSpliceSigs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: splicesigs DST SRC")
+	}
+	var dst, src data.Signed
+	ts.Check(cjson.Unmarshal([]byte(ts.ReadFile(args[0])), &dst))
+	ts.Check(cjson.Unmarshal([]byte(ts.ReadFile(args[1])), &src))
+	if len(src.Signatures) == 0 {
+		ts.Fatalf("splicesigs: %s has no signatures", args[1])
+	}
+	dst.Signatures = src.Signatures
+	out, err := trust.Marshal(&dst)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), out, 0o644))
+}
+
+// cmdTree prints every file under a directory with its mode and SHA-256,
+// so a script can check that a command changed nothing:
+//
+//	tree DIR
+//	cp stdout before.txt
+//	...
+//	tree DIR
+//	cmp stdout before.txt
+func cmdTree(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: tree DIR")
+	}
+	root := ts.MkAbs(args[0])
+	var lines []string
+	ts.Check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := "-"
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.Sum256(b)
+			sum = hex.EncodeToString(h[:])
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s", info.Mode(), filepath.ToSlash(rel), sum))
+		return nil
+	}))
+	sort.Strings(lines)
+	fmt.Fprintln(ts.Stdout(), strings.Join(lines, "\n"))
+}
+
+// cmdJSONValid checks that a file, or stdout, is one valid JSON value:
+//
+//	jsonvalid stdout
+func cmdJSONValid(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: jsonvalid FILE|stdout|stderr")
+	}
+	text := ts.ReadFile(args[0])
+	dec := json.NewDecoder(strings.NewReader(text))
+	var v any
+	err := dec.Decode(&v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	switch {
+	case err != nil && !neg:
+		ts.Fatalf("%s is not valid JSON: %v", args[0], err)
+	case err == nil && neg:
+		ts.Fatalf("%s is valid JSON", args[0])
+	}
+}
+
+// cmdPerm checks a file's permission bits:
+//
+//	perm rehearsal.softkey 0600
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: perm FILE MODE")
+	}
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	info, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if got := info.Mode().Perm(); got != fs.FileMode(want) {
+		ts.Fatalf("%s has mode %04o, want %04o", args[0], got, want)
+	}
+}
+
+// cmdHasSecret checks whether a file, or stdout or stderr, contains the
+// secret held in a secret file (its first line), without the secret ever
+// appearing in the script or its log:
+//
+//	! hassecret signed/transcript.jsonl pin.txt
+func cmdHasSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: hassecret FILE|stdout|stderr SECRETFILE")
+	}
+	secret, _, _ := strings.Cut(ts.ReadFile(args[1]), "\n")
+	if secret == "" {
+		ts.Fatalf("hassecret: %s is empty", args[1])
+	}
+	found := strings.Contains(ts.ReadFile(args[0]), secret)
+	switch {
+	case found && neg:
+		ts.Fatalf("%s contains the secret of %s", args[0], args[1])
+	case !found && !neg:
+		ts.Fatalf("%s does not contain the secret of %s", args[0], args[1])
+	}
+}
+
+// cmdCpDir copies a directory tree to a new directory:
+//
+//	cpdir signed tampered
+func cmdCpDir(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cpdir SRC DST")
+	}
+	src, dst := ts.MkAbs(args[0]), ts.MkAbs(args[1])
+	if _, err := os.Lstat(dst); err == nil {
+		ts.Fatalf("cpdir: %s exists", args[1])
+	}
+	ts.Check(filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.Mkdir(target, info.Mode().Perm())
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("cpdir: %s is not a regular file", p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	}))
+}
+
+// cmdReplace replaces the one occurrence of OLD in a file with NEW:
+//
+//	replace signed/transcript.jsonl ceremony.start ceremony.begin
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE OLD NEW")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	if n := strings.Count(string(b), args[1]); n != 1 {
+		ts.Fatalf("replace: %q occurs %d times in %s, want once", args[1], n, args[0])
+	}
+	ts.Check(os.WriteFile(path, []byte(strings.Replace(string(b), args[1], args[2], 1)), 0o644))
+}
