@@ -107,7 +107,7 @@ func preflight(ctx context.Context, c *client, b *Signed, r SignedRepo) (bool, e
 		return false, fmt.Errorf("%s: the server's root.json is not valid: %w", r.GUN, err)
 	}
 	if !req.Exists {
-		return false, &StaleError{r.GUN, fmt.Sprintf("the repository was created on the server (root version %d) after the request bundle was fetched; fetch again and use refresh or rotate", sr.Signed.Version)}
+		return false, &StaleError{r.GUN, fmt.Sprintf("the repository was created on the server (root version %d) after the request bundle was fetched; fetch again: init cannot create it twice", sr.Signed.Version)}
 	}
 	if sr.Signed.Version != req.RootVersion {
 		return false, &StaleError{r.GUN, fmt.Sprintf("the server has root version %d, the request bundle was fetched at version %d; fetch again and sign again", sr.Signed.Version, req.RootVersion)}

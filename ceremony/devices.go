@@ -120,4 +120,6 @@ func sha256hex(b []byte) string {
 // errNoKeys is returned by a ceremony that was given no root key.
 var errNoKeys = errors.New("no root key given: pass --root-key URI (see keyrite key list)")
 
-func wrapDevice(uri string, err error) error { return fmt.Errorf("%s: %w", uri, err) }
+// wrapDevice names the device in an error, never echoing a secret someone
+// typed into its URI.
+func wrapDevice(uri string, err error) error { return fmt.Errorf("%s: %w", hsm.Redact(uri), err) }

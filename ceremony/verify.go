@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -70,6 +71,11 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 			return rep, err
 		}
 	}
+	// Last, so a bad signature is reported as such rather than as a
+	// mismatch with the transcript.
+	if err := checkTranscriptFiles(s, entries); err != nil {
+		return rep, err
+	}
 	rep.OK = true
 	return rep, nil
 }
@@ -98,6 +104,48 @@ func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request)
 	}
 	if r.TargetsKeyID != "" && !slices.Equal(rr.TargetsKeyIDs, []string{r.TargetsKeyID}) {
 		return fail("bundle.json names targets key %s, root.json has %v", r.TargetsKeyID, rr.TargetsKeyIDs)
+	}
+	return nil
+}
+
+// repoEvent is the part of a transcript's repo.* line that binds it to
+// the files: the hashes of what was signed.
+type repoEvent struct {
+	GUN           string   `json:"gun"`
+	RootKeyIDs    []string `json:"root_key_ids"`
+	RootSHA256    string   `json:"root_sha256"`
+	TargetsSHA256 string   `json:"targets_sha256"`
+}
+
+// checkTranscriptFiles makes the transcript a record of these very files:
+// the latest repo.* line for every GUN must name the hashes of its
+// metadata. A bundle whose files were swapped and re-manifested fails here
+// even if the swapped files verify on their own.
+func checkTranscriptFiles(s *bundle.Signed, entries []Entry) error {
+	latest := map[string]repoEvent{}
+	for _, e := range entries {
+		if len(e.Event) < 5 || e.Event[:5] != "repo." {
+			continue
+		}
+		var ev repoEvent
+		if err := json.Unmarshal(e.Data, &ev); err != nil || ev.GUN == "" {
+			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("transcript line %d: unreadable %s event", e.Seq, e.Event)}
+		}
+		latest[ev.GUN] = ev
+	}
+	for _, r := range s.Info.Repos {
+		ev, ok := latest[r.GUN]
+		if !ok {
+			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("the transcript records no signing of %s", r.GUN)}
+		}
+		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}} {
+			if b := s.RepoMetadata(r.GUN, f.role); b != nil && sha256hex(b) != f.want {
+				return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: %s.json is not the file the transcript records as signed", r.GUN, f.role)}
+			}
+		}
+		if !slices.Equal(ev.RootKeyIDs, r.RootKeyIDs) {
+			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: bundle.json's root keys differ from the transcript's", r.GUN)}
+		}
 	}
 	return nil
 }

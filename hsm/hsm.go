@@ -70,15 +70,15 @@ type KeyInfo struct {
 
 // DeviceInfo describes a device a backend can see.
 type DeviceInfo struct {
-	URI          string // URI that selects this device
-	Kind         string // "pkcs11", "yubikey", "softkey"
-	Label        string
-	Serial       string
-	Manufacturer string
-	Model        string
-	Firmware     string
-	Software     bool     // true for software tokens: rehearsal only
-	Warnings     []string // advisories the operator must see
+	URI          string   `json:"uri"`  // URI that selects this device
+	Kind         string   `json:"kind"` // "pkcs11", "yubikey", "softkey"
+	Label        string   `json:"label"`
+	Serial       string   `json:"serial"`
+	Manufacturer string   `json:"manufacturer,omitempty"`
+	Model        string   `json:"model,omitempty"`
+	Firmware     string   `json:"firmware,omitempty"`
+	Software     bool     `json:"software"`           // software token: rehearsal only
+	Warnings     []string `json:"warnings,omitempty"` // advisories the operator must see
 }
 
 // Backend is one opened device.

@@ -74,8 +74,10 @@ func parseAttrs(whole, s, sep string) ([]Attr, error) {
 	return out, nil
 }
 
-// redact hides the value of any secret attribute before a URI is echoed in
+// Redact hides the value of any secret attribute before a URI is echoed in
 // an error message.
+func Redact(s string) string { return redact(s) }
+
 func redact(s string) string {
 	for name := range secretAttrs {
 		for _, sep := range []string{";", "?", "&", ":"} {

@@ -11,9 +11,7 @@ import (
 )
 
 func newDeviceCmd(a *App) *cobra.Command {
-	c := &cobra.Command{Use: "device", Short: "Find the devices that can hold keys"}
-	c.AddCommand(newDeviceListCmd(a))
-	return c
+	return group(&cobra.Command{Use: "device", Short: "Find the devices that can hold keys"}, newDeviceListCmd(a))
 }
 
 func newDeviceListCmd(a *App) *cobra.Command {

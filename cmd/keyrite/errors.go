@@ -42,7 +42,7 @@ func classify(err error) (int, string) {
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
 	case errors.As(err, &exists):
-		return exitFailed, fmt.Sprintf("to change an existing repository use keyrite refresh or keyrite rotate; to start over, delete %s on the server first", exists.GUN)
+		return exitFailed, fmt.Sprintf("init only creates repositories; this version cannot yet change an existing one (refresh and rotate are planned); to start over, delete %s on the server first", exists.GUN)
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
 	case errors.Is(err, hsm.ErrExists):

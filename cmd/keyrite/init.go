@@ -34,6 +34,12 @@ the whole batch. Writes a signed bundle, or nothing.`,
 			if o.Request == "" || o.Out == "" || len(o.RootKeys) == 0 {
 				return usagef(cmd, "--in, -o and --root-key are required")
 			}
+			if err := checkURIs(cmd, "--root-key", o.RootKeys...); err != nil {
+				return err
+			}
+			if err := checkURIs(cmd, "--targets-key/--targets-device", o.TargetsKey, o.TargetsDevice); err != nil {
+				return err
+			}
 			var err error
 			if o.RootExpiry, err = parseExpiry(rootExpiry); err != nil {
 				return usagef(cmd, "--root-expiry: %v", err)

@@ -11,9 +11,7 @@ import (
 )
 
 func newKeyCmd(a *App) *cobra.Command {
-	c := &cobra.Command{Use: "key", Short: "Generate and list keys on devices"}
-	c.AddCommand(newKeyGenerateCmd(a), newKeyListCmd(a))
-	return c
+	return group(&cobra.Command{Use: "key", Short: "Generate and list keys on devices"}, newKeyGenerateCmd(a), newKeyListCmd(a))
 }
 
 func newKeyGenerateCmd(a *App) *cobra.Command {
@@ -34,6 +32,9 @@ The key's first signature is verified in software before it is reported.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Device == "" || o.Label == "" {
 				return usagef(cmd, "--device and --label are required")
+			}
+			if err := checkURIs(cmd, "--device", o.Device); err != nil {
+				return err
 			}
 			if _, err := hsm.Curve(o.Algorithm); err != nil {
 				return usagef(cmd, "--algorithm: %v", err)
@@ -76,6 +77,9 @@ func newKeyListCmd(a *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if device == "" {
 				return usagef(cmd, "--device is required")
+			}
+			if err := checkURIs(cmd, "--device", device); err != nil {
+				return err
 			}
 			keys, dev, err := ceremony.ListKeys(cmd.Context(), a.env(), device)
 			if err != nil {

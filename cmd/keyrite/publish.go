@@ -43,7 +43,11 @@ notary's client code pinned to the bundle's root certificates.`,
 				return a.printJSON(map[string]any{"published": res})
 			}
 			for _, r := range res {
-				fmt.Fprintf(a.Stdout, "%s\troot v%d\troot key %s\tverified by notary client\n", r.GUN, r.RootVersion, shortIDs(r.RootKeyIDs))
+				state := "published"
+				if r.AlreadyThere {
+					state = "already published"
+				}
+				fmt.Fprintf(a.Stdout, "%s\troot v%d\troot key %s\t%s, verified by notary client\n", r.GUN, r.RootVersion, shortIDs(r.RootKeyIDs), state)
 			}
 			return nil
 		},

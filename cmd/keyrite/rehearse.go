@@ -5,6 +5,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,11 @@ The software token is for rehearsals only: its keys are not on hardware.`,
   keyrite rehearse --dir /tmp/rehearsal registry.example.com/org/app
   keyrite rehearse --server https://localhost:4443 --tls-ca ca.crt`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, g := range args {
+				if err := trust.ValidateGUN(g); err != nil {
+					return usagef(cmd, "%v", err)
+				}
+			}
 			o.GUNs, o.Now = args, a.Now
 			if !asJSON {
 				o.Log = a.Stderr

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/spf13/cobra"
 )
 
@@ -30,8 +31,43 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().StringVar(&a.PINFile, "pin-file", "", "read the device PIN or softkey passphrase from this file (mode 0600) instead of the terminal")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c.CommandPath(), err: err} })
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef(c, "unknown command %q", args[0])
+		}
+		return c.Help()
+	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a))
 	return root
+}
+
+// checkURIs parses key and device URIs before anything runs, so a typo or
+// a secret in a URI is a usage error that touches no device.
+func checkURIs(c *cobra.Command, flag string, uris ...string) error {
+	for _, u := range uris {
+		if u == "" {
+			continue
+		}
+		if _, err := hsm.ParseURI(u); err != nil {
+			return usagef(c, "%s: %v", flag, err)
+		}
+	}
+	return nil
+}
+
+// group makes a command that only holds subcommands: run bare or with an
+// unknown subcommand it is a usage error, not a help screen with exit 0.
+func group(c *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef(c, "unknown command %q for %q", args[0], c.CommandPath())
+		}
+		return usagef(c, "missing subcommand")
+	}
+	c.AddCommand(subs...)
+	return c
 }
 
 // exactArgs and minArgs return usage errors (exit code 2).
