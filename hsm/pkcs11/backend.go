@@ -140,8 +140,11 @@ func (b *Backend) loginLocked(ctx context.Context) error {
 			b.loginErr = loginError(p11.Error(p11.CKR_PIN_LOCKED), info.Flags, b.device)
 			return b.loginErr
 		}
-		if info.Flags&p11.CKF_USER_PIN_FINAL_TRY != 0 {
+		switch {
+		case info.Flags&p11.CKF_USER_PIN_FINAL_TRY != 0:
 			logf(b.opts.Log, "warning: %s: one PIN attempt left; a wrong PIN now blocks the token", b.device)
+		case info.Flags&p11.CKF_USER_PIN_COUNT_LOW != 0:
+			logf(b.opts.Log, "warning: %s: a wrong PIN was entered since the last successful login", b.device)
 		}
 	}
 	if b.opts.PIN == nil {
@@ -203,7 +206,9 @@ func loginError(err error, flags uint, device string) error {
 			e.Retries = 1
 			e.Hint = "one attempt left: a wrong PIN now blocks the token"
 		case flags&p11.CKF_USER_PIN_COUNT_LOW != 0:
-			e.Hint = "the token reports few PIN attempts left; " + e.Hint
+			// COUNT_LOW means "a wrong PIN since the last good login", not
+			// a number; SoftHSM sets it and never locks.
+			e.Hint = "the token counts wrong PINs since the last successful login; " + e.Hint
 		}
 		return e
 	case errors.Is(err, p11.Error(p11.CKR_PIN_LEN_RANGE)), errors.Is(err, p11.Error(p11.CKR_PIN_INVALID)):
