@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -62,77 +61,76 @@ func SoftHSMModule() (string, error) {
 // initialises a token with the given label and a random user PIN.
 func NewSoftHSM(t testing.TB, label string) *SoftHSM {
 	t.Helper()
-	module, err := SoftHSMModule()
+	s, err := NewSoftHSMDir(t.TempDir(), label)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	if _, err := exec.LookPath("softhsm2-util"); err != nil {
-		t.Fatalf("softhsm2-util not found in PATH: run scripts/setup")
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatalf("softhsm: %v", err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	// log.level ERROR keeps SoftHSM's syslog chatter out of test output;
-	// slots.removable false matches a fixed HSM.
-	text := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatalf("softhsm: %v", err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	s := &SoftHSM{Module: module, ConfPath: conf, TokenDir: tokens, t: t, dir: dir}
-	return s.AddToken(label)
+	t.Setenv("SOFTHSM2_CONF", s.ConfPath)
+	s.t = t
+	return s
 }
 
 // AddToken initialises another token in the same configuration and returns
 // it; Module, ConfPath and TokenDir are shared. Call it before creating the
 // driver that should see the token: SoftHSM lists tokens at C_Initialize.
-// Labels may repeat, which is how tests get an ambiguous token URI.
+// Labels may repeat, which is how tests get an ambiguous token URI. Only
+// tokens made by NewSoftHSM have a test to report to.
 func (s *SoftHSM) AddToken(label string) *SoftHSM {
 	s.t.Helper()
-	pin := softhsmRandomHex(s.t, 8)
-	soPIN := softhsmRandomHex(s.t, 8)
+	tok, err := softhsmInitToken(s.Module, s.ConfPath, s.TokenDir, s.dir, label)
+	if err != nil {
+		s.t.Fatalf("%v", err)
+	}
+	tok.t = s.t
+	return tok
+}
+
+// softhsmInitToken initialises one token in an existing configuration and
+// writes its random PIN to a 0600 file in dir.
+func softhsmInitToken(module, conf, tokens, dir, label string) (*SoftHSM, error) {
+	pin, err := softhsmRandomHex(8)
+	if err != nil {
+		return nil, err
+	}
+	soPIN, err := softhsmRandomHex(8)
+	if err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
 	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", soPIN, "--pin", pin)
-	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+s.ConfPath)
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		s.t.Fatalf("softhsm2-util --init-token --label %s: %v\n%s", label, err, out)
+		return nil, fmt.Errorf("softhsm2-util --init-token --label %s: %v\n%s", label, err, out)
 	}
 	slot, err := softhsmParseInitSlot(string(out))
 	if err != nil {
-		s.t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+		return nil, fmt.Errorf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
 	cmd = exec.Command("softhsm2-util", "--show-slots")
-	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+s.ConfPath)
+	cmd.Env = env
 	out, err = cmd.Output()
 	if err != nil {
-		s.t.Fatalf("softhsm2-util --show-slots: %v", err)
+		return nil, fmt.Errorf("softhsm2-util --show-slots: %w", err)
 	}
 	serial, err := softhsmParseSerial(string(out), slot)
 	if err != nil {
-		s.t.Fatalf("softhsm2-util --show-slots: %v\n%s", err, out)
+		return nil, fmt.Errorf("softhsm2-util --show-slots: %v\n%s", err, out)
 	}
-	pinFile, err := os.CreateTemp(s.dir, "pin-*")
+	pinFile, err := os.CreateTemp(dir, "pin-*")
 	if err != nil {
-		s.t.Fatalf("softhsm: %v", err)
+		return nil, fmt.Errorf("softhsm: %w", err)
 	}
+	defer pinFile.Close()
 	// CreateTemp already uses 0600; Chmod states the requirement.
 	if err := pinFile.Chmod(0o600); err != nil {
-		s.t.Fatalf("softhsm: %v", err)
+		return nil, fmt.Errorf("softhsm: %w", err)
 	}
 	if _, err := pinFile.WriteString(pin); err != nil {
-		s.t.Fatalf("softhsm: %v", err)
+		return nil, fmt.Errorf("softhsm: %w", err)
 	}
-	if err := pinFile.Close(); err != nil {
-		s.t.Fatalf("softhsm: %v", err)
-	}
-	return &SoftHSM{
-		Module: s.Module, ConfPath: s.ConfPath, TokenDir: s.TokenDir,
-		Label: label, Serial: serial, PIN: pin, PINFile: pinFile.Name(), Slot: slot,
-		t: s.t, dir: s.dir,
-	}
+	return &SoftHSM{Module: module, ConfPath: conf, TokenDir: tokens,
+		Label: label, Serial: serial, PIN: pin, PINFile: pinFile.Name(), Slot: slot, dir: dir}, pinFile.Close()
 }
 
 // URI is the PKCS#11 URI of the token, e.g. pkcs11:token=test;serial=...
@@ -140,12 +138,12 @@ func (s *SoftHSM) URI() string {
 	return "pkcs11:token=" + s.Label + ";serial=" + s.Serial
 }
 
-func softhsmRandomHex(t testing.TB, n int) string {
+func softhsmRandomHex(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("softhsm: %v", err)
+		return "", fmt.Errorf("softhsm: %w", err)
 	}
-	return hex.EncodeToString(b)
+	return hex.EncodeToString(b), nil
 }
 
 var softhsmReassigned = regexp.MustCompile(`reassigned to slot (\d+)`)
