@@ -6,6 +6,7 @@ require (
 	filippo.io/age v1.3.2
 	github.com/docker/distribution v2.7.1+incompatible
 	github.com/docker/go v1.5.1-1.0.20160303222718-d30aec9fd63c
+	github.com/go-piv/piv-go/v2 v2.6.0
 	github.com/miekg/pkcs11 v1.0.2
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/sirupsen/logrus v1.10.2
