@@ -85,9 +85,9 @@ func (k *slotKey) parse() error {
 
 // state is everything a YubiKey keeps across power cycles.
 type state struct {
-	Serial     uint32 `json:"serial"`
+	Serial     uint32  `json:"serial"`
 	Version    [3]byte `json:"version"`
-	FormFactor byte `json:"form_factor"`
+	FormFactor byte    `json:"form_factor"`
 
 	PIN        []byte `json:"pin"` // unpadded
 	PUK        []byte `json:"puk"`
