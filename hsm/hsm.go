@@ -40,6 +40,10 @@ const (
 type KeySpec struct {
 	Label     string // object label (PKCS#11 CKA_LABEL, softkey label)
 	Algorithm string // P256 (default) or P384
+	// Devices with key slots and usage policies (YubiKey PIV) also read:
+	Slot        string // e.g. "9c"; empty: the device picks a free slot
+	PINPolicy   string // "always" (default), "once" or "never"
+	TouchPolicy string // "always" (default), "cached" or "never"
 }
 
 // AlgorithmOrDefault returns the spec's algorithm, P-256 when empty.
@@ -102,7 +106,7 @@ type Backend interface {
 // PINRequest tells a PINSource what is being asked for.
 type PINRequest struct {
 	Device  string // human description of the device, e.g. `token "ceremony" (serial 1a2b)`
-	Kind    string // "PIN" or "passphrase"
+	Kind    string // "PIN", "passphrase", "PUK", "new PIN" or "new PUK"
 	Confirm bool   // a new secret: ask twice
 }
 
@@ -125,6 +129,11 @@ type Options struct {
 	Module string    // PKCS#11 module path override (--module)
 	Rand   io.Reader // nil means crypto/rand
 	Log    io.Writer // progress and warnings for the operator; nil discards
+	// NoWait fails at once (DeviceAbsentError) when a device a URI names
+	// is not attached, instead of asking for it and waiting.
+	NoWait bool
+	// Force lets a PIN be tried even when only one attempt is left.
+	Force bool
 }
 
 // Wipe overwrites a secret in memory.

@@ -327,8 +327,17 @@ func (p *PCSC) Plug(slot int, card *pivsim.Card) (*pivsim.Plugged, error) {
 	return pl, nil
 }
 
-// Unplug pulls the card out of a slot; pcscd notices within half a second.
+// Unplug pulls the card out of a slot and waits until pcscd has noticed
+// (it polls vpcd every 400 ms). Until then a client that connects to the
+// reader gets a card that does not answer.
 func (p *PCSC) Unplug(slot int) {
+	p.UnplugNoWait(slot)
+	time.Sleep(700 * time.Millisecond)
+}
+
+// UnplugNoWait pulls the card out of a slot, as a person does in the middle
+// of an operation.
+func (p *PCSC) UnplugNoWait(slot int) {
 	p.mu.Lock()
 	pl := p.plugged[slot]
 	delete(p.plugged, slot)
@@ -348,4 +357,28 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// VirtualYubiKey makes a new virtual YubiKey with the given serial, under
+// the attestation root ca, and plugs it into a slot; it fails the test on
+// error. cfg may set other Config fields (Serial and CA are filled in).
+func (p *PCSC) VirtualYubiKey(t testing.TB, slot int, serial uint32, ca *pivsim.CA, cfg pivsim.Config) *pivsim.Card {
+	t.Helper()
+	cfg.Serial, cfg.CA = serial, ca
+	card, err := pivsim.New(cfg)
+	if err != nil {
+		t.Fatalf("testenv: virtual YubiKey %d: %v", serial, err)
+	}
+	if _, err := p.Plug(slot, card); err != nil {
+		t.Fatalf("testenv: plugging virtual YubiKey %d: %v", serial, err)
+	}
+	return card
+}
+
+// Provision puts a virtual YubiKey in the state keyrite device provision
+// leaves: a new PIN and PUK and a random AES-192 management key stored
+// PIN-protected. Tests use it to start from a provisioned device without
+// going through keyrite.
+func Provision(card *pivsim.Card, pin, puk string) error {
+	return card.ProvisionForTest(pin, puk)
 }

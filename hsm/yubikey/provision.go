@@ -1,0 +1,140 @@
+package yubikey
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/keyrite/keyrite/hsm"
+)
+
+// ProvisionOptions are the operator's choices for Provision. The new PIN
+// and PUK are wiped when Provision returns.
+type ProvisionOptions struct {
+	NewPIN, NewPUK []byte
+	// Reset erases the PIV application first (all keys and certificates)
+	// by blocking PIN and PUK; the caller must have had the operator type
+	// the device's serial.
+	Reset bool
+	// ConfirmedSerial is the serial the operator typed to allow Reset.
+	ConfirmedSerial uint32
+}
+
+// ProvisionReport says what Provision changed.
+type ProvisionReport struct {
+	Serial        uint32   `json:"serial"`
+	Firmware      string   `json:"firmware"`
+	Reset         bool     `json:"reset"`
+	Replaced      []string `json:"replaced"`
+	ManagementKey string   `json:"management_key"`
+	Warnings      []string `json:"warnings,omitempty"`
+}
+
+// Provision takes a YubiKey out of its factory state: it stores a random
+// AES-192 management key PIN-protected on the device, then replaces the
+// default PIN, PUK and management key. It refuses a device whose management
+// key is not the factory one (already provisioned, or set up by another
+// tool) unless Reset.
+func (b *Backend) Provision(ctx context.Context, o ProvisionOptions) (*ProvisionReport, error) {
+	defer hsm.Wipe(o.NewPIN)
+	defer hsm.Wipe(o.NewPUK)
+	name := b.dev.name()
+	if err := checkNewSecret("PIN", o.NewPIN, []byte(piv.DefaultPIN)); err != nil {
+		return nil, err
+	}
+	if err := checkNewSecret("PUK", o.NewPUK, []byte(piv.DefaultPUK)); err != nil {
+		return nil, err
+	}
+	yk, unlock, err := b.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	serial := b.dev.c.serial
+	v := b.dev.c.version
+	rep := &ProvisionReport{Serial: serial, Firmware: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), Warnings: Advisories(v)}
+	if !supportsAES(v) {
+		return nil, fmt.Errorf("%s: firmware %s has no AES management keys (5.4 or later needed)", name, rep.Firmware)
+	}
+	if o.Reset {
+		if o.ConfirmedSerial != serial {
+			return nil, fmt.Errorf("%s: the serial typed to confirm the reset (%d) is not this YubiKey's; nothing was changed", name, o.ConfirmedSerial)
+		}
+		logf(b.opts.Log, "%s: erasing the PIV application (keys, certificates, PIN, PUK, management key)", name)
+		if err := yk.Reset(); err != nil {
+			return nil, b.check(err, "reset")
+		}
+		rep.Reset = true
+		b.dev.pinErr = nil
+	}
+	mk := make([]byte, 24)
+	if _, err := io.ReadFull(rand.Reader, mk); err != nil {
+		return nil, err
+	}
+	defer hsm.Wipe(mk)
+
+	// 1. The new key goes into the PIN-protected metadata while the
+	//    management key is still the factory one; this also proves it is.
+	if err := yk.SetMetadata(piv.DefaultManagementKey, &piv.Metadata{ManagementKey: &mk}); err != nil {
+		if isRemoved(err) {
+			return nil, b.check(err, "store the management key")
+		}
+		return nil, fmt.Errorf("%s: the management key is not the factory default, so the device was provisioned before or set up by another tool; keyrite only provisions a device in its factory state: erase it with --reset (which destroys its keys) if that is intended: %v", name, err)
+	}
+	// 2. PIN and PUK.
+	if err := yk.SetPIN(piv.DefaultPIN, pinString(o.NewPIN)); err != nil {
+		var ae piv.AuthErr
+		if errors.As(err, &ae) {
+			return nil, fmt.Errorf("%s: the PIN is not the factory default (%d attempts left); keyrite only provisions a device in its factory state: use --reset to erase it", name, ae.Retries)
+		}
+		return nil, b.check(err, "change the PIN")
+	}
+	rep.Replaced = append(rep.Replaced, "PIN")
+	if err := yk.SetPUK(piv.DefaultPUK, pinString(o.NewPUK)); err != nil {
+		var ae piv.AuthErr
+		if errors.As(err, &ae) {
+			return rep, fmt.Errorf("%s: the PIN was changed, but the PUK is not the factory default (%d attempts left); use --reset to start over", name, ae.Retries)
+		}
+		return rep, b.check(err, "change the PUK")
+	}
+	rep.Replaced = append(rep.Replaced, "PUK")
+	// 3. The management key itself (AES-192 on firmware 5.4 and later).
+	if err := yk.SetManagementKey(piv.DefaultManagementKey, mk); err != nil {
+		return rep, b.check(err, "set the management key")
+	}
+	rep.Replaced = append(rep.Replaced, "management key")
+	rep.ManagementKey = "random AES-192 key, stored on the device protected by the new PIN"
+	// 4. Read it back with the new PIN, as every later command will.
+	got, err := yk.Metadata(pinString(o.NewPIN))
+	if err != nil {
+		return rep, b.check(err, "read back the management key")
+	}
+	if got.ManagementKey == nil || !bytes.Equal(*got.ManagementKey, mk) {
+		return rep, fmt.Errorf("%s: the management key read back with the new PIN differs from the one set", name)
+	}
+	return rep, nil
+}
+
+func supportsAES(v piv.Version) bool {
+	return v.Major > 5 || (v.Major == 5 && v.Minor >= 4)
+}
+
+func checkNewSecret(what string, v, factory []byte) error {
+	switch {
+	case len(v) < 6 || len(v) > 8:
+		return fmt.Errorf("the new %s must have 6 to 8 characters", what)
+	case bytes.Equal(v, factory):
+		return fmt.Errorf("the new %s is the factory default", what)
+	}
+	for _, c := range v {
+		if c < 0x20 || c > 0x7e {
+			return fmt.Errorf("the new %s must be printable ASCII", what)
+		}
+	}
+	return nil
+}

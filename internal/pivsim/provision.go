@@ -1,0 +1,40 @@
+package pivsim
+
+import (
+	"errors"
+)
+
+// ProvisionForTest sets the PIN and PUK and a random AES-192 management key
+// stored in the PIN-protected metadata, the state keyrite's provisioning
+// leaves, directly in the card's state. Tests of commands that need a
+// provisioned device use it.
+func (c *Card) ProvisionForTest(pin, puk string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(pin) < 6 || len(pin) > 8 || len(puk) < 6 || len(puk) > 8 {
+		return errors.New("pivsim: PIN and PUK need 6 to 8 characters")
+	}
+	c.st.PIN, c.st.PUK = []byte(pin), []byte(puk)
+	c.st.PINLeft, c.st.PUKLeft = c.st.PINMax, c.st.PUKMax
+	key := random(24)
+	c.st.MgmtAlg, c.st.MgmtKey = AlgAES192, key
+	c.st.Objects[objName(objPrinted)] = enc(0x88, enc(0x89, key))
+	return c.save()
+}
+
+// PINRetries returns the PIN attempts left.
+func (c *Card) PINRetries() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.PINLeft
+}
+
+// SlotOrigin returns the origin byte of a slot's key (0 when empty).
+func (c *Card) SlotOrigin(slot byte) byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.st.Slots[slotName(slot)]; ok {
+		return k.Origin
+	}
+	return 0
+}
