@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +17,9 @@ import (
 type Env struct {
 	Registry *hsm.Registry
 	HSM      hsm.Options
+	// AttestationRoots replaces Yubico's attestation roots; only tests set
+	// it.
+	AttestationRoots *x509.CertPool
 }
 
 // devices keeps one open backend per device for a command, so a batch
@@ -97,6 +101,9 @@ type KeyDescription struct {
 	Origin      string `json:"origin,omitempty"`
 	Software    bool   `json:"software,omitempty"`
 	PublicPEM   string `json:"public_key_pem"`
+	// Mode and Attestation are set for keys generated in attested mode.
+	Mode        string             `json:"mode,omitempty"`
+	Attestation *AttestationReport `json:"attestation,omitempty"`
 }
 
 func describeKey(uri string, public crypto.PublicKey, label, origin string, software bool) (*KeyDescription, error) {

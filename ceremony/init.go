@@ -31,9 +31,12 @@ type InitOptions struct {
 	GUNs          []string
 	RootExpiry    time.Duration
 	TargetsExpiry time.Duration
-	Now           time.Time
-	Args          []string // the command line, for the transcript
-	Progress      func(done, total int, gun string)
+	// RequireAttestation refuses root keys without a verified device
+	// attestation (an imported key never has one).
+	RequireAttestation bool
+	Now                time.Time
+	Args               []string // the command line, for the transcript
+	Progress           func(done, total int, gun string)
 }
 
 // InitRepo is what Init made for one GUN.
@@ -80,12 +83,18 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 	d := newDevices(env)
 	defer d.close()
 	var rootKeys []crypto.Signer
+	var rootHSMKeys []hsm.Key
 	for _, uri := range o.RootKeys {
 		k, err := d.key(ctx, uri)
 		if err != nil {
 			return nil, wrapDevice(uri, err)
 		}
 		rootKeys = append(rootKeys, k)
+		rootHSMKeys = append(rootHSMKeys, k)
+	}
+	attFiles, attestations, err := attestRootKeys(ctx, d, o.RootKeys, rootHSMKeys, env.AttestationRoots, o.RequireAttestation)
+	if err != nil {
+		return nil, err
 	}
 
 	// Keys this run creates are destroyed again if it fails.
@@ -126,6 +135,9 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 	ks := trust.NewKeyService()
 	res = &InitResult{Out: o.Out, Server: req.Info.Server}
 	files := bundle.Files{}
+	if err := recordAttestations(t, files, attFiles, attestations); err != nil {
+		return nil, err
+	}
 	info := bundle.SignedInfo{Server: req.Info.Server, Created: o.Now.UTC(), Command: "init"}
 	rootExpires := o.Now.Add(o.RootExpiry)
 	for i, gun := range o.GUNs {
@@ -182,7 +194,7 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 		return nil, err
 	}
 	// Nothing unverified leaves the room: read the bundle back as verify would.
-	if _, err := Verify(o.Out, o.Now); err != nil {
+	if _, err := VerifyWith(o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil {
 		os.RemoveAll(o.Out)
 		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
 	}

@@ -3,6 +3,8 @@ package ceremony
 import (
 	"context"
 	"encoding/pem"
+	"errors"
+	"fmt"
 
 	"github.com/keyrite/keyrite/hsm"
 )
@@ -12,7 +14,16 @@ type GenerateOptions struct {
 	Device    string // device URI
 	Label     string
 	Algorithm string
+	// Mode is ModeAttested or empty (generated on the device, not
+	// attested).
+	Mode        string
+	PINPolicy   string // YubiKey slot policies: always (default), once, never
+	TouchPolicy string // always (default), cached, never
 }
+
+// ModeAttested generates the key on a device that attests it; the
+// attestation is verified before the key is reported.
+const ModeAttested = "attested"
 
 // GenerateKey creates a key on a device. The device refuses an existing
 // label; the key's first signature is verified before it is reported.
@@ -23,7 +34,15 @@ func GenerateKey(ctx context.Context, env Env, o GenerateOptions) (*KeyDescripti
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.Generate(ctx, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm})
+	if o.Mode == ModeAttested && b.Info().Kind != "yubikey" {
+		return nil, fmt.Errorf("attested mode needs a device that attests the keys it generates (a YubiKey); %s does not", hsm.Redact(o.Device))
+	}
+	u, err := hsm.ParseURI(o.Device)
+	if err != nil {
+		return nil, err
+	}
+	k, err := b.Generate(ctx, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: u.Get("slot"),
+		PINPolicy: o.PINPolicy, TouchPolicy: o.TouchPolicy})
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +50,24 @@ func GenerateKey(ctx context.Context, env Env, o GenerateOptions) (*KeyDescripti
 	if b.Info().Software {
 		origin = hsm.OriginSoftware
 	}
-	return describeKey(k.URI(), k.Public(), o.Label, origin, b.Info().Software)
+	desc, err := describeKey(k.URI(), k.Public(), o.Label, origin, b.Info().Software)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == ModeAttested {
+		rec, err := attestKey(k, b.Info(), env.AttestationRoots)
+		if err == nil && rec == nil {
+			err = errors.New("the device gave no attestation")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the key %s was generated but its attestation is refused: %w", k.URI(), err)
+		}
+		a := rec.Attested
+		desc.Mode = ModeAttested
+		desc.Attestation = &AttestationReport{KeyID: rec.KeyID, Serial: a.Serial, Firmware: a.Firmware, Slot: a.Slot,
+			PINPolicy: a.PINPolicy, TouchPolicy: a.TouchPolicy, Root: a.Root}
+	}
+	return desc, nil
 }
 
 // ListKeys lists the keys on a device.

@@ -13,6 +13,7 @@ type PublishOptions struct {
 	Bundle   string
 	Now      time.Time
 	Progress func(done, total int, gun, state string)
+	Verify   VerifyOptions
 }
 
 // Publish verifies a signed bundle offline, then uploads it and reads every
@@ -22,7 +23,7 @@ func Publish(ctx context.Context, o PublishOptions) (*VerifyReport, []bundle.Pub
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := verifySigned(s, o.Now)
+	rep, err := verifySignedWith(s, o.Now, o.Verify)
 	if err != nil {
 		return rep, nil, err
 	}

@@ -20,6 +20,7 @@ type VerifyReport struct {
 	Repos           []*trust.RepoReport `json:"repos"`
 	TranscriptLines int                 `json:"transcript_lines"`
 	TranscriptHead  string              `json:"transcript_head"`
+	Attestations    []AttestationReport `json:"attestations,omitempty"`
 	OK              bool                `json:"ok"`
 }
 
@@ -28,11 +29,7 @@ type VerifyReport struct {
 // thresholds, root certificates for the GUN and valid now, versions) and
 // that the server keys in root are those of the request bundle.
 func Verify(dir string, now time.Time) (*VerifyReport, error) {
-	s, err := bundle.ReadSigned(dir)
-	if err != nil {
-		return nil, err
-	}
-	return verifySigned(s, now)
+	return VerifyWith(dir, now, VerifyOptions{})
 }
 
 func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {

@@ -19,13 +19,19 @@ type Driver interface {
 // registers the drivers it was built with; nothing registers itself.
 type Registry struct {
 	drivers map[string]Driver
+	order   []string // registration order, which Devices follows
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{drivers: map[string]Driver{}} }
 
 // Register adds a driver for a scheme.
-func (r *Registry) Register(scheme string, d Driver) { r.drivers[scheme] = d }
+func (r *Registry) Register(scheme string, d Driver) {
+	if _, ok := r.drivers[scheme]; !ok {
+		r.order = append(r.order, scheme)
+	}
+	r.drivers[scheme] = d
+}
 
 // Schemes lists the registered schemes, sorted.
 func (r *Registry) Schemes() []string {
@@ -69,13 +75,15 @@ func (r *Registry) OpenKey(ctx context.Context, uri string, opts Options) (Key, 
 	return k, b, nil
 }
 
-// Devices lists the devices of every registered driver. A driver that fails
-// (a missing PKCS#11 module, no smart card service) is reported as an error
-// entry rather than hiding the others.
+// Devices lists the devices of every registered driver, in the order they
+// were registered (a driver that opens cards exclusively must come before
+// one whose PKCS#11 module keeps them open). A driver that fails (a missing
+// PKCS#11 module, no smart card service) is reported as an error entry
+// rather than hiding the others.
 func (r *Registry) Devices(ctx context.Context, opts Options) ([]DeviceInfo, map[string]error) {
 	var all []DeviceInfo
 	errs := map[string]error{}
-	for _, s := range r.Schemes() {
+	for _, s := range r.order {
 		ds, err := r.drivers[s].Devices(ctx, opts)
 		if err != nil {
 			errs[s] = err

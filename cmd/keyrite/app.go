@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -34,20 +36,30 @@ type App struct {
 	Stdout, Stderr io.Writer
 	PINFile        string
 	Module         string
+	NoWait         bool // fail at once when a named device is absent
+	Force          bool // try a PIN even with one attempt left
 	Now            func() time.Time
 
 	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
+	yubikey  *yubikey.Driver
 	pins     *term.PINSource
+	// attestRoots replaces Yubico's attestation roots. Only tests set it
+	// (through mainWithRoots); no flag or environment variable can.
+	attestRoots *x509.CertPool
 }
 
 // Main runs keyrite with os.Args and returns the exit code.
-func Main() int {
+func Main() int { return mainWithRoots(nil) }
+
+// mainWithRoots is Main with attestation roots other than Yubico's, for
+// tests that use virtual YubiKeys.
+func mainWithRoots(roots *x509.CertPool) int {
 	// notary's packages log through the global logrus; keyrite reports
 	// through its own errors instead.
 	logrus.SetOutput(io.Discard)
-	app := &App{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now}
+	app := &App{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, attestRoots: roots}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	return app.Run(ctx, os.Args[1:])
@@ -57,10 +69,15 @@ func Main() int {
 func (a *App) Run(ctx context.Context, args []string) int {
 	a.args = args
 	a.pkcs11 = pkcs11.NewDriver()
+	a.yubikey = yubikey.NewDriver()
 	a.registry = hsm.NewRegistry()
+	// YubiKeys first: piv-go opens cards exclusively, and a PKCS#11 module
+	// such as OpenSC keeps the cards it listed open.
+	a.registry.Register(yubikey.Scheme, a.yubikey)
 	a.registry.Register("pkcs11", a.pkcs11)
 	a.registry.Register("softkey", softkey.NewDriver())
 	defer a.pkcs11.Close()
+	defer a.yubikey.Close()
 	defer func() {
 		if a.pins != nil {
 			a.pins.Wipe()
@@ -94,7 +111,8 @@ func (a *App) env() ceremony.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return ceremony.Env{Registry: a.registry, HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr}}
+	return ceremony.Env{Registry: a.registry, AttestationRoots: a.attestRoots,
+		HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 
 func (a *App) printJSON(v any) error {

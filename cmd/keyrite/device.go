@@ -11,14 +11,14 @@ import (
 )
 
 func newDeviceCmd(a *App) *cobra.Command {
-	return group(&cobra.Command{Use: "device", Short: "Find the devices that can hold keys"}, newDeviceListCmd(a))
+	return group(&cobra.Command{Use: "device", Short: "Find the devices that can hold keys, and provision YubiKeys"}, newDeviceListCmd(a), newDeviceProvisionCmd(a))
 }
 
 func newDeviceListCmd(a *App) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "list",
-		Short: "List PKCS#11 tokens (and YubiKeys) with labels and serials",
+		Short: "List PKCS#11 tokens and YubiKeys with labels, serials and firmware",
 		Example: `  keyrite device list
   keyrite device list --module /usr/lib/softhsm/libsofthsm2.so --json`,
 		Args: exactArgs(0, "no arguments"),

@@ -90,6 +90,7 @@ the whole batch. Writes a signed bundle, or nothing.`,
 	c.Flags().StringVar(&o.TargetsDevice, "targets-device", "", "device for new targets keys (default: the root key's device)")
 	c.Flags().StringVar(&rootExpiry, "root-expiry", "10y", "root validity (at least 183d)")
 	c.Flags().StringVar(&targetsExpiry, "targets-expiry", "3y", "targets validity")
+	c.Flags().BoolVar(&o.RequireAttestation, "require-attestation", false, "refuse root keys without a verified device attestation (YubiKey attested mode)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -23,7 +23,7 @@ Exit code 4 when anything fails.`,
   keyrite verify --json signed/ | jq '.repos[].roles'`,
 		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := ceremony.Verify(args[0], a.Now())
+			rep, err := ceremony.VerifyWith(args[0], a.Now(), ceremony.VerifyOptions{AttestationRoots: a.attestRoots})
 			if asJSON && rep != nil {
 				if perr := a.printJSON(rep); perr != nil {
 					return perr
@@ -56,6 +56,10 @@ func printVerify(a *App, rep *ceremony.VerifyReport) {
 		for _, c := range r.RootCerts {
 			fmt.Fprintf(a.Stdout, "  root key %s  CN=%s  valid until %s\n", c.KeyID, c.CommonName, c.NotAfter.Format("2006-01-02"))
 		}
+	}
+	for _, at := range rep.Attestations {
+		fmt.Fprintf(a.Stdout, "attested root key %s: YubiKey serial %d, firmware %s, slot %s, PIN %s, touch %s\n",
+			shortIDs([]string{at.KeyID}), at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy)
 	}
 	fmt.Fprintf(a.Stdout, "bundle %s verified: %d repositories for %s, transcript %d lines (head %s)\n",
 		rep.Bundle, len(rep.Repos), rep.Server, rep.TranscriptLines, rep.TranscriptHead[:16])

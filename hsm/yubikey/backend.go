@@ -210,19 +210,18 @@ func labelLocked(yk *piv.YubiKey, slot piv.Slot) string {
 	return cert.Subject.CommonName
 }
 
-// freeSlotLocked picks the slot for a new key: the one asked for (which
-// must be empty), else the first empty retired slot.
+// freeSlotLocked picks the slot for a new key: spec.Slot (which must be
+// empty), else the first empty retired slot. The slot of the URI the
+// backend was opened with does not count: that URI may name another key
+// on the device.
 func (b *Backend) freeSlotLocked(yk *piv.YubiKey, spec hsm.KeySpec) (piv.Slot, error) {
 	var want *piv.Slot
-	switch {
-	case spec.Slot != "":
+	if spec.Slot != "" {
 		s, err := parseSlot(spec.Slot)
 		if err != nil {
 			return piv.Slot{}, err
 		}
 		want = &s
-	case b.sel.hasSlot:
-		want = &b.sel.slot
 	}
 	if want != nil {
 		_, used, err := b.slotInfoLocked(yk, *want)

@@ -95,6 +95,8 @@ var removedMessages = []string{
 	"reader name is not recognized",
 	"has been reset",
 	"smart card resource manager is not running",
+	// pcscd drops the transaction of a card that went away mid-command.
+	"non-existent transaction",
 }
 
 func isRemoved(err error) bool {

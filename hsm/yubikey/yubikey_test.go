@@ -213,12 +213,12 @@ func TestImportedKeyIsNeverAttested(t *testing.T) {
 	if err := testenv.Provision(card, testPIN, testPUK); err != nil {
 		t.Fatal(err)
 	}
-	b := e.open(t, "yubikey:serial=2001;slot=9d")
+	b := e.open(t, "yubikey:serial=2001")
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := b.Import(context.Background(), priv, hsm.KeySpec{Label: "backed-up root"})
+	k, err := b.Import(context.Background(), priv, hsm.KeySpec{Label: "backed-up root", Slot: "9d"})
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -248,7 +248,7 @@ func TestWrongPINBlocksAndOneRetryNeedsForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.open(t, "yubikey:serial=3003;slot=9c")
-	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root"})
+	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestRemovedDuringSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.open(t, "yubikey:serial=5005;slot=9c")
-	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", TouchPolicy: "never"})
+	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c", TouchPolicy: "never"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,57 @@
+package ceremony
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/yubikey"
+)
+
+// ProvisionOptions control Provision.
+type ProvisionOptions struct {
+	Device string // yubikey:serial=N
+	// NewPIN and NewPUK return the new secrets (asked twice on a terminal,
+	// or read from files); they are asked only once the device is found.
+	NewPIN, NewPUK func(device string) ([]byte, error)
+	// Reset erases the device first. ConfirmSerial must return the serial
+	// the operator typed; a mismatch stops everything.
+	Reset         bool
+	ConfirmSerial func(serial uint32) (uint32, error)
+}
+
+// Provision takes a YubiKey out of its factory state (see
+// yubikey.Backend.Provision).
+func Provision(ctx context.Context, env Env, o ProvisionOptions) (*yubikey.ProvisionReport, error) {
+	d := newDevices(env)
+	defer d.close()
+	b, err := d.backend(ctx, o.Device)
+	if err != nil {
+		return nil, err
+	}
+	yb, ok := b.(*yubikey.Backend)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a YubiKey: only YubiKeys are provisioned by keyrite (initialise PKCS#11 tokens with their own tools)", hsm.Redact(o.Device))
+	}
+	po := yubikey.ProvisionOptions{Reset: o.Reset}
+	name := fmt.Sprintf("YubiKey serial %d", yb.Serial())
+	if o.Reset {
+		if o.ConfirmSerial == nil {
+			return nil, fmt.Errorf("%s: a reset must be confirmed by typing the serial", name)
+		}
+		if po.ConfirmedSerial, err = o.ConfirmSerial(yb.Serial()); err != nil {
+			return nil, err
+		}
+		if po.ConfirmedSerial != yb.Serial() {
+			return nil, fmt.Errorf("%s: the serial typed (%d) does not match; nothing was erased", name, po.ConfirmedSerial)
+		}
+	}
+	if po.NewPIN, err = o.NewPIN(name); err != nil {
+		return nil, err
+	}
+	if po.NewPUK, err = o.NewPUK(name); err != nil {
+		hsm.Wipe(po.NewPIN)
+		return nil, err
+	}
+	return yb.Provision(ctx, po)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/term"
+	"github.com/spf13/cobra"
+)
+
+func newDeviceProvisionCmd(a *App) *cobra.Command {
+	var (
+		pukFile       string
+		reset         bool
+		confirmSerial string
+		asJSON        bool
+	)
+	c := &cobra.Command{
+		Use:   "provision yubikey:serial=N",
+		Short: "Take a YubiKey out of its factory state: new PIN, PUK and management key",
+		Long: `Replace a YubiKey's factory PIN, PUK and management key: the new PIN and PUK
+are asked twice on the terminal (or read from --pin-file and --puk-file), and
+the management key becomes a random AES-192 key stored on the device,
+protected by the new PIN. keyrite refuses a device that is not in its factory
+state; --reset first erases the PIV application (all its keys), after you type
+the device's serial to confirm.`,
+		Example: `  keyrite device provision yubikey:serial=12345678
+  keyrite device provision yubikey:serial=12345678 --pin-file pin.txt --puk-file puk.txt
+  keyrite device provision yubikey:serial=12345678 --reset`,
+		Args: exactArgs(1, "one YubiKey URI (yubikey:serial=N)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkURIs(cmd, "device", args[0]); err != nil {
+				return err
+			}
+			if confirmSerial != "" && !reset {
+				return usagef(cmd, "--confirm-serial only confirms --reset")
+			}
+			prompt := &term.PINSource{Warn: a.Stderr}
+			defer prompt.Wipe()
+			secret := func(file, kind string) func(string) ([]byte, error) {
+				return func(device string) ([]byte, error) {
+					if file != "" {
+						return term.ReadSecretFile(file, a.Stderr)
+					}
+					return prompt.PIN(cmd.Context(), hsm.PINRequest{Device: device, Kind: kind, Confirm: true})
+				}
+			}
+			o := ceremony.ProvisionOptions{Device: args[0], Reset: reset,
+				NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(pukFile, "new PUK (6-8 characters)")}
+			if reset {
+				o.ConfirmSerial = func(serial uint32) (uint32, error) {
+					answer := confirmSerial
+					if answer == "" {
+						fmt.Fprintf(a.Stderr, "keyrite: --reset erases every key on YubiKey serial %d\n", serial)
+						var err error
+						if answer, err = term.ReadLine(fmt.Sprintf("Type the serial of the YubiKey to erase (%d): ", serial)); err != nil {
+							return 0, err
+						}
+					}
+					n, err := strconv.ParseUint(strings.TrimSpace(answer), 10, 32)
+					if err != nil {
+						return 0, fmt.Errorf("%q is not a serial number; nothing was erased", answer)
+					}
+					return uint32(n), nil
+				}
+			}
+			rep, err := ceremony.Provision(cmd.Context(), a.env(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(rep)
+			}
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(a.Stderr, "keyrite: warning: YubiKey serial %d: %s\n", rep.Serial, w)
+			}
+			if rep.Reset {
+				fmt.Fprintf(a.Stdout, "erased the PIV application of YubiKey serial %d\n", rep.Serial)
+			}
+			fmt.Fprintf(a.Stdout, "provisioned YubiKey serial %d (firmware %s)\n", rep.Serial, rep.Firmware)
+			for _, r := range rep.Replaced {
+				fmt.Fprintf(a.Stdout, "  replaced the factory %s\n", r)
+			}
+			fmt.Fprintf(a.Stdout, "  management key: %s\n", rep.ManagementKey)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&pukFile, "puk-file", "", "read the new PUK from this file (mode 0600) instead of the terminal; --pin-file gives the new PIN")
+	c.Flags().BoolVar(&reset, "reset", false, "erase the PIV application first (destroys every key on the device)")
+	c.Flags().StringVar(&confirmSerial, "confirm-serial", "", "the device's serial, typed in advance to confirm --reset (for automation)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
