@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,8 +30,29 @@ import (
 // copies it into $PATH as "keyrite", and a script's exec keyrite runs Main.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"keyrite": func() { os.Exit(Main()) },
+		"keyrite": func() { os.Exit(mainWithRoots(testAttestationRoots())) },
 	})
+}
+
+// testAttestationRoots reads the virtual YubiKeys' attestation root that
+// setupScript names in PIVSIM_ROOT. Only this test binary reads it: the
+// keyrite command trusts Yubico's roots alone.
+func testAttestationRoots() *x509.CertPool {
+	path := os.Getenv("PIVSIM_ROOT")
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "test binary: PIVSIM_ROOT: %v\n", err)
+		os.Exit(1)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		fmt.Fprintf(os.Stderr, "test binary: PIVSIM_ROOT %s holds no certificate\n", path)
+		os.Exit(1)
+	}
+	return pool
 }
 
 // TestScripts runs the transcripts in testdata. Every script gets its own
@@ -45,6 +67,9 @@ func TestMain(m *testing.M) {
 //	$NOTARY_URL     the shared notary-server, $NOTARY_CA its CA certificate
 //	pin.txt         the token's user PIN (mode 0600), in $WORK
 //	pass.txt        a softkey passphrase (mode 0600), in $WORK
+//	ykpin.txt, ykpuk.txt  a PIN and PUK for virtual YubiKeys, in $WORK
+//	$PCSCLITE_CSOCK_NAME  the script's own pcscd, with two empty vpcd slots
+//	                      (the yubikey command plugs virtual YubiKeys in)
 func TestScripts(t *testing.T) {
 	notary := testenv.StartNotaryServer(t)
 	testscript.Run(t, testscript.Params{
@@ -66,6 +91,7 @@ func TestScripts(t *testing.T) {
 			"hassecret":  cmdHasSecret,
 			"cpdir":      cmdCpDir,
 			"replace":    cmdReplace,
+			"yubikey":    cmdYubiKey,
 		},
 	})
 }
@@ -99,7 +125,7 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 	env.Setenv("MODULE", hsm.Module)
 	env.Setenv("NOTARY_URL", notary.URL)
 	env.Setenv("NOTARY_CA", notary.CAFile)
-	return nil
+	return setupYubiKeys(env)
 }
 
 // writeSecret creates a secret file the way keyrite wants them: new, 0600.

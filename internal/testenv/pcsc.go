@@ -69,7 +69,7 @@ func SocketForProcess() string {
 func StartPCSC(t testing.TB, slots int) *PCSC {
 	t.Helper()
 	sock := SocketForProcess()
-	p, err := StartPCSCAt(filepath.Dir(sock), slots)
+	p, err := StartPCSCAt(filepath.Dir(sock), slots, false)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -87,9 +87,11 @@ func StartPCSC(t testing.TB, slots int) *PCSC {
 
 // StartPCSCAt starts a private pcscd whose socket is runDir/pcscd.comm;
 // runDir is emptied first. Its configuration and log live in runDir's
-// sibling "<runDir>.conf". The process is in its own session and outlives
-// the caller unless Stop is called.
-func StartPCSCAt(runDir string, slots int) (*PCSC, error) {
+// sibling "<runDir>.conf". The process is in its own session. A detached
+// pcscd outlives the caller unless Stop is called (for scripts); otherwise
+// it is killed when the process that started it dies, so a test killed by
+// its timeout leaves no pcscd behind.
+func StartPCSCAt(runDir string, slots int, detach bool) (*PCSC, error) {
 	pcscd, err := exec.LookPath("pcscd")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/pcscd", "/sbin/pcscd"} {
@@ -157,6 +159,9 @@ func StartPCSCAt(runDir string, slots int) (*PCSC, error) {
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "pcscd", runDir, pcscd, readerDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if !detach {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting pcscd: %w", err)
 	}

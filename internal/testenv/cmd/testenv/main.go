@@ -8,6 +8,14 @@
 // writes DIR/pid, DIR/url and DIR/ca.crt, and prints NOTARY_URL, NOTARY_CA
 // and NOTARY_PID as shell assignments. stop kills the pid in DIR/pid and
 // waits until it is gone.
+//
+//	eval "$(go run ./internal/testenv/cmd/testenv pcscd start DIR)"
+//	go run ./internal/testenv/cmd/testenv pcscd stop DIR
+//
+// pcscd start runs a private pcscd (own mount namespace and socket) with
+// two empty vpcd slots for virtual YubiKeys (internal/pivsim/cmd/pivsim),
+// writes DIR/pid and prints PCSCLITE_CSOCK_NAME, VPCD_SLOT0, VPCD_SLOT1
+// and PCSCD_PID. pcscd stop stops it (SIGTERM, then SIGKILL).
 package main
 
 import (
@@ -24,7 +32,7 @@ import (
 	"github.com/keyrite/keyrite/internal/testenv"
 )
 
-const usage = "usage: testenv notary-server start|stop DIR"
+const usage = "usage: testenv notary-server|pcscd start|stop DIR"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -39,6 +47,15 @@ func main() {
 var errUsage = errors.New(usage)
 
 func run(args []string) error {
+	if len(args) == 3 && args[0] == "pcscd" {
+		switch args[1] {
+		case "start":
+			return startPCSCD(args[2])
+		case "stop":
+			return stopPCSCD(args[2])
+		}
+		return errUsage
+	}
 	if len(args) != 3 || args[0] != "notary-server" {
 		return errUsage
 	}
@@ -135,4 +152,68 @@ func isNotaryServer(pid int) bool {
 
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func startPCSCD(dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if pid, err := readPID(dir); err == nil && isProcess(pid, "pcscd") {
+		return fmt.Errorf("a pcscd (pid %d) is already running from %s: stop it first", pid, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	p, err := testenv.StartPCSCAt(filepath.Join(dir, "run"), 2, true)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(p.PID)+"\n"), 0o644); err != nil {
+		p.Stop()
+		return err
+	}
+	fmt.Printf("PCSCLITE_CSOCK_NAME=%s\nVPCD_SLOT0=%s\nVPCD_SLOT1=%s\nPCSCD_PID=%d\n",
+		shellQuote(p.Socket), p.Slots[0], p.Slots[1], p.PID)
+	return nil
+}
+
+func stopPCSCD(dir string) error {
+	pid, err := readPID(dir)
+	if err != nil {
+		return err
+	}
+	if !isProcess(pid, "pcscd") {
+		fmt.Fprintf(os.Stderr, "testenv: pcscd pid %d is not running\n", pid)
+		return os.Remove(filepath.Join(dir, "pid"))
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(5 * time.Second)
+	for isProcess(pid, "pcscd") {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			deadline = time.Now().Add(5 * time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(os.Stderr, "testenv: pcscd pid %d stopped\n", pid)
+	return os.Remove(filepath.Join(dir, "pid"))
+}
+
+// isProcess reports whether pid is a live process whose program is name.
+func isProcess(pid int, name string) bool {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+	if filepath.Base(string(argv0)) != name {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
