@@ -35,13 +35,14 @@ type AttestationRecord struct {
 
 // AttestationReport is what verify says about one attested key.
 type AttestationReport struct {
-	KeyID       string `json:"key_id"`
-	Serial      uint32 `json:"serial"`
-	Firmware    string `json:"firmware"`
-	Slot        string `json:"slot"`
-	PINPolicy   string `json:"pin_policy"`
-	TouchPolicy string `json:"touch_policy"`
-	Root        string `json:"root"`
+	KeyID       string   `json:"key_id"`
+	Serial      uint32   `json:"serial"`
+	Firmware    string   `json:"firmware"`
+	Slot        string   `json:"slot"`
+	PINPolicy   string   `json:"pin_policy"`
+	TouchPolicy string   `json:"touch_policy"`
+	Root        string   `json:"root"`
+	Warnings    []string `json:"warnings,omitempty"`
 }
 
 // originOf is implemented by keys whose device records where they were born.
@@ -253,16 +254,27 @@ func checkAttestations(s *bundle.Signed, rep *VerifyReport, roots *x509.CertPool
 		if !rootIDs[id] {
 			return fail("%s: the attested key %s is not a root key of this bundle", p, id)
 		}
-		rec.Attested = &yubikey.Attested{Serial: facts.Serial, Firmware: facts.Firmware, Slot: facts.Slot,
-			PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Public: facts.Public}
+		// What the record says it proves must be what the certificates
+		// prove: device serial, firmware, slot and policies.
+		if c := rec.Attested; c == nil || c.Serial != facts.Serial || c.Firmware != facts.Firmware || c.Slot != facts.Slot ||
+			c.PINPolicy != facts.PINPolicy || c.TouchPolicy != facts.TouchPolicy {
+			return fail("%s: the recorded device, slot or policies differ from what the attestation certificates prove (serial %d, firmware %s, slot %s, PIN %s, touch %s)",
+				p, facts.Serial, facts.Firmware, facts.Slot, facts.PINPolicy, facts.TouchPolicy)
+		}
+		rec.Attested.Public = facts.Public
 		if err := rec.check(facts.Public); err != nil {
 			return fail("%s: %v", p, err)
 		}
 		if recorded[id] != sha256hex(s.Files[p]) {
 			return fail("%s is not the attestation the transcript records", p)
 		}
-		rep.Attestations = append(rep.Attestations, AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
-			Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root})
+		ar := AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
+			Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root}
+		ar.Warnings = yubikey.FirmwareAdvisories(facts.Firmware)
+		if facts.PINPolicy == "never" || facts.TouchPolicy == "never" {
+			ar.Warnings = append(ar.Warnings, "the root key signs without a PIN or without a touch")
+		}
+		rep.Attestations = append(rep.Attestations, ar)
 	}
 	for id := range recorded {
 		if _, ok := s.Files[AttestationDir+id+".json"]; !ok {

@@ -60,6 +60,9 @@ func printVerify(a *App, rep *ceremony.VerifyReport) {
 	for _, at := range rep.Attestations {
 		fmt.Fprintf(a.Stdout, "attested root key %s: YubiKey serial %d, firmware %s, slot %s, PIN %s, touch %s\n",
 			shortIDs([]string{at.KeyID}), at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy)
+		for _, w := range at.Warnings {
+			fmt.Fprintf(a.Stderr, "keyrite: warning: attested root key %s: %s\n", shortIDs([]string{at.KeyID}), w)
+		}
 	}
 	fmt.Fprintf(a.Stdout, "bundle %s verified: %d repositories for %s, transcript %d lines (head %s)\n",
 		rep.Bundle, len(rep.Repos), rep.Server, rep.TranscriptLines, rep.TranscriptHead[:16])

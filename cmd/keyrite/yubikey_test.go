@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -329,6 +328,34 @@ func TestYubiKeyAttestationRefused(t *testing.T) {
 	req, signed := filepath.Join(e.dir, "request"), filepath.Join(e.dir, "signed")
 	writeRequest(t, e, req, "registry.example.com/att/app")
 	e.must("init", "--in", req, "-o", signed, "--root-key", key.URI, "--pin-file", e.pinFile, "registry.example.com/att/app")
+	// An attestation record that claims other policies, or an imported
+	// origin, than its certificates prove is refused by verify.
+	for _, c := range []struct {
+		edit func(*ceremony.AttestationRecord)
+		want string
+	}{
+		{func(r *ceremony.AttestationRecord) { r.Attested.TouchPolicy = "never" }, "differ from what the attestation certificates prove"},
+		{func(r *ceremony.AttestationRecord) { r.Origin = "imported" }, "an imported key is never attested"},
+	} {
+		forged := filepath.Join(e.dir, "forged-"+strings.Fields(c.want)[0])
+		copyTree(t, signed, forged)
+		p := filepath.Join(forged, "attestations", key.CanonicalID+".json")
+		var rec ceremony.AttestationRecord
+		raw, _ := os.ReadFile(p)
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			t.Fatal(err)
+		}
+		c.edit(&rec)
+		out, _ := json.MarshalIndent(rec, "", "  ")
+		if err := os.WriteFile(p, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		remanifest(t, forged)
+		if _, errOut, code := e.run("verify", forged); code != exitVerifyKO || !strings.Contains(errOut, c.want) {
+			t.Errorf("forged record (%s): exit %d\n%s", c.want, code, errOut)
+		}
+	}
+
 	rogueKey, drv, err := openKey(e, yubikey.DeviceURI(rogue)+";slot=9c")
 	if err != nil {
 		t.Fatal(err)
@@ -447,4 +474,25 @@ func remanifest(t *testing.T, dir string) {
 	}
 }
 
-var _ = x509.NewCertPool
+// copyTree copies a bundle directory.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

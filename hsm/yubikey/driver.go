@@ -215,6 +215,16 @@ func Advisories(v piv.Version) []string {
 	return out
 }
 
+// FirmwareAdvisories is Advisories for a firmware written "5.7.1"; an
+// unreadable version gets none.
+func FirmwareAdvisories(fw string) []string {
+	var v piv.Version
+	if _, err := fmt.Sscanf(fw, "%d.%d.%d", &v.Major, &v.Minor, &v.Patch); err != nil {
+		return nil
+	}
+	return Advisories(v)
+}
+
 func logf(w io.Writer, format string, args ...any) {
 	if w == nil {
 		return
