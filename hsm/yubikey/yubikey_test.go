@@ -71,10 +71,14 @@ func newEnv(t *testing.T, slots int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &env{pcsc: p, ca: ca, drv: newDriver(t), pins: &pins{pin: testPIN}, log: &syncBuffer{}}
+}
+
+func newDriver(t testing.TB) *yubikey.Driver {
 	drv := yubikey.NewDriver()
 	drv.Poll = 100 * time.Millisecond
 	t.Cleanup(func() { drv.Close() })
-	return &env{pcsc: p, ca: ca, drv: drv, pins: &pins{pin: testPIN}, log: &syncBuffer{}}
+	return drv
 }
 
 func (e *env) opts() hsm.Options {
@@ -97,6 +101,10 @@ func (e *env) open(t *testing.T, uri string) hsm.Backend {
 
 func sign(t *testing.T, k crypto.Signer) ([]byte, error) {
 	t.Helper()
+	return signB(k)
+}
+
+func signB(k crypto.Signer) ([]byte, error) {
 	d := sha256.Sum256([]byte("root.json"))
 	return k.Sign(rand.Reader, d[:], crypto.SHA256)
 }

@@ -95,11 +95,13 @@ func serveConn(conn net.Conn, card *Card, onATR func()) error {
 	var hdr [2]byte
 	powered := false
 	for {
+		quickAck(conn)
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 			return err
 		}
 		n := binary.BigEndian.Uint16(hdr[:])
 		msg := make([]byte, n)
+		quickAck(conn)
 		if _, err := io.ReadFull(conn, msg); err != nil {
 			return err
 		}

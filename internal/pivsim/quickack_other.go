@@ -1,0 +1,7 @@
+//go:build !linux
+
+package pivsim
+
+import "net"
+
+func quickAck(net.Conn) {}
