@@ -276,11 +276,11 @@ func TestYubiKeyRemovedMidBatch(t *testing.T) {
 	req := filepath.Join(e.dir, "request")
 	writeRequest(t, e, req, guns...)
 	start := card.Signatures()
-	card.OnSign = func(n int) {
+	card.OnSign(func(n int) {
 		if n == start+5 { // inside the second GUN
 			go e.pcsc.UnplugNoWait(0)
 		}
-	}
+	})
 	signed := filepath.Join(e.dir, "signed")
 	_, errOut, code := e.run(append([]string{"init", "--in", req, "-o", signed, "--root-key", key.URI, "--pin-file", e.pinFile, "--no-wait"}, guns...)...)
 	if code != exitDevice || !strings.Contains(errOut, "YubiKey serial 40000001 (removed while keyrite was using it)") {

@@ -67,12 +67,24 @@ type Card struct {
 	pending     []byte // response bytes not yet fetched with GET RESPONSE
 	touchCached time.Time
 
-	// OnSign, if set, is called (without the card lock) after each
-	// private-key operation with the running count; tests use it to pull
-	// the card out in the middle of a batch.
-	OnSign func(n int)
-	// Touches counts simulated touches.
-	Touches int
+	onSign  func(n int)
+	touches int
+}
+
+// OnSign sets a function called (without the card lock) after each
+// private-key operation with the running count; tests use it to pull the
+// card out in the middle of a batch.
+func (c *Card) OnSign(f func(n int)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onSign = f
+}
+
+// Touches counts the simulated touches.
+func (c *Card) Touches() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.touches
 }
 
 const (
@@ -179,7 +191,7 @@ func (e apduError) Error() string { return fmt.Sprintf("SW %04X", uint16(e)) }
 func (c *Card) Transmit(apdu []byte) []byte {
 	c.mu.Lock()
 	resp, signed := c.transmitLocked(apdu)
-	hook := c.OnSign
+	hook := c.onSign
 	n := c.st.Signatures
 	c.mu.Unlock()
 	if signed && hook != nil {
@@ -381,7 +393,7 @@ func (c *Card) touchLocked(policy byte) {
 		time.Sleep(c.cfg.TouchDelay)
 		c.mu.Lock()
 	}
-	c.Touches++
+	c.touches++
 	c.touchCached = time.Now()
 }
 
