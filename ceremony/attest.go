@@ -124,6 +124,15 @@ func attestRootKeys(ctx context.Context, d *devices, uris []string, keys []hsm.K
 			return nil, nil, fmt.Errorf("root key %s: attestation refused: %w", hsm.Redact(uris[i]), err)
 		}
 		if rec == nil {
+			if o, ok := k.(originOf); ok {
+				// Recorded so that nobody later takes this key for an
+				// attested one: an imported (backed-up) key says so.
+				id, err := keyID(k.Public())
+				if err != nil {
+					return nil, nil, err
+				}
+				recs = append(recs, &AttestationRecord{KeyURI: k.URI(), KeyID: id, Origin: o.Origin()})
+			}
 			if require {
 				origin := "the device gives no attestation"
 				if o, ok := k.(originOf); ok && o.Origin() == hsm.OriginImported {
@@ -144,9 +153,17 @@ func attestRootKeys(ctx context.Context, d *devices, uris []string, keys []hsm.K
 }
 
 // recordAttestations appends a key.attested line per attestation to the
-// transcript and adds the attestation files to the bundle's files.
+// transcript and adds the attestation files to the bundle's files; a root
+// key whose device knows its origin but which is not attested gets a
+// key.origin line (origin "imported" for a backed-up key).
 func recordAttestations(t *Transcript, files, attFiles bundle.Files, recs []*AttestationRecord) error {
 	for _, r := range recs {
+		if r.Attested == nil {
+			if err := t.Append("key.origin", map[string]any{"key_uri": r.KeyURI, "key_id": r.KeyID, "origin": r.Origin, "attested": false}); err != nil {
+				return err
+			}
+			continue
+		}
 		name := AttestationDir + r.KeyID + ".json"
 		if err := t.Append("key.attested", attestationEvent(r, attFiles[name])); err != nil {
 			return err

@@ -399,6 +399,20 @@ func TestYubiKeyAttestationRefused(t *testing.T) {
 	if _, err := os.Stat(signed2); !os.IsNotExist(err) {
 		t.Error("refused init left a bundle")
 	}
+	// Without --require-attestation the imported key signs, and the bundle
+	// says it is imported and holds no attestation for it.
+	e.must("init", "--in", req, "-o", signed2, "--root-key", yubikey.DeviceURI(50000003)+";slot=9c",
+		"--pin-file", e.pinFile, "registry.example.com/att/app")
+	transcript, _ := os.ReadFile(filepath.Join(signed2, "transcript.jsonl"))
+	if !bytes.Contains(transcript, []byte(`"event":"key.origin","data":{"attested":false`)) || !bytes.Contains(transcript, []byte(`"origin":"imported"`)) {
+		t.Errorf("transcript does not record the imported origin:\n%s", transcript)
+	}
+	if _, err := os.Stat(filepath.Join(signed2, "attestations")); !os.IsNotExist(err) {
+		t.Error("an imported key got an attestation file")
+	}
+	if out, _ := e.must("verify", signed2); strings.Contains(out, "attested root key") {
+		t.Errorf("verify calls an imported key attested:\n%s", out)
+	}
 }
 
 // openKey opens a key with the yubikey driver in this process; closing the
