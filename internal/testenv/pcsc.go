@@ -81,6 +81,8 @@ func StartPCSC(t testing.TB, slots int) *PCSC {
 		if t.Failed() {
 			t.Logf("pcscd log tail (%s):\n%s", p.LogFile, tail(p.LogFile, 30))
 		}
+		os.RemoveAll(filepath.Dir(p.Socket))
+		os.RemoveAll(p.Dir)
 	})
 	return p
 }
