@@ -60,7 +60,12 @@ func GenerateKey(ctx context.Context, env Env, o GenerateOptions) (*KeyDescripti
 			err = errors.New("the device gave no attestation")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("the key %s was generated but its attestation is refused: %w", k.URI(), err)
+			// The operator asked for an attested key: one that cannot be
+			// attested is destroyed rather than left in the slot.
+			if derr := b.Delete(ctx, k.URI()); derr != nil {
+				return nil, fmt.Errorf("the key %s was generated but its attestation is refused: %w (and it could not be destroyed: %v)", k.URI(), err, derr)
+			}
+			return nil, fmt.Errorf("the key %s was generated but its attestation is refused, so it was destroyed: %w", k.URI(), err)
 		}
 		a := rec.Attested
 		desc.Mode = ModeAttested

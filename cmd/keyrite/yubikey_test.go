@@ -314,7 +314,12 @@ func TestYubiKeyAttestationRefused(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "attestation is refused") || !strings.Contains(errOut, "does not chain") {
 		t.Fatalf("rogue CA: exit %d\n%s", code, errOut)
 	}
-	// The same device's key is refused by init under --require-attestation.
+	if out, _ := e.must("key", "list", "--device", yubikey.DeviceURI(rogue)); strings.Contains(out, "yubikey:") {
+		t.Errorf("the refused key was left in its slot:\n%s", out)
+	}
+	// A key generated on that device without attested mode is refused by
+	// init under --require-attestation.
+	e.must("key", "generate", "--device", yubikey.DeviceURI(rogue)+";slot=9c", "--label", "root", "--pin-file", e.pinFile)
 	req0, signed0 := filepath.Join(e.dir, "request0"), filepath.Join(e.dir, "signed0")
 	writeRequest(t, e, req0, "registry.example.com/att/rogue")
 	_, errOut, code = e.run("init", "--in", req0, "-o", signed0, "--root-key", yubikey.DeviceURI(rogue)+";slot=9c",
