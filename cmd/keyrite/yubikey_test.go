@@ -191,7 +191,8 @@ func TestIntegrationTwoYubiKeys(t *testing.T) {
 		t.Errorf("device list:\n%s", out)
 	}
 	// Without a serial keyrite refuses rather than guess.
-	if _, errOut, code := e.run("key", "generate", "--device", "yubikey:slot=9c", "--label", "x", "--pin-file", e.pinFile); code == 0 || !strings.Contains(errOut, "serial=N") {
+	if _, errOut, code := e.run("key", "generate", "--device", "yubikey:slot=9c", "--label", "x", "--pin-file", e.pinFile); code == 0 || !strings.Contains(errOut, "serial=N") ||
+		!strings.Contains(errOut, `attached: serial 20000001, serial 20000002`) {
 		t.Errorf("generate without serial: exit %d\n%s", code, errOut)
 	}
 	key := e.attestedRoot(20000002, "root-b")

@@ -104,6 +104,12 @@ func modelName(c *card) string {
 func (d *Driver) Open(ctx context.Context, u *hsm.URI, opts hsm.Options) (hsm.Backend, error) {
 	sel, err := parseURI(u)
 	if err != nil {
+		if u.Scheme == Scheme && !u.Has("serial") {
+			// Never pick a device: say which serials there are to choose.
+			if res, serr := scan(0); serr == nil && len(res.cards) > 0 {
+				return nil, fmt.Errorf("%w (%s)", err, seenText(res))
+			}
+		}
 		return nil, err
 	}
 	dev, err := d.acquire(ctx, sel.serial, opts)
