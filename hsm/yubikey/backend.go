@@ -215,6 +215,15 @@ func labelLocked(yk *piv.YubiKey, slot piv.Slot) string {
 // backend was opened with does not count: that URI may name another key
 // on the device.
 func (b *Backend) freeSlotLocked(yk *piv.YubiKey, spec hsm.KeySpec) (piv.Slot, error) {
+	// Labels are unique on a device, as on a PKCS#11 token: a second key
+	// with the same label is refused.
+	if spec.Label != "" {
+		for _, s := range keySlots {
+			if labelLocked(yk, s) == spec.Label {
+				return piv.Slot{}, fmt.Errorf("%s: slot %s already holds a key labelled %q: %w", b.dev.name(), slotName(s), spec.Label, hsm.ErrExists)
+			}
+		}
+	}
 	var want *piv.Slot
 	if spec.Slot != "" {
 		s, err := parseSlot(spec.Slot)

@@ -435,6 +435,10 @@ func TestDeleteFreesTheSlot(t *testing.T) {
 	if k1.URI() != "yubikey:serial=6006;slot=82" || k2.URI() != "yubikey:serial=6006;slot=83" {
 		t.Fatalf("slots %s %s", k1.URI(), k2.URI())
 	}
+	// A label is unique on the device.
+	if _, err := b.Generate(context.Background(), hsm.KeySpec{Label: "targets:b", TouchPolicy: "never"}); !errors.Is(err, hsm.ErrExists) {
+		t.Errorf("second key labelled targets:b: %v", err)
+	}
 	if err := b.Delete(context.Background(), k1.URI()); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
