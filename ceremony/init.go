@@ -31,12 +31,13 @@ type InitOptions struct {
 	GUNs          []string
 	RootExpiry    time.Duration
 	TargetsExpiry time.Duration
+	Now           time.Time
+	Args          []string // the command line, for the transcript
+	Progress      func(done, total int, gun string)
+
 	// RequireAttestation refuses root keys without a verified device
 	// attestation (an imported key never has one).
 	RequireAttestation bool
-	Now                time.Time
-	Args               []string // the command line, for the transcript
-	Progress           func(done, total int, gun string)
 }
 
 // InitRepo is what Init made for one GUN.
