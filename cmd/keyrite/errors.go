@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
@@ -22,8 +23,27 @@ func classify(err error) (int, string) {
 		terr   *ceremony.TranscriptError
 		exists *ceremony.ExistsError
 		stale  *bundle.StaleError
+		imp    *ceremony.ImportError
+		share  *backup.ShareError
+		ident  *backup.IdentityError
+		thresh *backup.ThresholdError
+		plug   *backup.PluginMissingError
+		kmis   *ceremony.KeyMismatchError
 	)
 	switch {
+	case errors.As(err, &imp):
+		code, _ := classify(imp.Err)
+		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup)
+	case errors.As(err, &share):
+		return exitVerifyKO, "this share cannot be used: ask its custodian for an intact copy (its paper sheet restores it too), or use other custodians' shares"
+	case errors.As(err, &kmis):
+		return exitVerifyKO, "do not use these shares for this key: check that they come from the right backup"
+	case errors.As(err, &ident):
+		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase"
+	case errors.As(err, &thresh):
+		return exitFailed, "bring the shares of more custodians; nothing was written"
+	case errors.As(err, &plug):
+		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin)
 	case errors.As(err, &auth):
 		switch {
 		case auth.Blocked:

@@ -38,7 +38,8 @@ never from flags, URIs or the environment.`,
 		}
 		return c.Help()
 	}
-	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a))
+	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a),
+		newBackupCmd(a), newRecoverCmd(a))
 	return root
 }
 
