@@ -95,10 +95,9 @@ func TestVerifyRefuses(t *testing.T) {
 		root, targets []byte
 		ts            data.PublicKey
 	}{
-		{"byte flipped in signature", "required signatures", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
+		{"byte flipped in signature", "does not verify", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
 		{"not canonical", "canonical form", append([]byte(" "), r.Root...), r.Targets, spec.Timestamp},
 		{"root of another key", "not the server's key", other.Root, r.Targets, spec.Timestamp},
-		{"targets of another repo", "targets: 0 of 1", r.Root, other.Targets, spec.Timestamp},
 		{"other server key", "not the server's key", r.Root, r.Targets, serverKey(t)},
 	}
 	for _, c := range cases {
@@ -110,6 +109,12 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Fatalf("err = %v, want VerifyError containing %q", err, c.want)
 			}
 		})
+	}
+	// Targets signed by a key the root does not name: not an error (a holder
+	// may still sign), but incomplete, and nobody counted as a signer.
+	rep, err := VerifyRepository(VerifyInput{GUN: spec.GUN, Root: r.Root, Targets: other.Targets, Now: time.Now()})
+	if err != nil || rep.Complete() || len(rep.Roles) != 2 || len(rep.Roles[1].SignedBy) != 0 || rep.Roles[1].ThresholdMet {
+		t.Errorf("targets of another repo: err %v, roles %+v", err, rep.Roles)
 	}
 	if _, err := VerifyRepository(VerifyInput{GUN: "example.com/other", Root: r.Root, Now: time.Now()}); err == nil || !strings.Contains(err.Error(), "does not match the GUN") {
 		t.Errorf("root for another GUN: err = %v", err)
