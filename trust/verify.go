@@ -2,8 +2,8 @@ package trust
 
 import (
 	"bytes"
-	"slices"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
