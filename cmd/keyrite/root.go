@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +39,8 @@ never from flags, URIs or the environment.`,
 		}
 		return c.Help()
 	}
-	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a))
+	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a),
+		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a))
 	return root
 }
 
@@ -68,6 +70,16 @@ func group(c *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	}
 	c.AddCommand(subs...)
 	return c
+}
+
+// checkGUNs refuses invalid repository names as usage errors.
+func checkGUNs(c *cobra.Command, guns []string) error {
+	for _, g := range guns {
+		if err := trust.ValidateGUN(g); err != nil {
+			return usagef(c, "%v", err)
+		}
+	}
+	return nil
 }
 
 // exactArgs and minArgs return usage errors (exit code 2).
