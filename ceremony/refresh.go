@@ -34,19 +34,14 @@ func Refresh(ctx context.Context, env Env, o RefreshOptions) (*UpdateResult, err
 				return err
 			}
 		}
-		// The certificates stay: a root cannot be valid longer than they are.
-		keys, _, _ := trust.RoleKeys(cur.Root, data.CanonicalRootRole)
-		for _, k := range keys {
-			cert, err := utils.LoadCertFromPEM(k.Public())
-			if err == nil && cert.NotAfter.Before(expires) {
-				return fmt.Errorf("%s: root certificate %s expires on %s, before the new root expiry %s: refresh with a shorter --root-expiry, or rotate root to new certificates",
-					cur.GUN, short(k.ID()), cert.NotAfter.Format("2006-01-02"), expires.Format("2006-01-02"))
-			}
+		if until := rootExpiry(cur, expires); until.Sub(o.Now) < MinRootValidity {
+			return fmt.Errorf("%s: the root certificates expire on %s, inside the six-month window: a refresh cannot help; rotate root to new certificates",
+				cur.GUN, until.Format("2006-01-02"))
 		}
 		return nil
 	}
 	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
-		root, err := cur.NextRoot(expires)
+		root, err := cur.NextRoot(rootExpiry(cur, expires))
 		if err != nil {
 			return nil, err
 		}
@@ -63,6 +58,19 @@ func Refresh(ctx context.Context, env Env, o RefreshOptions) (*UpdateResult, err
 		return ch, nil
 	}
 	return runUpdate(ctx, env, "refresh", o.UpdateOptions, nil, check, mutate)
+}
+
+// rootExpiry is the wanted expiry, but never after the root certificates,
+// which a refresh keeps: clients reject a root whose certificates expired,
+// whatever root.json says.
+func rootExpiry(cur *trust.Current, want time.Time) time.Time {
+	keys, _, _ := trust.RoleKeys(cur.Root, data.CanonicalRootRole)
+	for _, k := range keys {
+		if cert, err := utils.LoadCertFromPEM(k.Public()); err == nil && cert.NotAfter.Before(want) {
+			want = cert.NotAfter
+		}
+	}
+	return want
 }
 
 // checkRootExpiry refuses a root expiry inside the six months in which

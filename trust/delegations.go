@@ -1,6 +1,11 @@
 package trust
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"slices"
 
@@ -15,6 +20,21 @@ const ReleasesRole = data.RoleName("targets/releases")
 // KEY PEM, e.g. from docker trust key generate) or a CERTIFICATE PEM.
 // Only ECDSA and RSA keys can sign for docker.
 func ParseSignerKey(pemBytes []byte) (data.PublicKey, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, fmt.Errorf("not a PEM public key or certificate")
+	}
+	if block.Type == "PUBLIC KEY" {
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("public key: %w", err)
+		}
+		switch pub.(type) {
+		case *ecdsa.PublicKey, *rsa.PublicKey:
+		default:
+			return nil, fmt.Errorf("%s keys cannot be docker signers: use an ECDSA or RSA key (docker trust key generate makes one)", keyKind(pub))
+		}
+	}
 	k, err := utils.ParsePEMPublicKey(pemBytes)
 	if err != nil {
 		return nil, err
@@ -24,6 +44,14 @@ func ParseSignerKey(pemBytes []byte) (data.PublicKey, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("%s keys cannot be docker signers: use an ECDSA or RSA key (docker trust key generate makes one)", k.Algorithm())
+}
+
+func keyKind(pub any) string {
+	switch pub.(type) {
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
 }
 
 // SignerRole is the delegation role of a named signer.

@@ -16,9 +16,11 @@ func newRefreshCmd(a *App) *cobra.Command {
 		Short: "Offline: re-sign root with a new version and expiry, nothing else changed",
 		Long: `Re-sign each repository's root (and with --targets its targets) with the next
 version and a new expiry. Refused when the expiry is inside the six months
-in which notary clients start re-signing root themselves, or beyond the
-root certificates' own validity. With a threshold root, the keys at hand
-sign and the other holders add theirs with keyrite sign.`,
+in which notary clients start re-signing root themselves. The root keeps
+its certificates, so its expiry never goes past theirs (the bundle and
+transcript record the expiry used); when they expire within six months,
+rotate root instead. With a threshold root, the keys at hand sign and the
+other holders add theirs with keyrite sign.`,
 		Example: `  keyrite refresh --in request/ -o signed/ --root-key 'pkcs11:token=ceremony;object=root' GUN1 GUN2
   keyrite refresh --in request/ -o signed/ --root-key URI --targets --targets-key URI --root-expiry 5y GUN`,
 		Args: minArgs(1, "GUN arguments"),
