@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
@@ -61,7 +61,7 @@ func (s *story) keyriteFails(code int, want, out string, args ...string) {
 func (s *story) fetch() string {
 	s.t.Helper()
 	s.step++
-	out := s.path("request" + itoa(s.step))
+	out := s.path(fmt.Sprintf("request%02d", s.step))
 	s.keyrite("fetch", "--server", s.srv.URL, "--tls-ca", s.srv.CAFile, "-o", out, s.gun)
 	return out
 }
@@ -121,7 +121,7 @@ func (s *story) ciSign(tag string) {
 	}
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10))) }
+
 
 // TestStoryRotationsAndSigners is the periodic-ceremony story of issue 5.
 func TestStoryRotationsAndSigners(t *testing.T) {
@@ -274,6 +274,5 @@ func writeEd25519PEM(t *testing.T, path string) string {
 	if err := os.WriteFile(path, []byte(pem), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_ = time.Now
 	return path
 }
