@@ -121,8 +121,6 @@ func (s *story) ciSign(tag string) {
 	}
 }
 
-
-
 // TestStoryRotationsAndSigners is the periodic-ceremony story of issue 5.
 func TestStoryRotationsAndSigners(t *testing.T) {
 	s := &story{t: t, h: testenv.NewSoftHSM(t, "ceremony"), srv: testenv.StartNotaryServer(t), dir: t.TempDir(),
