@@ -134,3 +134,66 @@ func RotateTargets(ctx context.Context, env Env, o RotateTargetsOptions) (*Updat
 	}
 	return runUpdate(ctx, env, "rotate-targets", o.UpdateOptions, setup, check, mutate)
 }
+
+// RotateSnapshotOptions control RotateSnapshot.
+type RotateSnapshotOptions struct {
+	UpdateOptions
+	ToClient    bool   // true: client-managed with SnapshotKey; false: back to the server's key
+	SnapshotKey string // the new client snapshot key (with ToClient)
+}
+
+// RotateSnapshot switches repositories between a server-managed snapshot
+// key (the server signs every snapshot: docker's default) and a
+// client-managed one (every later change must carry a snapshot signed by
+// that key, including the delegations' publishes).
+func RotateSnapshot(ctx context.Context, env Env, o RotateSnapshotOptions) (*UpdateResult, error) {
+	var clientKey data.PublicKey
+	setup := func(ctx context.Context, s *session) error {
+		if !o.ToClient {
+			return nil
+		}
+		k, err := s.devices.key(ctx, o.SnapshotKey)
+		if err != nil {
+			return wrapDevice(o.SnapshotKey, err)
+		}
+		if clientKey, err = s.keys.Add(k, data.CanonicalSnapshotRole); err != nil {
+			return err
+		}
+		s.atHand[clientKey.ID()] = true
+		return nil
+	}
+	check := func(s *session, cur *trust.Current) error {
+		server, err := s.req.ServerKey(cur.GUN, data.CanonicalSnapshotRole)
+		if err != nil {
+			return err
+		}
+		if managed := trust.ServerManagedSnapshot(cur.Root, server); managed != o.ToClient {
+			if managed {
+				return fmt.Errorf("%s: the snapshot is server-managed already", cur.GUN)
+			}
+			return fmt.Errorf("%s: the snapshot is client-managed already; to change its key, switch to the server and back", cur.GUN)
+		}
+		return needRole(s, cur, data.CanonicalRootRole, false)
+	}
+	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
+		root, err := cur.NextRoot(cur.Root.Signed.Expires)
+		if err != nil {
+			return nil, err
+		}
+		key := clientKey
+		if !o.ToClient {
+			if key, err = s.req.ServerKey(cur.GUN, data.CanonicalSnapshotRole); err != nil {
+				return nil, err
+			}
+		}
+		trust.SetRootRole(root, data.CanonicalSnapshotRole, []data.PublicKey{key}, 1)
+		rootKeys, _, _ := trust.RoleKeys(cur.Root, data.CanonicalRootRole)
+		mode := "server"
+		if o.ToClient {
+			mode = "client"
+		}
+		return &change{root: root, rootSigners: rootKeys,
+			event: map[string]any{"snapshot_managed_by": mode, "snapshot_key_id": key.ID()}}, nil
+	}
+	return runUpdate(ctx, env, "rotate-snapshot", o.UpdateOptions, setup, check, mutate)
+}

@@ -98,6 +98,14 @@ func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err e
 			files[bundle.RepoFile(r.GUN, "targets.json")] = targets
 			ev["targets_sha256"] = sha256hex(targets)
 		}
+		if old := s.RepoMetadata(r.GUN, "snapshot"); old != nil {
+			b, err := resignSnapshot(ks, s, r, files, old, rootForTargets)
+			if err != nil {
+				return nil, fmt.Errorf("%s: snapshot: %w", r.GUN, err)
+			}
+			files[bundle.RepoFile(r.GUN, "snapshot.json")] = b
+			ev["snapshot_sha256"] = sha256hex(b)
+		}
 		if err := t.Append("repo.sign", ev); err != nil {
 			return nil, err
 		}
@@ -129,4 +137,46 @@ func roleKeysOf(b []byte, role data.RoleName) ([]data.PublicKey, error) {
 	}
 	keys, _, err := trust.RoleKeys(&sr, role)
 	return keys, err
+}
+
+// resignSnapshot rebuilds a client-managed snapshot over the files as they
+// are after this holder's signatures, keeping the snapshot signatures that
+// still hold and adding those of the keys at hand.
+func resignSnapshot(ks *trust.KeyService, s *bundle.Signed, r bundle.SignedRepo, files bundle.Files, old, root []byte) ([]byte, error) {
+	var prev data.Signed
+	if err := json.Unmarshal(old, &prev); err != nil {
+		return nil, err
+	}
+	prevSn, err := data.SnapshotFromSigned(&prev)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[data.RoleName][]byte{}
+	for _, role := range r.Upload {
+		if role == "snapshot" {
+			continue
+		}
+		b := files[bundle.RepoFile(r.GUN, role+".json")]
+		if b == nil {
+			b = s.RepoMetadata(r.GUN, role)
+		}
+		changed[data.RoleName(role)] = b
+	}
+	sn, err := trust.NextSnapshot(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole), changed, prevSn.Signed.Expires)
+	if err != nil {
+		return nil, err
+	}
+	signedSn, err := sn.ToSigned()
+	if err != nil {
+		return nil, err
+	}
+	signedSn.Signatures = prev.Signatures
+	keys, err := roleKeysOf(root, data.CanonicalSnapshotRole)
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.AddSignatures(ks, signedSn, keys); err != nil {
+		return nil, err
+	}
+	return trust.Marshal(signedSn)
 }

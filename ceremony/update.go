@@ -57,6 +57,7 @@ type change struct {
 
 // session is what a mutation can use: the devices and the keys at hand.
 type session struct {
+	req     *bundle.Request
 	devices *devices
 	keys    *trust.KeyService
 	atHand  map[string]bool // canonical IDs of the keys at hand
@@ -93,7 +94,7 @@ func runUpdate(ctx context.Context, env Env, command string, o UpdateOptions, se
 
 	d := newDevices(env)
 	defer d.close()
-	s := &session{devices: d, keys: trust.NewKeyService(), atHand: map[string]bool{}}
+	s := &session{req: req, devices: d, keys: trust.NewKeyService(), atHand: map[string]bool{}}
 	for _, uri := range o.Keys {
 		k, err := d.key(ctx, uri)
 		if err != nil {
@@ -123,6 +124,13 @@ func runUpdate(ctx context.Context, env Env, command string, o UpdateOptions, se
 	for i, cur := range currents {
 		if changes[i], err = mutate(ctx, s, cur); err != nil {
 			return nil, err
+		}
+		// A client-managed snapshot must be re-signed with every change,
+		// by a key at hand.
+		if keys := s.clientSnapshotKeys(cur, changes[i]); keys != nil {
+			if have, missing := s.canSign(keys); len(have) == 0 {
+				return nil, &MissingKeysError{GUN: cur.GUN, Role: "snapshot (client-managed)", Threshold: 1, Missing: missing}
+			}
 		}
 	}
 
@@ -169,6 +177,23 @@ func runUpdate(ctx context.Context, env Env, command string, o UpdateOptions, se
 		}
 		if len(sr.Upload) == 0 {
 			return nil, fmt.Errorf("%s: nothing to change", gun)
+		}
+		if keys := s.clientSnapshotKeys(cur, ch); keys != nil {
+			changed := map[data.RoleName][]byte{}
+			for _, role := range sr.Upload {
+				changed[data.RoleName(role)] = files[bundle.RepoFile(gun, role+".json")]
+			}
+			sn, err := trust.NextSnapshot(req.Metadata(gun, data.CanonicalSnapshotRole), changed, o.Now.Add(trust.DefaultSnapshotExpiry))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", gun, err)
+			}
+			b, err := trust.SignedSnapshotBytes(s.keys, sn, keys)
+			if err != nil {
+				return nil, fmt.Errorf("%s: signing snapshot: %w", gun, err)
+			}
+			files[bundle.RepoFile(gun, "snapshot.json")] = b
+			sr.Upload = append(sr.Upload, "snapshot")
+			ev["snapshot_sha256"] = sha256hex(b)
 		}
 		if err := describeRoot(&sr, root); err != nil {
 			return nil, err
@@ -277,4 +302,19 @@ func (s *session) canSign(keys []data.PublicKey) (have []string, missing []strin
 		}
 	}
 	return have, missing
+}
+
+// clientSnapshotKeys returns the snapshot keys of the root a change leaves,
+// or nil when the server manages the snapshot.
+func (s *session) clientSnapshotKeys(cur *trust.Current, ch *change) []data.PublicKey {
+	root := cur.Root
+	if ch.root != nil {
+		root = ch.root
+	}
+	server, err := s.req.ServerKey(cur.GUN, data.CanonicalSnapshotRole)
+	if err != nil || trust.ServerManagedSnapshot(root, server) {
+		return nil
+	}
+	keys, _, _ := trust.RoleKeys(root, data.CanonicalSnapshotRole)
+	return keys
 }

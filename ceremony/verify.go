@@ -63,6 +63,10 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 		}
 		in := trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"), Targets: s.RepoMetadata(r.GUN, "targets"),
 			Timestamp: ts, Snapshot: ss, Now: now}
+		snapshot := s.RepoMetadata(r.GUN, "snapshot")
+		if snapshot != nil {
+			in.Snapshot = nil // client-managed: the bundle's snapshot is checked below
+		}
 		// Roles this bundle does not change are checked as the server has
 		// them, against the new root; a changed root must follow the
 		// current one.
@@ -86,6 +90,14 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 		}
 		if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
 			return rep, err
+		}
+		if snapshot != nil {
+			sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
+				map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
+			if err != nil {
+				return rep, err
+			}
+			rr.Roles = append(rr.Roles, *sr)
 		}
 		for _, role := range rr.Roles {
 			if !role.ThresholdMet {
@@ -139,10 +151,11 @@ func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request,
 // repoEvent is the part of a transcript's repo.* line that binds it to
 // the files: the hashes of what was signed.
 type repoEvent struct {
-	GUN           string   `json:"gun"`
-	RootKeyIDs    []string `json:"root_key_ids"`
-	RootSHA256    string   `json:"root_sha256"`
-	TargetsSHA256 string   `json:"targets_sha256"`
+	GUN            string   `json:"gun"`
+	RootKeyIDs     []string `json:"root_key_ids"`
+	RootSHA256     string   `json:"root_sha256"`
+	TargetsSHA256  string   `json:"targets_sha256"`
+	SnapshotSHA256 string   `json:"snapshot_sha256"`
 }
 
 // checkTranscriptFiles makes the transcript a record of these very files:
@@ -166,7 +179,7 @@ func checkTranscriptFiles(s *bundle.Signed, entries []Entry) error {
 		if !ok {
 			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("the transcript records no signing of %s", r.GUN)}
 		}
-		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}} {
+		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}, {"snapshot", ev.SnapshotSHA256}} {
 			if b := s.RepoMetadata(r.GUN, f.role); b != nil && sha256hex(b) != f.want {
 				return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: %s.json is not the file the transcript records as signed", r.GUN, f.role)}
 			}

@@ -7,7 +7,7 @@ import (
 
 func newRotateCmd(a *App) *cobra.Command {
 	return group(&cobra.Command{Use: "rotate", Short: "Offline: replace the root or targets keys of repositories"},
-		newRotateRootCmd(a), newRotateTargetsCmd(a))
+		newRotateRootCmd(a), newRotateTargetsCmd(a), newRotateSnapshotCmd(a))
 }
 
 func newRotateRootCmd(a *App) *cobra.Command {
@@ -92,5 +92,50 @@ Tags published before, and delegations' signing, stay valid.`,
 	}
 	addUpdateFlags(c, &f, false)
 	c.Flags().StringVar(&o.NewTargetsKey, "new-targets-key", "", "URI of the new targets key")
+	return c
+}
+
+func newRotateSnapshotCmd(a *App) *cobra.Command {
+	var (
+		o  ceremony.RotateSnapshotOptions
+		f  = updateFlags{o: &o.UpdateOptions}
+		to string
+	)
+	c := &cobra.Command{
+		Use:   "snapshot --in request/ -o signed/ --root-key URI --to client|server [--snapshot-key URI] GUN...",
+		Short: "Switch between a server-managed and a client-managed snapshot key",
+		Long: `Name in root either the server's snapshot key (the server signs every
+snapshot: docker's default), or a client snapshot key (--to client
+--snapshot-key URI). With a client-managed snapshot, every later change
+carries a snapshot signed by that key: keyrite asks for it with
+--snapshot-key in refresh, rotate and signer, and a delegation's publish
+needs it too.`,
+		Example: `  keyrite rotate snapshot --in request/ -o signed/ --root-key URI --to client \
+      --snapshot-key 'pkcs11:token=ceremony;object=snapshot' GUN
+  keyrite rotate snapshot --in request/ -o signed/ --root-key URI --to server GUN`,
+		Args: minArgs(1, "GUN arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.prepare(a, cmd, args); err != nil {
+				return err
+			}
+			switch to {
+			case "client":
+				if f.snapshotKey == "" {
+					return usagef(cmd, "--to client needs --snapshot-key")
+				}
+				o.ToClient, o.SnapshotKey = true, f.snapshotKey
+			case "server":
+			default:
+				return usagef(cmd, "--to must be client or server")
+			}
+			res, err := ceremony.RotateSnapshot(cmd.Context(), a.env(), o)
+			if err != nil {
+				return err
+			}
+			return printUpdate(a, res, f.asJSON)
+		},
+	}
+	addUpdateFlags(c, &f, false)
+	c.Flags().StringVar(&to, "to", "", "client or server")
 	return c
 }

@@ -245,6 +245,38 @@ func TestStoryRotationsAndSigners(t *testing.T) {
 		t.Fatalf("step 6: docker still lists signer ci:\n%s", out)
 	}
 	s.notaryList(s.trust)
+
+	// 7. snapshot key to the client: every change now carries a snapshot
+	// signed by it; then back to the server.
+	snap := s.key("snapshot")
+	req = s.fetch()
+	s.keyrite("rotate", "snapshot", "--in", req, "-o", s.path("s7a"), "--root-key", hA, "--root-key", hB, "--to", "client", "--snapshot-key", snap, s.gun)
+	s.publish(s.path("s7a"))
+	s.notaryList(s.trustV1)
+	req = s.fetch()
+	s.keyriteFails(exitFailed, "snapshot (client-managed)", s.path("s7-nosnap"), "signer", "add", "--in", req, "-o", s.path("s7-nosnap"),
+		"--targets-key", targets2, s.gun, "ci", "--key", s.path("ci.pub"))
+	s.keyrite("signer", "add", "--in", req, "-o", s.path("s7b"), "--targets-key", targets2, "--snapshot-key", snap, s.gun, "ci", "--key", s.path("ci.pub"))
+	s.publish(s.path("s7b"))
+	if _, ok := testenv.ParseDockerSigners(s.inspect())["ci"]; !ok {
+		t.Fatal("step 7: signer added under a client-managed snapshot is not listed by docker")
+	}
+	// A threshold refresh under a client snapshot: the second holder's
+	// signature changes root.json, so the snapshot is rebuilt and needs the
+	// snapshot key again.
+	req = s.fetch()
+	s.keyrite("refresh", "--in", req, "-o", s.path("s7c"), "--root-key", hA, "--snapshot-key", snap, s.gun)
+	s.keyrite("sign", s.path("s7c"), "--key", hB, "-o", s.path("s7d"))
+	s.keyriteFails(exitVerifyKO, "snapshot: 0 of 1", "", "verify", s.path("s7d"))
+	s.keyrite("sign", s.path("s7d"), "--key", snap, "-o", s.path("s7e"))
+	s.publish(s.path("s7e"))
+	req = s.fetch()
+	s.keyrite("rotate", "snapshot", "--in", req, "-o", s.path("s7f"), "--root-key", hA, "--root-key", hB, "--to", "server", s.gun)
+	s.publish(s.path("s7f"))
+	s.ciSign("v3")
+	if out := s.notaryList(s.trustV1); !strings.Contains(out, "v3") {
+		t.Fatalf("step 7: delegation signing after the snapshot went back to the server:\n%s", out)
+	}
 }
 
 // deleteKey destroys a key on the SoftHSM token: the "lost" targets key.

@@ -13,10 +13,11 @@ import (
 // updateFlags adds the flags every command that changes existing
 // repositories shares; keys collects --root-key and --targets-key.
 type updateFlags struct {
-	o          *ceremony.UpdateOptions
-	rootKeys   []string
-	targetsKey string
-	asJSON     bool
+	o           *ceremony.UpdateOptions
+	rootKeys    []string
+	targetsKey  string
+	snapshotKey string
+	asJSON      bool
 }
 
 func addUpdateFlags(c *cobra.Command, f *updateFlags, targetsKey bool) {
@@ -26,6 +27,7 @@ func addUpdateFlags(c *cobra.Command, f *updateFlags, targetsKey bool) {
 	if targetsKey {
 		c.Flags().StringVar(&f.targetsKey, "targets-key", "", "the repository's current targets key")
 	}
+	c.Flags().StringVar(&f.snapshotKey, "snapshot-key", "", "the client-managed snapshot key, for repositories that have one")
 	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
 }
 
@@ -34,13 +36,13 @@ func (f *updateFlags) prepare(a *App, cmd *cobra.Command, guns []string) error {
 	if f.o.Request == "" || f.o.Out == "" {
 		return usagef(cmd, "--in and -o are required")
 	}
-	if err := checkURIs(cmd, "--root-key/--targets-key", append(append([]string{}, f.rootKeys...), f.targetsKey)...); err != nil {
+	if err := checkURIs(cmd, "--root-key/--targets-key/--snapshot-key", append(append([]string{}, f.rootKeys...), f.targetsKey, f.snapshotKey)...); err != nil {
 		return err
 	}
 	if err := checkGUNs(cmd, guns); err != nil {
 		return err
 	}
-	f.o.Keys = append(append([]string{}, f.rootKeys...), nonEmpty(f.targetsKey)...)
+	f.o.Keys = append(append([]string{}, f.rootKeys...), nonEmpty(f.targetsKey, f.snapshotKey)...)
 	f.o.GUNs, f.o.Now, f.o.Args = guns, a.Now(), a.args
 	if !f.asJSON {
 		f.o.Progress = a.progress("signed")
