@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -30,6 +31,9 @@ docker trust key generate writes, or certificate PEMs; ECDSA or RSA only.`,
 			}
 			if len(o.KeyFiles) == 0 || f.targetsKey == "" {
 				return usagef(cmd, "--key and --targets-key are required")
+			}
+			if _, err := trust.SignerRole(args[1]); err != nil {
+				return usagef(cmd, "%v", err)
 			}
 			o.Name = args[1]
 			res, err := ceremony.AddSigner(cmd.Context(), a.env(), o)
@@ -64,6 +68,9 @@ sign new tags) needs --force.`,
 			}
 			if f.targetsKey == "" {
 				return usagef(cmd, "--targets-key is required")
+			}
+			if _, err := trust.SignerRole(args[1]); err != nil {
+				return usagef(cmd, "%v", err)
 			}
 			o.Name = args[1]
 			res, err := ceremony.RemoveSigner(cmd.Context(), a.env(), o)
