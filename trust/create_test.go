@@ -120,3 +120,25 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Errorf("root for another GUN: err = %v", err)
 	}
 }
+
+// P-384 root and targets keys: notary's "ecdsa" method is SHA-256 over the
+// canonical bytes whatever the curve, with a 96-byte r‖s.
+func TestCreateAndVerifyP384(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	now := time.Now()
+	spec := NewRepoSpec{GUN: "example.com/p384", RootKeys: []crypto.Signer{k1}, TargetsKey: k2,
+		Timestamp: serverKey(t), Snapshot: serverKey(t), Now: now,
+		RootExpires: now.Add(DefaultRootExpiry), TargetsExpiry: now.Add(DefaultTargetsExpiry), Rand: rand.Reader}
+	r, err := CreateRepository(NewKeyService(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := VerifyRepository(VerifyInput{GUN: spec.GUN, Root: r.Root, Targets: r.Targets, Now: now})
+	if err != nil || !rep.Complete() {
+		t.Fatalf("P-384: %v %+v", err, rep)
+	}
+	if !strings.Contains(string(r.Root), `"method":"ecdsa"`) {
+		t.Error("P-384 signatures are not notary's ecdsa method")
+	}
+}
