@@ -112,26 +112,5 @@ type MissingKeysError struct {
 
 func (e *MissingKeysError) Error() string {
 	return fmt.Sprintf("%s: the current %s role needs %d signature(s) from its keys; at hand: %s; missing key IDs: %s (nothing was signed)",
-		e.GUN, e.Role, e.Threshold, listIDs(e.Have), listIDs(e.Missing))
-}
-
-func listIDs(ids []string) string {
-	if len(ids) == 0 {
-		return "none"
-	}
-	s := ""
-	for i, id := range ids {
-		if i > 0 {
-			s += ", "
-		}
-		s += id
-	}
-	return s
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
+		e.GUN, e.Role, e.Threshold, trust.ListIDs(e.Have, false), trust.ListIDs(e.Missing, false))
 }

@@ -51,7 +51,7 @@ func RotateRoot(ctx context.Context, env Env, o RotateRootOptions) (*UpdateResul
 				return err
 			}
 			if seen[pub.ID()] {
-				return fmt.Errorf("new root key %s is given twice", short(pub.ID()))
+				return fmt.Errorf("new root key %s is given twice", trust.ShortID(pub.ID()))
 			}
 			seen[pub.ID()] = true
 			s.atHand[pub.ID()] = true

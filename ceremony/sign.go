@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/docker/go/canonical/json"
@@ -29,8 +28,8 @@ func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err e
 	if len(o.Keys) == 0 {
 		return nil, errors.New("no key given: --key URI")
 	}
-	if _, err := os.Lstat(o.Out); err == nil {
-		return nil, fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", o.Out)
+	if err := checkNewOutput(o.Out); err != nil {
+		return nil, err
 	}
 	s, err := bundle.ReadSigned(o.Bundle)
 	if err != nil {

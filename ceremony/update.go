@@ -272,11 +272,19 @@ func finishUpdate(res *UpdateResult, out string, now time.Time) error {
 }
 
 func checkUpdate(o UpdateOptions) error {
-	if len(o.GUNs) == 0 {
+	if err := checkGUNs(o.GUNs); err != nil {
+		return err
+	}
+	return checkNewOutput(o.Out)
+}
+
+// checkGUNs refuses an empty list, an invalid name or a name given twice.
+func checkGUNs(guns []string) error {
+	if len(guns) == 0 {
 		return errors.New("no GUN given")
 	}
 	seen := map[string]bool{}
-	for _, g := range o.GUNs {
+	for _, g := range guns {
 		if err := trust.ValidateGUN(g); err != nil {
 			return err
 		}
@@ -285,8 +293,14 @@ func checkUpdate(o UpdateOptions) error {
 		}
 		seen[g] = true
 	}
-	if _, err := os.Lstat(o.Out); err == nil {
-		return fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", o.Out)
+	return nil
+}
+
+// checkNewOutput refuses an output that exists: bundles are never
+// overwritten or merged into.
+func checkNewOutput(out string) error {
+	if _, err := os.Lstat(out); err == nil {
+		return fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", out)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func VerifySnapshot(gun string, b, rootBytes []byte, prevVersion int, files map[
 	}
 	rr, bad := signers(s, role, "snapshot", sn.Signed.Version, sn.Signed.Expires)
 	if bad != "" {
-		return nil, fail("the signature by snapshot key %s does not verify", short(bad))
+		return nil, fail("the signature by snapshot key %s does not verify", ShortID(bad))
 	}
 	return &rr, nil
 }

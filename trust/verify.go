@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/docker/go/canonical/json"
@@ -115,13 +116,13 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	for _, id := range rootRole.ListKeyIDs() {
 		c, err := checkRootCert(rootRole.Keys[id], in.GUN, in.Now)
 		if err != nil {
-			return nil, fail("root", "certificate %s: %v", short(id), err)
+			return nil, fail("root", "certificate %s: %v", ShortID(id), err)
 		}
 		rep.RootCerts = append(rep.RootCerts, *c)
 	}
 	rr, bad := signers(rootSigned, rootRole, "root", root.Signed.Version, root.Signed.Expires)
 	if bad != "" {
-		return rep, fail("root", "the signature by root key %s does not verify", short(bad))
+		return rep, fail("root", "the signature by root key %s does not verify", ShortID(bad))
 	}
 	rep.Roles = append(rep.Roles, rr)
 
@@ -145,7 +146,7 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 		// the root they trust, whatever their expiry.
 		pr, bad := signers(rootSigned, prevRole, "root (previous keys)", prev.Signed.Version, prev.Signed.Expires)
 		if bad != "" {
-			return rep, fail("root", "the signature by previous root key %s does not verify", short(bad))
+			return rep, fail("root", "the signature by previous root key %s does not verify", ShortID(bad))
 		}
 		if !slices.Equal(pr.KeyIDs, rr.KeyIDs) || pr.Threshold != rr.Threshold {
 			rep.Roles = append(rep.Roles, pr)
@@ -175,7 +176,7 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 			*r.id = ids[0]
 		}
 		if r.expected != nil && (len(ids) != 1 || ids[0] != r.expected.ID()) {
-			return rep, fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, listOrNone(ids), short(r.expected.ID()))
+			return rep, fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, ListIDs(ids, true), ShortID(r.expected.ID()))
 		}
 	}
 
@@ -205,13 +206,13 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	for _, d := range targets.Signed.Delegations.Roles {
 		for _, id := range d.KeyIDs {
 			if _, ok := targets.Signed.Delegations.Keys[id]; !ok {
-				return rep, fail("targets", "delegation %s names key %s that is not in the delegations", d.Name, short(id))
+				return rep, fail("targets", "delegation %s names key %s that is not in the delegations", d.Name, ShortID(id))
 			}
 		}
 	}
 	tr, bad := signers(ts, targetsRole, "targets", targets.Signed.Version, targets.Signed.Expires)
 	if bad != "" {
-		return rep, fail("targets", "the signature by targets key %s does not verify", short(bad))
+		return rep, fail("targets", "the signature by targets key %s does not verify", ShortID(bad))
 	}
 	rep.Roles = append(rep.Roles, tr)
 	if tr.ThresholdMet {
@@ -315,23 +316,25 @@ func checkRootCert(k data.PublicKey, gun string, now time.Time) (*CertReport, er
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC()}, nil
 }
 
-func short(id string) string {
+// ShortID is the 12-character prefix of a key ID that docker shows.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}
 	return id
 }
 
-func listOrNone(ids []string) string {
+// ListIDs joins key IDs for a message, shortened or whole; "none" for none.
+func ListIDs(ids []string, shorten bool) string {
 	if len(ids) == 0 {
 		return "none"
 	}
-	s := ""
+	out := make([]string, len(ids))
 	for i, id := range ids {
-		if i > 0 {
-			s += ", "
+		if shorten {
+			id = ShortID(id)
 		}
-		s += short(id)
+		out[i] = id
 	}
-	return s
+	return strings.Join(out, ", ")
 }

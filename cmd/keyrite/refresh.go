@@ -29,11 +29,8 @@ other holders add theirs with keyrite sign.`,
 				return err
 			}
 			var err error
-			if o.RootExpiry, err = parseExpiry(rootExpiry); err != nil {
-				return usagef(cmd, "--root-expiry: %v", err)
-			}
-			if o.TargetsExpiry, err = parseExpiry(targetsExpiry); err != nil {
-				return usagef(cmd, "--targets-expiry: %v", err)
+			if o.RootExpiry, o.TargetsExpiry, err = parseExpiries(cmd, rootExpiry, targetsExpiry); err != nil {
+				return err
 			}
 			if o.Targets && f.targetsKey == "" {
 				return usagef(cmd, "--targets needs --targets-key")

@@ -101,6 +101,19 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// parseExpiries reads --root-expiry and --targets-expiry as usage errors.
+func parseExpiries(c *cobra.Command, root, targets string) (time.Duration, time.Duration, error) {
+	r, err := parseExpiry(root)
+	if err != nil {
+		return 0, 0, usagef(c, "--root-expiry: %v", err)
+	}
+	t, err := parseExpiry(targets)
+	if err != nil {
+		return 0, 0, usagef(c, "--targets-expiry: %v", err)
+	}
+	return r, t, nil
+}
+
 // parseExpiry reads durations like 10y, 3650d, 90d or Go's 72h.
 func parseExpiry(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
