@@ -23,6 +23,9 @@ func classify(err error) (int, string) {
 		terr   *ceremony.TranscriptError
 		exists *ceremony.ExistsError
 		stale  *bundle.StaleError
+		inc    *ceremony.IncompleteError
+		keys   *ceremony.MissingKeysError
+		last   *trust.ErrLastReleasesKey
 		imp    *ceremony.ImportError
 		share  *backup.ShareError
 		ident  *backup.IdentityError
@@ -59,6 +62,12 @@ func classify(err error) (int, string) {
 		return exitDevice, "attach the device, or pick another with a URI from keyrite device list"
 	case errors.Is(err, term.ErrNoTerminal):
 		return exitDevice, "run keyrite in a terminal, or give --pin-file FILE (mode 0600)"
+	case errors.As(err, &inc):
+		return exitVerifyKO, "nothing was uploaded: the other holders add their signatures with keyrite sign BUNDLE --key URI -o NEW_DIR"
+	case errors.As(err, &keys):
+		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role)
+	case errors.As(err, &last):
+		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags"
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
 	case errors.As(err, &exists):
