@@ -85,34 +85,61 @@ func Publish(ctx context.Context, o PublishOptions) ([]PublishResult, error) {
 	return out, nil
 }
 
-// preflight compares the server's root with what the request bundle saw.
-// It reports true when the bundle's root is already the server's.
+// preflight compares the server's repository with what the request bundle
+// saw. It reports true when every role the bundle uploads is already the
+// server's, byte for byte.
 func preflight(ctx context.Context, c *client, b *Signed, r SignedRepo) (bool, error) {
 	req, _ := b.Request.Repo(r.GUN)
-	cur, err := c.get(ctx, tufPath(r.GUN, "root.json"))
-	if errors.Is(err, errNotFound) {
+	server := map[string][]byte{}
+	for _, role := range append([]string{"root"}, r.Upload...) {
+		if _, ok := server[role]; ok {
+			continue
+		}
+		cur, err := c.get(ctx, tufPath(r.GUN, role+".json"))
+		if errors.Is(err, errNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", r.GUN, err)
+		}
+		server[role] = cur
+	}
+	if server["root"] == nil {
 		if req.Exists {
 			return false, &StaleError{r.GUN, fmt.Sprintf("the request bundle saw root version %d, but the server has no repository now", req.RootVersion)}
 		}
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", r.GUN, err)
+	already := true
+	for _, role := range r.Upload {
+		already = already && bytes.Equal(server[role], b.RepoMetadata(r.GUN, role))
 	}
-	if bytes.Equal(cur, b.RepoMetadata(r.GUN, "root")) {
+	if already {
 		return true, nil
 	}
-	var sr data.SignedRoot
-	if err := json.Unmarshal(cur, &sr); err != nil {
-		return false, fmt.Errorf("%s: the server's root.json is not valid: %w", r.GUN, err)
-	}
 	if !req.Exists {
-		return false, &StaleError{r.GUN, fmt.Sprintf("the repository was created on the server (root version %d) after the request bundle was fetched; fetch again: init cannot create it twice", sr.Signed.Version)}
+		return false, &StaleError{r.GUN, "the repository was created on the server after the request bundle was fetched; fetch again: init cannot create it twice"}
 	}
-	if sr.Signed.Version != req.RootVersion {
-		return false, &StaleError{r.GUN, fmt.Sprintf("the server has root version %d, the request bundle was fetched at version %d; fetch again and sign again", sr.Signed.Version, req.RootVersion)}
+	for _, role := range append([]string{"root"}, r.Upload...) {
+		have, saw := MetaVersion(server[role]), MetaVersion(b.Request.Files[RepoFile(r.GUN, role+".json")])
+		if server[role] != nil && have != saw {
+			return false, &StaleError{r.GUN, fmt.Sprintf("the server has %s version %d, the request bundle was fetched at version %d; fetch again and sign again", role, have, saw)}
+		}
 	}
 	return false, nil
+}
+
+// MetaVersion reads the version of a metadata file, 0 when unreadable.
+func MetaVersion(b []byte) int {
+	var m struct {
+		Signed struct {
+			Version int `json:"version"`
+		} `json:"signed"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return 0
+	}
+	return m.Signed.Version
 }
 
 // upload posts the roles as notary's client does: one multipart part per
@@ -154,12 +181,14 @@ func upload(ctx context.Context, c *client, gun string, b *Signed, roles []strin
 // trusting only the root certificates this bundle signed, and compares what
 // it finds with the bundle.
 func readBack(ctx context.Context, c *client, b *Signed, r SignedRepo) (*PublishResult, error) {
-	cur, err := c.get(ctx, tufPath(r.GUN, "root.json"))
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(cur, b.RepoMetadata(r.GUN, "root")) {
-		return nil, errors.New("the server's root.json differs from the bundle's")
+	for _, role := range r.Upload {
+		cur, err := c.get(ctx, tufPath(r.GUN, role+".json"))
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(cur, b.RepoMetadata(r.GUN, role)) {
+			return nil, fmt.Errorf("the server's %s.json differs from the bundle's", role)
+		}
 	}
 	remote, err := store.NewNotaryServerStore(c.base, data.GUN(r.GUN), c.rt)
 	if err != nil {

@@ -198,14 +198,17 @@ func VerifyWith(dir string, now time.Time, o VerifyOptions) (*VerifyReport, erro
 
 func verifySignedWith(s *bundle.Signed, now time.Time, o VerifyOptions) (*VerifyReport, error) {
 	rep, err := verifySigned(s, now)
-	if err != nil {
+	var incomplete *IncompleteError
+	if err != nil && !errors.As(err, &incomplete) {
 		return rep, err
 	}
-	if err := checkAttestations(s, rep, o.AttestationRoots); err != nil {
+	// A bundle still waiting for threshold signatures is checked too: its
+	// attestations must hold before anyone adds a signature.
+	if aerr := checkAttestations(s, rep, o.AttestationRoots); aerr != nil {
 		rep.OK = false
-		return rep, err
+		return rep, aerr
 	}
-	return rep, nil
+	return rep, err
 }
 
 // checkAttestations re-verifies every attestation in a signed bundle: the

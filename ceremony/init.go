@@ -195,7 +195,8 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 		return nil, err
 	}
 	// Nothing unverified leaves the room: read the bundle back as verify would.
-	if _, err := VerifyWith(o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil {
+	var incomplete *IncompleteError
+	if _, err := VerifyWith(o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil && !errors.As(err, &incomplete) {
 		os.RemoveAll(o.Out)
 		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
 	}
@@ -238,30 +239,17 @@ func rollback(ctx context.Context, created []createdKey, cause error) error {
 }
 
 func checkInit(o InitOptions) error {
-	if len(o.GUNs) == 0 {
-		return errors.New("no GUN given")
+	if err := checkGUNs(o.GUNs); err != nil {
+		return err
 	}
 	if len(o.RootKeys) == 0 {
 		return errNoKeys
 	}
-	seen := map[string]bool{}
-	for _, g := range o.GUNs {
-		if err := trust.ValidateGUN(g); err != nil {
-			return err
-		}
-		if seen[g] {
-			return fmt.Errorf("%s is given twice", g)
-		}
-		seen[g] = true
-	}
-	if o.RootExpiry < MinRootValidity {
-		return fmt.Errorf("root expiry %s is inside the six months in which notary clients try to re-sign root themselves; use at least %dd", o.RootExpiry, int(MinRootValidity.Hours()/24))
+	if err := checkRootExpiry(o.RootExpiry); err != nil {
+		return err
 	}
 	if o.TargetsExpiry <= 0 {
 		return errors.New("targets expiry must be positive")
 	}
-	if _, err := os.Lstat(o.Out); err == nil {
-		return fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", o.Out)
-	}
-	return nil
+	return checkNewOutput(o.Out)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -47,6 +48,7 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 	if len(s.Info.Repos) == 0 {
 		return rep, &bundle.Error{Bundle: dir, Reason: "signs no repository"}
 	}
+	var missing []string
 	for _, r := range s.Info.Repos {
 		ts, err := s.Request.ServerKey(r.GUN, data.CanonicalTimestampRole)
 		if err != nil {
@@ -56,16 +58,48 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		rr, err := trust.VerifyRepository(trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"),
-			Targets: s.RepoMetadata(r.GUN, "targets"), Timestamp: ts, Snapshot: ss, Now: now})
+		in := trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"), Targets: s.RepoMetadata(r.GUN, "targets"),
+			Timestamp: ts, Snapshot: ss, Now: now}
+		snapshot := s.RepoMetadata(r.GUN, "snapshot")
+		if snapshot != nil {
+			in.Snapshot = nil // client-managed: the bundle's snapshot is checked below
+		}
+		// Roles this bundle does not change are checked as the server has
+		// them, against the new root; a changed root must follow the
+		// current one.
+		if in.Root == nil {
+			in.Root = s.Request.Metadata(r.GUN, data.CanonicalRootRole)
+		} else {
+			in.PrevRoot = s.Request.Metadata(r.GUN, data.CanonicalRootRole)
+		}
+		if in.Targets == nil {
+			in.Targets = s.Request.Metadata(r.GUN, data.CanonicalTargetsRole)
+		}
+		if in.Root == nil {
+			return rep, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: no root.json in the bundle or its request bundle", r.GUN)}
+		}
+		rr, err := trust.VerifyRepository(in)
 		if rr != nil {
 			rep.Repos = append(rep.Repos, rr)
 		}
 		if err != nil {
 			return rep, err
 		}
-		if err := checkClaims(r, rr, s.Request); err != nil {
+		if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
 			return rep, err
+		}
+		if snapshot != nil {
+			sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
+				map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
+			if err != nil {
+				return rep, err
+			}
+			rr.Roles = append(rr.Roles, *sr)
+		}
+		for _, role := range rr.Roles {
+			if !role.ThresholdMet {
+				missing = append(missing, fmt.Sprintf("%s %s: %d of %d signatures", r.GUN, role.Role, len(role.SignedBy), role.Threshold))
+			}
 		}
 	}
 	// Last, so a bad signature is reported as such rather than as a
@@ -73,20 +107,26 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 	if err := checkTranscriptFiles(s, entries); err != nil {
 		return rep, err
 	}
+	if len(missing) > 0 {
+		return rep, &IncompleteError{Bundle: dir, Missing: missing}
+	}
 	rep.OK = true
 	return rep, nil
 }
 
 // checkClaims compares what bundle.json says (and publish relies on) with
 // what the verified metadata holds.
-func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request) error {
+func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request, rootChanged bool) error {
 	fail := func(format string, a ...any) error {
 		return &trust.VerifyError{GUN: r.GUN, Reason: fmt.Sprintf(format, a...)}
 	}
 	root := rr.Roles[0]
 	want := 1
 	if q, _ := req.Repo(r.GUN); q.Exists {
-		want = q.RootVersion + 1
+		want = q.RootVersion
+		if rootChanged {
+			want++
+		}
 	}
 	if root.Version != want {
 		return fail("root version %d, but the request bundle calls for version %d", root.Version, want)
@@ -108,10 +148,11 @@ func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request)
 // repoEvent is the part of a transcript's repo.* line that binds it to
 // the files: the hashes of what was signed.
 type repoEvent struct {
-	GUN           string   `json:"gun"`
-	RootKeyIDs    []string `json:"root_key_ids"`
-	RootSHA256    string   `json:"root_sha256"`
-	TargetsSHA256 string   `json:"targets_sha256"`
+	GUN            string   `json:"gun"`
+	RootKeyIDs     []string `json:"root_key_ids"`
+	RootSHA256     string   `json:"root_sha256"`
+	TargetsSHA256  string   `json:"targets_sha256"`
+	SnapshotSHA256 string   `json:"snapshot_sha256"`
 }
 
 // checkTranscriptFiles makes the transcript a record of these very files:
@@ -135,7 +176,7 @@ func checkTranscriptFiles(s *bundle.Signed, entries []Entry) error {
 		if !ok {
 			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("the transcript records no signing of %s", r.GUN)}
 		}
-		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}} {
+		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}, {"snapshot", ev.SnapshotSHA256}} {
 			if b := s.RepoMetadata(r.GUN, f.role); b != nil && sha256hex(b) != f.want {
 				return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: %s.json is not the file the transcript records as signed", r.GUN, f.role)}
 			}
@@ -145,4 +186,15 @@ func checkTranscriptFiles(s *bundle.Signed, entries []Entry) error {
 		}
 	}
 	return nil
+}
+
+// IncompleteError is a bundle that verifies but still lacks signatures: a
+// threshold role whose other holders have yet to sign it.
+type IncompleteError struct {
+	Bundle  string
+	Missing []string
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("bundle %s is not fully signed yet: %s", e.Bundle, strings.Join(e.Missing, "; "))
 }

@@ -103,6 +103,13 @@ type Backend interface {
 	Close() error
 }
 
+// RandomSource is implemented by backends whose device has a random
+// number generator (PKCS#11 C_GenerateRandom). keyrite mixes its output
+// with the operating system's when it makes a key in software.
+type RandomSource interface {
+	Random(ctx context.Context, n int) ([]byte, error)
+}
+
 // PINRequest tells a PINSource what is being asked for.
 type PINRequest struct {
 	Device  string // human description of the device, e.g. `token "ceremony" (serial 1a2b)`

@@ -65,11 +65,10 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 	out := &NewRepo{GUN: spec.GUN, RootExpires: spec.RootExpires.UTC()}
 	var rootKeys []data.PublicKey
 	for _, k := range spec.RootKeys {
-		cert, pub, err := RootCertificate(k, spec.GUN, spec.Now.Add(-time.Minute), spec.RootExpires, spec.Rand)
+		cert, pub, err := ks.Certify(k, spec.GUN, spec.Now.Add(-time.Minute), spec.RootExpires, spec.Rand)
 		if err != nil {
 			return nil, err
 		}
-		ks.count.Add(1) // the certificate's self-signature is a device signature too
 		bare, err := ks.Add(k, data.CanonicalRootRole)
 		if err != nil {
 			return nil, err

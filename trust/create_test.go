@@ -95,10 +95,9 @@ func TestVerifyRefuses(t *testing.T) {
 		root, targets []byte
 		ts            data.PublicKey
 	}{
-		{"byte flipped in signature", "required signatures", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
+		{"byte flipped in signature", "does not verify", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
 		{"not canonical", "canonical form", append([]byte(" "), r.Root...), r.Targets, spec.Timestamp},
 		{"root of another key", "not the server's key", other.Root, r.Targets, spec.Timestamp},
-		{"targets of another repo", "targets: 0 of 1", r.Root, other.Targets, spec.Timestamp},
 		{"other server key", "not the server's key", r.Root, r.Targets, serverKey(t)},
 	}
 	for _, c := range cases {
@@ -111,7 +110,35 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 		})
 	}
+	// Targets signed by a key the root does not name: not an error (a holder
+	// may still sign), but incomplete, and nobody counted as a signer.
+	rep, err := VerifyRepository(VerifyInput{GUN: spec.GUN, Root: r.Root, Targets: other.Targets, Now: time.Now()})
+	if err != nil || rep.Complete() || len(rep.Roles) != 2 || len(rep.Roles[1].SignedBy) != 0 || rep.Roles[1].ThresholdMet {
+		t.Errorf("targets of another repo: err %v, roles %+v", err, rep.Roles)
+	}
 	if _, err := VerifyRepository(VerifyInput{GUN: "example.com/other", Root: r.Root, Now: time.Now()}); err == nil || !strings.Contains(err.Error(), "does not match the GUN") {
 		t.Errorf("root for another GUN: err = %v", err)
+	}
+}
+
+// P-384 root and targets keys: notary's "ecdsa" method is SHA-256 over the
+// canonical bytes whatever the curve, with a 96-byte r‖s.
+func TestCreateAndVerifyP384(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	now := time.Now()
+	spec := NewRepoSpec{GUN: "example.com/p384", RootKeys: []crypto.Signer{k1}, TargetsKey: k2,
+		Timestamp: serverKey(t), Snapshot: serverKey(t), Now: now,
+		RootExpires: now.Add(DefaultRootExpiry), TargetsExpiry: now.Add(DefaultTargetsExpiry), Rand: rand.Reader}
+	r, err := CreateRepository(NewKeyService(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := VerifyRepository(VerifyInput{GUN: spec.GUN, Root: r.Root, Targets: r.Targets, Now: now})
+	if err != nil || !rep.Complete() {
+		t.Fatalf("P-384: %v %+v", err, rep)
+	}
+	if !strings.Contains(string(r.Root), `"method":"ecdsa"`) {
+		t.Error("P-384 signatures are not notary's ecdsa method")
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/theupdateframework/notary/trustmanager"
@@ -73,6 +75,16 @@ func (s *KeyService) Add(signer crypto.Signer, role data.RoleName) (data.PublicK
 	s.keys[pub.ID()] = &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
 	s.roles[pub.ID()] = role
 	return pub, nil
+}
+
+// Certify makes a root certificate for a GUN with a device key (see
+// RootCertificate), counting its signature.
+func (s *KeyService) Certify(signer crypto.Signer, gun string, notBefore, notAfter time.Time, r io.Reader) (*x509.Certificate, data.PublicKey, error) {
+	cert, pub, err := RootCertificate(signer, gun, notBefore, notAfter, r)
+	if err == nil {
+		s.count.Add(1)
+	}
+	return cert, pub, err
 }
 
 // Signatures is the number of signatures the devices have made.

@@ -3,7 +3,9 @@ package trust
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/docker/go/canonical/json"
@@ -61,15 +63,29 @@ type RepoReport struct {
 type VerifyInput struct {
 	GUN       string
 	Root      []byte
-	Targets   []byte         // nil when the bundle carries no targets
+	PrevRoot  []byte         // the root this one replaces; nil for a new repository
+	Targets   []byte         // nil when there is no targets to check
 	Timestamp data.PublicKey // expected server keys; nil skips the check
 	Snapshot  data.PublicKey
 	Now       time.Time
 }
 
+// Complete reports whether every role's threshold is met.
+func (r *RepoReport) Complete() bool {
+	for _, rr := range r.Roles {
+		if !rr.ThresholdMet {
+			return false
+		}
+	}
+	return true
+}
+
 // VerifyRepository checks a repository's root and targets offline, with
 // the same code notary clients use (trustpinning.ValidateRoot,
-// signed.VerifySignatures) plus clearer checks of our own first.
+// signed.VerifySignatures) plus clearer checks of our own first. A role
+// whose threshold is not met yet is reported, not an error: holders of a
+// threshold sign one after another. A signature that does not verify is
+// always an error.
 func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	fail := func(role, format string, a ...any) error {
 		return &VerifyError{GUN: in.GUN, Role: role, Reason: fmt.Sprintf(format, a...)}
@@ -100,18 +116,50 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	for _, id := range rootRole.ListKeyIDs() {
 		c, err := checkRootCert(rootRole.Keys[id], in.GUN, in.Now)
 		if err != nil {
-			return nil, fail("root", "certificate %s: %v", short(id), err)
+			return nil, fail("root", "certificate %s: %v", ShortID(id), err)
 		}
 		rep.RootCerts = append(rep.RootCerts, *c)
 	}
-	rr := signers(rootSigned, rootRole, "root", root.Signed.Version, root.Signed.Expires)
-	rep.Roles = append(rep.Roles, rr)
-	if !rr.ThresholdMet {
-		return rep, fail("root", "%d of %d required signatures from root keys (signed by: %s)", len(rr.SignedBy), rr.Threshold, listOrNone(rr.SignedBy))
+	rr, bad := signers(rootSigned, rootRole, "root", root.Signed.Version, root.Signed.Expires)
+	if bad != "" {
+		return rep, fail("root", "the signature by root key %s does not verify", ShortID(bad))
 	}
-	// notary's own verdict, exactly as a client with no prior trust reaches it.
-	if _, err := trustpinning.ValidateRoot(nil, rootSigned, data.GUN(in.GUN), trustpinning.TrustPinConfig{}); err != nil {
-		return rep, fail("root", "notary rejects the root: %v", err)
+	rep.Roles = append(rep.Roles, rr)
+
+	var prev *data.SignedRoot
+	if in.PrevRoot != nil {
+		var ps data.Signed
+		if err := json.Unmarshal(in.PrevRoot, &ps); err != nil {
+			return rep, fail("root", "previous root: %v", err)
+		}
+		if prev, err = data.RootFromSigned(&ps); err != nil {
+			return rep, fail("root", "previous root: %v", err)
+		}
+		if root.Signed.Version != prev.Signed.Version+1 {
+			return rep, fail("root", "version %d does not follow the current version %d: clients that cached a root walk every version", root.Signed.Version, prev.Signed.Version)
+		}
+		prevRole, err := prev.BuildBaseRole(data.CanonicalRootRole)
+		if err != nil {
+			return rep, fail("root", "previous root: %v", err)
+		}
+		// Clients check the old keys' signatures with the certificates of
+		// the root they trust, whatever their expiry.
+		pr, bad := signers(rootSigned, prevRole, "root (previous keys)", prev.Signed.Version, prev.Signed.Expires)
+		if bad != "" {
+			return rep, fail("root", "the signature by previous root key %s does not verify", ShortID(bad))
+		}
+		if !slices.Equal(pr.KeyIDs, rr.KeyIDs) || pr.Threshold != rr.Threshold {
+			rep.Roles = append(rep.Roles, pr)
+		} else if !pr.ThresholdMet {
+			rep.Roles[len(rep.Roles)-1].ThresholdMet = false
+		}
+	}
+	if rep.Complete() {
+		// notary's own verdict, as a client that trusted the previous root
+		// (or nothing, for a new repository) reaches it.
+		if _, err := trustpinning.ValidateRoot(prev, rootSigned, data.GUN(in.GUN), trustpinning.TrustPinConfig{}); err != nil {
+			return rep, fail("root", "notary rejects the root: %v", err)
+		}
 	}
 
 	for _, r := range []struct {
@@ -128,7 +176,7 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 			*r.id = ids[0]
 		}
 		if r.expected != nil && (len(ids) != 1 || ids[0] != r.expected.ID()) {
-			return rep, fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, listOrNone(ids), short(r.expected.ID()))
+			return rep, fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, ListIDs(ids, true), ShortID(r.expected.ID()))
 		}
 	}
 
@@ -155,13 +203,22 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	if signed.IsExpired(targets.Signed.Expires) {
 		return rep, fail("targets", "expired on %s", targets.Signed.Expires.Format(time.RFC3339))
 	}
-	tr := signers(ts, targetsRole, "targets", targets.Signed.Version, targets.Signed.Expires)
-	rep.Roles = append(rep.Roles, tr)
-	if !tr.ThresholdMet {
-		return rep, fail("targets", "%d of %d required signatures from targets keys (signed by: %s)", len(tr.SignedBy), tr.Threshold, listOrNone(tr.SignedBy))
+	for _, d := range targets.Signed.Delegations.Roles {
+		for _, id := range d.KeyIDs {
+			if _, ok := targets.Signed.Delegations.Keys[id]; !ok {
+				return rep, fail("targets", "delegation %s names key %s that is not in the delegations", d.Name, ShortID(id))
+			}
+		}
 	}
-	if err := signed.VerifySignatures(ts, targetsRole); err != nil {
-		return rep, fail("targets", "notary rejects the signatures: %v", err)
+	tr, bad := signers(ts, targetsRole, "targets", targets.Signed.Version, targets.Signed.Expires)
+	if bad != "" {
+		return rep, fail("targets", "the signature by targets key %s does not verify", ShortID(bad))
+	}
+	rep.Roles = append(rep.Roles, tr)
+	if tr.ThresholdMet {
+		if err := signed.VerifySignatures(ts, targetsRole); err != nil {
+			return rep, fail("targets", "notary rejects the signatures: %v", err)
+		}
 	}
 	return rep, nil
 }
@@ -197,17 +254,18 @@ func parseSigned(b []byte) (*data.Signed, error) {
 
 // signers checks each signature on its own so the report can say who
 // signed, not only whether the threshold holds.
-func signers(s *data.Signed, role data.BaseRole, name string, version int, expires time.Time) RoleReport {
+func signers(s *data.Signed, role data.BaseRole, name string, version int, expires time.Time) (RoleReport, string) {
 	rr := RoleReport{Role: name, Version: version, Expires: expires.UTC(), Threshold: role.Threshold, KeyIDs: role.ListKeyIDs()}
 	sort.Strings(rr.KeyIDs)
 	var decoded map[string]any
 	if err := json.Unmarshal(*s.Signed, &decoded); err != nil {
-		return rr
+		return rr, ""
 	}
 	msg, err := json.MarshalCanonical(decoded)
 	if err != nil {
-		return rr
+		return rr, ""
 	}
+	bad := ""
 	seen := map[string]bool{}
 	for i := range s.Signatures {
 		sig := s.Signatures[i]
@@ -215,14 +273,16 @@ func signers(s *data.Signed, role data.BaseRole, name string, version int, expir
 		if !ok || seen[sig.KeyID] || k.ID() != sig.KeyID {
 			continue
 		}
-		if signed.VerifySignature(msg, &sig, k) == nil {
-			seen[sig.KeyID] = true
-			rr.SignedBy = append(rr.SignedBy, sig.KeyID)
+		if signed.VerifySignature(msg, &sig, k) != nil {
+			bad = sig.KeyID
+			continue
 		}
+		seen[sig.KeyID] = true
+		rr.SignedBy = append(rr.SignedBy, sig.KeyID)
 	}
 	sort.Strings(rr.SignedBy)
 	rr.ThresholdMet = role.Threshold >= 1 && len(rr.SignedBy) >= role.Threshold
-	return rr
+	return rr, bad
 }
 
 func checkRootCert(k data.PublicKey, gun string, now time.Time) (*CertReport, error) {
@@ -256,23 +316,25 @@ func checkRootCert(k data.PublicKey, gun string, now time.Time) (*CertReport, er
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC()}, nil
 }
 
-func short(id string) string {
+// ShortID is the 12-character prefix of a key ID that docker shows.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}
 	return id
 }
 
-func listOrNone(ids []string) string {
+// ListIDs joins key IDs for a message, shortened or whole; "none" for none.
+func ListIDs(ids []string, shorten bool) string {
 	if len(ids) == 0 {
 		return "none"
 	}
-	s := ""
+	out := make([]string, len(ids))
 	for i, id := range ids {
-		if i > 0 {
-			s += ", "
+		if shorten {
+			id = ShortID(id)
 		}
-		s += short(id)
+		out[i] = id
 	}
-	return s
+	return strings.Join(out, ", ")
 }

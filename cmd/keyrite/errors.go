@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
@@ -22,8 +23,30 @@ func classify(err error) (int, string) {
 		terr   *ceremony.TranscriptError
 		exists *ceremony.ExistsError
 		stale  *bundle.StaleError
+		inc    *ceremony.IncompleteError
+		keys   *ceremony.MissingKeysError
+		last   *trust.ErrLastReleasesKey
+		imp    *ceremony.ImportError
+		share  *backup.ShareError
+		ident  *backup.IdentityError
+		thresh *backup.ThresholdError
+		plug   *backup.PluginMissingError
+		kmis   *ceremony.KeyMismatchError
 	)
 	switch {
+	case errors.As(err, &imp):
+		code, _ := classify(imp.Err)
+		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup)
+	case errors.As(err, &share):
+		return exitVerifyKO, "this share cannot be used: ask its custodian for an intact copy (its paper sheet restores it too), or use other custodians' shares"
+	case errors.As(err, &kmis):
+		return exitVerifyKO, "do not use these shares for this key: check that they come from the right backup"
+	case errors.As(err, &ident):
+		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase"
+	case errors.As(err, &thresh):
+		return exitFailed, "bring the shares of more custodians; nothing was written"
+	case errors.As(err, &plug):
+		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin)
 	case errors.As(err, &auth):
 		switch {
 		case auth.Blocked:
@@ -39,6 +62,12 @@ func classify(err error) (int, string) {
 		return exitDevice, "attach the device, or pick another with a URI from keyrite device list"
 	case errors.Is(err, term.ErrNoTerminal):
 		return exitDevice, "run keyrite in a terminal, or give --pin-file FILE (mode 0600)"
+	case errors.As(err, &inc):
+		return exitVerifyKO, "nothing was uploaded: the other holders add their signatures with keyrite sign BUNDLE --key URI -o NEW_DIR"
+	case errors.As(err, &keys):
+		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role)
+	case errors.As(err, &last):
+		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags"
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
 	case errors.As(err, &exists):

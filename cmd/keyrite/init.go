@@ -41,11 +41,8 @@ the whole batch. Writes a signed bundle, or nothing.`,
 				return err
 			}
 			var err error
-			if o.RootExpiry, err = parseExpiry(rootExpiry); err != nil {
-				return usagef(cmd, "--root-expiry: %v", err)
-			}
-			if o.TargetsExpiry, err = parseExpiry(targetsExpiry); err != nil {
-				return usagef(cmd, "--targets-expiry: %v", err)
+			if o.RootExpiry, o.TargetsExpiry, err = parseExpiries(cmd, rootExpiry, targetsExpiry); err != nil {
+				return err
 			}
 			for _, g := range args {
 				if err := trust.ValidateGUN(g); err != nil {

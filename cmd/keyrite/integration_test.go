@@ -15,7 +15,7 @@ import (
 )
 
 // runKeyrite runs one keyrite command line in-process.
-func runKeyrite(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func runKeyrite(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
 	a := &App{Stdout: &o, Stderr: &e, Now: time.Now}

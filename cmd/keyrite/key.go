@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softkey"
@@ -14,44 +16,74 @@ func newKeyCmd(a *App) *cobra.Command {
 	return group(&cobra.Command{Use: "key", Short: "Generate and list keys on devices"}, newKeyGenerateCmd(a), newKeyListCmd(a))
 }
 
+// Key generation modes. The default stays on-device generation: a
+// backed-up key needs custodians and a backup directory that a bare
+// command line does not have, so it is never chosen silently.
+const (
+	modeOnDevice = "on-device"
+	modeBackedUp = "backed-up"
+)
+
 func newKeyGenerateCmd(a *App) *cobra.Command {
 	var (
-		o      ceremony.GenerateOptions
-		asJSON bool
+		devices     []string
+		o           ceremony.GenerateOptions
+		mode        string
+		custodians  []string
+		threshold   int
+		out         string
+		passphrases []string
+		asJSON      bool
 	)
 	c := &cobra.Command{
-		Use:   "generate --device URI --label LABEL",
-		Short: "Generate a root key on a device (non-extractable)",
-		Long: `Generate an ECDSA key on a device. On PKCS#11 tokens the key is created with
-CKA_TOKEN, CKA_SENSITIVE and not extractable; an existing label is refused.
-The key's first signature is verified in software before it is reported.
+		Use:   "generate --device URI --label LABEL [--mode attested | --mode backed-up --custodian NAME=RECIPIENT... --threshold M -o DIR]",
+		Short: "Generate a root key on a device, or in memory with an M-of-N backup",
+		Long: `Generate an ECDSA key.
 
-On a YubiKey the key goes into the slot the URI names (slot=9c), with PIN and
-touch policies (default: PIN and touch for every signature), and a
-certificate carrying the label is stored in the slot. --mode attested reads
-the device's attestation and verifies it against Yubico's roots, the device's
-serial and firmware, and the key; init puts it into the signed bundle.`,
+--mode on-device (the default): the key is made by the device and never
+leaves it. On PKCS#11 tokens it is created with CKA_TOKEN, CKA_SENSITIVE and
+not extractable; an existing label is refused. The key's first signature is
+verified in software before it is reported.
+
+--mode attested: on-device generation on a YubiKey, in the slot the URI names
+(slot=9c), with PIN and touch policies (default: PIN and touch for every
+signature); a certificate carrying the label is stored in the slot, and the
+device's attestation is verified against Yubico's roots, the device's serial
+and firmware, and the key (a key whose attestation is refused is destroyed).
+init puts the attestation into the signed bundle. YubiKey on-device keys take
+the same policy flags.
+
+--mode backed-up: the key is made in this computer's memory, from the OS
+random generator mixed with the random generator of each device that has one
+(PKCS#11 C_GenerateRandom). It is split into one share per --custodian so
+that any --threshold of them restore it and fewer reveal nothing; each share
+is encrypted with age to its custodian and written to the new directory -o
+(0700, files 0600, all or nothing). Every file is read back, checked to be
+encrypted to its custodian, and the shares are recombined; only then is the
+key imported into every --device (the same key on each) and each device's
+signature checked. The key is then wiped from memory.
+
+Recipients: age1... (X25519), age1pq1... (post-quantum hybrid), ssh-ed25519
+and ssh-rsa public keys, age1NAME1... for an age plugin (age-plugin-NAME in
+PATH, e.g. age1yubikey1...), plugin:NAME for a plugin without a recipient,
+and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 		Example: `  keyrite key generate --device 'pkcs11:token=ceremony' --label root-2026
   keyrite key generate --device 'pkcs11:token=ceremony' --label root-p384 --algorithm P-384
-  keyrite key generate --device softkey:file=rehearsal.softkey --label root --pin-file pass.txt
-  keyrite key generate --device 'yubikey:serial=12345678;slot=9c' --label root-2026 --mode attested`,
+  keyrite key generate --device 'yubikey:serial=12345678;slot=9c' --label root-2026 --mode attested
+  keyrite key generate --mode backed-up --label root-2026 \
+      --device 'pkcs11:token=hsm-a' --device 'pkcs11:token=hsm-b' \
+      --custodian alice=age1... --custodian bob=age1pq1... --custodian 'carol=ssh-ed25519 AAAA...' \
+      --threshold 2 -o backup/`,
 		Args: exactArgs(0, "no arguments (use --device and --label)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Device == "" || o.Label == "" {
+			if len(devices) == 0 || o.Label == "" {
 				return usagef(cmd, "--device and --label are required")
 			}
-			if err := checkURIs(cmd, "--device", o.Device); err != nil {
+			if err := checkURIs(cmd, "--device", devices...); err != nil {
 				return err
 			}
 			if _, err := hsm.Curve(o.Algorithm); err != nil {
 				return usagef(cmd, "--algorithm: %v", err)
-			}
-			switch o.Mode {
-			case "", ceremony.ModeAttested:
-			case "backed-up":
-				return usagef(cmd, "--mode backed-up (generate in memory, back up, import) is not available yet; use --mode attested on a YubiKey")
-			default:
-				return usagef(cmd, "--mode must be attested")
 			}
 			for flag, v := range map[string]string{"--pin-policy": o.PINPolicy, "--touch-policy": o.TouchPolicy} {
 				ok := map[string]bool{"always": true, "never": true, "once": flag == "--pin-policy", "cached": flag == "--touch-policy"}
@@ -59,35 +91,112 @@ serial and firmware, and the key; init puts it into the signed bundle.`,
 					return usagef(cmd, "%s: %q is not a policy (always, never, %s)", flag, v, map[bool]string{true: "once", false: "cached"}[flag == "--pin-policy"])
 				}
 			}
-			k, err := ceremony.GenerateKey(cmd.Context(), a.env(), o)
-			if err != nil {
-				return err
+			switch mode {
+			case modeOnDevice, ceremony.ModeAttested:
+				if len(custodians) > 0 || out != "" || cmd.Flags().Changed("threshold") || len(passphrases) > 0 {
+					return usagef(cmd, "--custodian, --threshold, --passphrase-file and -o belong to --mode backed-up")
+				}
+				if len(devices) != 1 {
+					return usagef(cmd, "--mode %s makes a key on one device; several devices need --mode backed-up", mode)
+				}
+				o.Device = devices[0]
+				if mode == ceremony.ModeAttested {
+					o.Mode = ceremony.ModeAttested
+				}
+				return a.generateOnDevice(cmd, o, asJSON)
+			case modeBackedUp:
+				return a.generateBackedUp(cmd, devices, o, custodians, threshold, out, passphrases, asJSON)
 			}
-			if asJSON {
-				return a.printJSON(k)
-			}
-			if k.Software {
-				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
-			}
-			fmt.Fprintf(a.Stdout, "generated %s key %q\n  key ID: %s\n  URI:    %s\n", k.Algorithm, k.Label, k.CanonicalID, k.URI)
-			if at := k.Attestation; at != nil {
-				fmt.Fprintf(a.Stdout, "  attested: YubiKey serial %d, firmware %s, slot %s, PIN %s, touch %s (root %s)\n",
-					at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy, at.Root)
-			}
-			if k.Software {
-				fmt.Fprintf(a.Stdout, "  (%s)\n", softkey.Label)
-			}
-			return nil
+			return usagef(cmd, "--mode must be %s, %s or %s", modeOnDevice, ceremony.ModeAttested, modeBackedUp)
 		},
 	}
-	c.Flags().StringVar(&o.Device, "device", "", "device URI, e.g. pkcs11:token=ceremony or softkey:file=PATH")
+	c.Flags().StringArrayVar(&devices, "device", nil, "device URI, e.g. pkcs11:token=ceremony or softkey:file=PATH (backed-up: repeat for several devices)")
 	c.Flags().StringVar(&o.Label, "label", "", "label of the new key")
 	c.Flags().StringVar(&o.Algorithm, "algorithm", hsm.P256, "P-256 or P-384")
-	c.Flags().StringVar(&o.Mode, "mode", "", "attested: generate on a YubiKey and verify its attestation")
+	c.Flags().StringVar(&mode, "mode", modeOnDevice, "on-device (made by the device, no backup), attested (on a YubiKey, attestation verified) or backed-up (made in memory, split among custodians, then imported)")
 	c.Flags().StringVar(&o.PINPolicy, "pin-policy", "always", "YubiKey: PIN for every signature (always), once per session, or never")
 	c.Flags().StringVar(&o.TouchPolicy, "touch-policy", "always", "YubiKey: touch for every signature (always), cached for 15s, or never")
+	c.Flags().StringArrayVar(&custodians, "custodian", nil, "backed-up: NAME=RECIPIENT, one per share")
+	c.Flags().IntVar(&threshold, "threshold", 0, "backed-up: shares needed to restore the key (1 to the number of custodians)")
+	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create")
+	c.Flags().StringArrayVar(&passphrases, "passphrase-file", nil, "backed-up: NAME=FILE, the new passphrase of custodian NAME's share (default: asked twice)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, asJSON bool) error {
+	k, err := ceremony.GenerateKey(cmd.Context(), a.env(), o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return a.printJSON(k)
+	}
+	if k.Software {
+		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	}
+	fmt.Fprintf(a.Stdout, "generated %s key %q\n  key ID: %s\n  URI:    %s\n", k.Algorithm, k.Label, k.CanonicalID, k.URI)
+	if at := k.Attestation; at != nil {
+		fmt.Fprintf(a.Stdout, "  attested: YubiKey serial %d, firmware %s, slot %s, PIN %s, touch %s (root %s)\n",
+			at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy, at.Root)
+	}
+	if k.Software {
+		fmt.Fprintf(a.Stdout, "  (%s)\n", softkey.Label)
+	}
+	return nil
+}
+
+func (a *App) generateBackedUp(cmd *cobra.Command, devices []string, g ceremony.GenerateOptions, specs []string,
+	threshold int, out string, passphrases []string, asJSON bool) error {
+	if len(specs) == 0 || out == "" || threshold == 0 {
+		return usagef(cmd, "--mode backed-up needs --custodian (one per share), --threshold and -o")
+	}
+	var cs []backup.Custodian
+	for _, s := range specs {
+		c, err := backup.ParseCustodian(s)
+		if err != nil {
+			return usagef(cmd, "--custodian: %v", err)
+		}
+		cs = append(cs, c)
+	}
+	if threshold < 1 || threshold > len(cs) {
+		return usagef(cmd, "--threshold %d with %d custodians: it must be between 1 and %d", threshold, len(cs), len(cs))
+	}
+	pf, err := parsePassphraseFiles(cmd, passphrases)
+	if err != nil {
+		return err
+	}
+	res, err := ceremony.GenerateBackedUp(cmd.Context(), a.env(), ceremony.BackedUpOptions{Devices: devices, Label: g.Label,
+		Algorithm: g.Algorithm, Custodians: cs, Threshold: threshold, Out: out, Passphrase: a.newPassphrase(cmd.Context(), pf),
+		PluginUI: a.pluginUI(), Now: a.Now(), Args: a.args})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return a.printJSON(res)
+	}
+	if res.Rehearsal {
+		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	}
+	var names []string
+	for _, s := range res.Shares {
+		names = append(names, s.Custodian)
+	}
+	fmt.Fprintf(a.Stdout, "generated %s key %q in memory (backed-up)\n  key ID:   %s\n", res.Algorithm, res.Label, res.CanonicalID)
+	a.printWords(res.CanonicalID)
+	fmt.Fprintf(a.Stdout, "  backup:   %s: any %d of %d shares (%s); read back and verified, %d of %d share subsets restore the key\n",
+		res.Out, res.Threshold, len(res.Shares), strings.Join(names, ", "), res.Check.Subsets, res.Check.Total)
+	for _, e := range res.Entropy {
+		fmt.Fprintf(a.Stdout, "  entropy:  %s\n", e)
+	}
+	for _, k := range res.Imported {
+		fmt.Fprintf(a.Stdout, "  imported: %s (signature verified)\n", k.URI)
+	}
+	fmt.Fprintln(a.Stdout, "the key was wiped from this computer's memory; hand each custodian their share file")
+	if res.Rehearsal {
+		fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+	}
+	return nil
 }
 
 func newKeyListCmd(a *App) *cobra.Command {

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
+	"slices"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/ssh"
+
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -21,6 +29,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/theupdateframework/notary/tuf/data"
 
+	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/internal/testenv"
 	"github.com/keyrite/keyrite/trust"
@@ -92,6 +101,9 @@ func TestScripts(t *testing.T) {
 			"cpdir":      cmdCpDir,
 			"replace":    cmdReplace,
 			"yubikey":    cmdYubiKey,
+			"agekeygen":  cmdAgeKeygen,
+			"sshkeygen":  cmdSSHKeygen,
+			"nosecret":   cmdNoSecret,
 		},
 	})
 }
@@ -126,6 +138,100 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 	env.Setenv("NOTARY_URL", notary.URL)
 	env.Setenv("NOTARY_CA", notary.CAFile)
 	return setupYubiKeys(env)
+}
+
+// cmdAgeKeygen makes an age identity file NAME.key (0600) and sets $NAME
+// (upper case) to its recipient, as age-keygen would:
+//
+//	agekeygen alice
+//	agekeygen -pq bob
+func cmdAgeKeygen(ts *testscript.TestScript, neg bool, args []string) {
+	pq := len(args) == 2 && args[0] == "-pq"
+	if pq {
+		args = args[1:]
+	}
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: agekeygen [-pq] NAME")
+	}
+	var id, rcpt string
+	if pq {
+		k, err := age.GenerateHybridIdentity()
+		ts.Check(err)
+		id, rcpt = k.String(), k.Recipient().String()
+	} else {
+		k, err := age.GenerateX25519Identity()
+		ts.Check(err)
+		id, rcpt = k.String(), k.Recipient().String()
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".key"), []byte("# public key: "+rcpt+"\n"+id+"\n"), 0o600))
+	ts.Setenv(strings.ToUpper(args[0]), rcpt)
+}
+
+// cmdSSHKeygen makes an unencrypted ed25519 SSH key NAME (0600) and sets
+// $NAME (upper case) to its authorized_keys line:
+//
+//	sshkeygen carol
+func cmdSSHKeygen(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sshkeygen NAME")
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	ts.Check(err)
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(block), 0o600))
+	signer, err := ssh.NewSignerFromKey(priv)
+	ts.Check(err)
+	ts.Setenv(strings.ToUpper(args[0]), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))))
+}
+
+// cmdNoSecret checks that no file under a directory contains a private
+// key restored from the given shares, in any encoding the test can think
+// of (raw, hex either case, base64 and base64url, PKCS#8 and SEC 1 DER):
+//
+//	nosecret DIR IDENTITY-FILE... -- SHARE...
+func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
+	i := slices.Index(args, "--")
+	if neg || len(args) < 4 || i < 2 || i == len(args)-1 {
+		ts.Fatalf("usage: nosecret DIR IDENTITY... -- SHARE...")
+	}
+	var ids []age.Identity
+	for _, p := range args[1:i] {
+		parsed, err := backup.ParseIdentities(p, []byte(ts.ReadFile(p)), nil, nil)
+		ts.Check(err)
+		ids = append(ids, parsed...)
+	}
+	var shares []*backup.Share
+	for _, p := range args[i+1:] {
+		f, err := backup.ParseShareFile(p, []byte(ts.ReadFile(p)))
+		ts.Check(err)
+		s, err := (&backup.Opener{Identities: ids}).Open(f)
+		ts.Check(err)
+		shares = append(shares, s)
+	}
+	r, err := backup.Recover(shares)
+	ts.Check(err)
+	needles, err := secretEncodings(r.Key)
+	ts.Check(err)
+	root := ts.MkAbs(args[0])
+	files := 0
+	ts.Check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files++
+		for name, n := range needles {
+			if bytes.Contains(b, n) {
+				ts.Fatalf("%s contains the private key (%s)", p, name)
+			}
+		}
+		return nil
+	}))
+	ts.Logf("nosecret: %d files, %d encodings of the key, none found", files, len(needles))
 }
 
 // writeSecret creates a secret file the way keyrite wants them: new, 0600.
@@ -285,11 +391,15 @@ func cmdSpliceSigs(ts *testscript.TestScript, neg bool, args []string) {
 //	...
 //	tree DIR
 //	cmp stdout before.txt
+//
+// Further arguments name files to leave out (such as before.txt when DIR
+// is the script's own directory).
 func cmdTree(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: tree DIR")
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: tree DIR [EXCLUDE...]")
 	}
 	root := ts.MkAbs(args[0])
+	exclude := args[1:]
 	var lines []string
 	ts.Check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -298,6 +408,9 @@ func cmdTree(ts *testscript.TestScript, neg bool, args []string) {
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
+		}
+		if slices.Contains(exclude, filepath.ToSlash(rel)) {
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +41,9 @@ never from flags, URIs or the environment.`,
 		}
 		return c.Help()
 	}
-	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a))
+	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a),
+		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
+		newBackupCmd(a), newRecoverCmd(a))
 	return root
 }
 
@@ -72,6 +75,16 @@ func group(c *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	return c
 }
 
+// checkGUNs refuses invalid repository names as usage errors.
+func checkGUNs(c *cobra.Command, guns []string) error {
+	for _, g := range guns {
+		if err := trust.ValidateGUN(g); err != nil {
+			return usagef(c, "%v", err)
+		}
+	}
+	return nil
+}
+
 // exactArgs and minArgs return usage errors (exit code 2).
 func minArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
@@ -89,6 +102,19 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// parseExpiries reads --root-expiry and --targets-expiry as usage errors.
+func parseExpiries(c *cobra.Command, root, targets string) (time.Duration, time.Duration, error) {
+	r, err := parseExpiry(root)
+	if err != nil {
+		return 0, 0, usagef(c, "--root-expiry: %v", err)
+	}
+	t, err := parseExpiry(targets)
+	if err != nil {
+		return 0, 0, usagef(c, "--targets-expiry: %v", err)
+	}
+	return r, t, nil
 }
 
 // parseExpiry reads durations like 10y, 3650d, 90d or Go's 72h.

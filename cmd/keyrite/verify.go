@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -29,14 +30,14 @@ Exit code 4 when anything fails.`,
 					return perr
 				}
 			}
-			if err != nil {
+			var inc *ceremony.IncompleteError
+			if err != nil && !errors.As(err, &inc) {
 				return err
 			}
-			if asJSON {
-				return nil
+			if !asJSON {
+				printVerify(a, rep)
 			}
-			printVerify(a, rep)
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON (also when verification fails)")
@@ -50,8 +51,12 @@ func printVerify(a *App, rep *ceremony.VerifyReport) {
 	for _, r := range rep.Repos {
 		fmt.Fprintf(a.Stdout, "%s\n", r.GUN)
 		for _, role := range r.Roles {
-			fmt.Fprintf(a.Stdout, "  %-8s v%d  expires %s  signed by %d of %d required (%s)  OK\n", role.Role, role.Version,
-				role.Expires.Format("2006-01-02"), len(role.SignedBy), role.Threshold, shortIDs(role.SignedBy))
+			state := "OK"
+			if !role.ThresholdMet {
+				state = "THRESHOLD NOT MET"
+			}
+			fmt.Fprintf(a.Stdout, "  %-8s v%d  expires %s  signed by %d of %d required (%s)  %s\n", role.Role, role.Version,
+				role.Expires.Format("2006-01-02"), len(role.SignedBy), role.Threshold, shortIDs(role.SignedBy), state)
 		}
 		for _, c := range r.RootCerts {
 			fmt.Fprintf(a.Stdout, "  root key %s  CN=%s  valid until %s\n", c.KeyID, c.CommonName, c.NotAfter.Format("2006-01-02"))
@@ -64,8 +69,12 @@ func printVerify(a *App, rep *ceremony.VerifyReport) {
 			fmt.Fprintf(a.Stderr, "keyrite: warning: attested root key %s: %s\n", shortIDs([]string{at.KeyID}), w)
 		}
 	}
-	fmt.Fprintf(a.Stdout, "bundle %s verified: %d repositories for %s, transcript %d lines (head %s)\n",
-		rep.Bundle, len(rep.Repos), rep.Server, rep.TranscriptLines, rep.TranscriptHead[:16])
+	verdict := "verified"
+	if !rep.OK {
+		verdict = "verified but NOT fully signed"
+	}
+	fmt.Fprintf(a.Stdout, "bundle %s %s: %d repositories for %s, transcript %d lines (head %s)\n",
+		rep.Bundle, verdict, len(rep.Repos), rep.Server, rep.TranscriptLines, rep.TranscriptHead[:16])
 	if rep.Rehearsal {
 		fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
 	}

@@ -153,3 +153,32 @@ func TestLoginSharedBetweenBackends(t *testing.T) {
 		t.Errorf("key of a closed backend signed: %v", err)
 	}
 }
+
+// Keys share their backend's session; the mutex must make concurrent
+// signatures (and a List in between) safe.
+func TestConcurrentSign(t *testing.T) {
+	f := newFixture(t)
+	keys := []*Key{f.generate(t, "a", ""), f.generate(t, "b", hsm.P384)}
+	errs := make(chan error, 40)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 10; i++ {
+				k := keys[(g+i)%2]
+				d := digest256(fmt.Sprint(g, i))
+				sig, err := k.Sign(nil, d, crypto.SHA256)
+				if err == nil && !ecdsa.VerifyASN1(k.pub, d, sig) {
+					err = errors.New("bad signature")
+				}
+				if err == nil && i == 5 {
+					_, err = f.b.List(context.Background())
+				}
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 40; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -13,6 +13,12 @@ import (
 // into a hidden sibling directory first, are fsynced, and the directory is
 // renamed into place. dest must not exist.
 func WriteTree(dest string, files map[string][]byte) error {
+	return WriteTreeMode(dest, files, 0o644, 0o755)
+}
+
+// WriteTreeMode is WriteTree with the files' and directories' permissions
+// given: 0600 and 0700 for a tree of secrets.
+func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.FileMode) error {
 	dest = filepath.Clean(dest)
 	if _, err := os.Lstat(dest); err == nil {
 		return &fs.PathError{Op: "create", Path: dest, Err: fs.ErrExist}
@@ -42,14 +48,14 @@ func WriteTree(dest string, files map[string][]byte) error {
 		// Each directory is made once: MkdirAll per file costs a syscall
 		// per path element, which dominated large bundles.
 		if parent := filepath.Dir(p); !dirs[parent] {
-			if err := os.MkdirAll(parent, 0o755); err != nil {
+			if err := os.MkdirAll(parent, dirMode); err != nil {
 				return err
 			}
 			for d := parent; strings.HasPrefix(d, tmp); d = filepath.Dir(d) {
 				dirs[d] = true
 			}
 		}
-		if err := writeSynced(p, files[n]); err != nil {
+		if err := writeSynced(p, files[n], fileMode); err != nil {
 			return err
 		}
 	}
@@ -58,7 +64,7 @@ func WriteTree(dest string, files map[string][]byte) error {
 			return err
 		}
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, dirMode); err != nil {
 		return err
 	}
 	if err := RenameNoReplace(tmp, dest); err != nil {
@@ -68,8 +74,8 @@ func WriteTree(dest string, files map[string][]byte) error {
 	return SyncDir(parent)
 }
 
-func writeSynced(p string, data []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+func writeSynced(p string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}

@@ -137,3 +137,31 @@ func promptSecret(req hsm.PINRequest) ([]byte, error) {
 	}
 	return v, nil
 }
+
+// Ask prompts on the terminal and reads one answer, without echo when
+// secret. Plugins (age-plugin-yubikey's PIN, a confirmation) ask through
+// it.
+func Ask(prompt string, secret bool) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, ErrNoTerminal
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "%s ", prompt)
+	if secret {
+		v, err := xterm.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return v, err
+	}
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		n, err := tty.Read(buf)
+		if n == 1 && buf[0] != '\n' {
+			line = append(line, buf[0])
+		}
+		if err != nil || (n == 1 && buf[0] == '\n') {
+			return bytes.TrimSuffix(line, []byte("\r")), err
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package ceremony
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/keyrite/keyrite/trust"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// SignerOptions control AddSigner and RemoveSigner.
+type SignerOptions struct {
+	UpdateOptions
+	Name      string
+	KeyFiles  []string // PEM public keys or certificates (add)
+	Threshold int      // of targets/NAME (add)
+	Force     bool     // remove the last key of targets/releases (remove)
+}
+
+// AddSigner adds a docker signer: targets/NAME and targets/releases with the
+// signer's keys, in targets.json signed by the targets key.
+func AddSigner(ctx context.Context, env Env, o SignerOptions) (*UpdateResult, error) {
+	var keys []data.PublicKey
+	for _, f := range o.KeyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		k, err := trust.ParseSignerKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("signer key %s: %w", f, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no signer key given: --key FILE (the PUBLIC KEY PEM docker trust key generate writes, or a certificate)")
+	}
+	if _, err := trust.SignerRole(o.Name); err != nil {
+		return nil, err
+	}
+	return runSignerChange(ctx, env, "signer-add", o, func(t *data.SignedTargets) (map[string]any, error) {
+		var ids []string
+		for _, k := range keys {
+			ids = append(ids, k.ID())
+		}
+		return map[string]any{"signer": o.Name, "key_ids": ids, "threshold": o.Threshold}, trust.AddSigner(t, o.Name, keys, o.Threshold)
+	})
+}
+
+// RemoveSigner removes a docker signer and its keys from targets/releases.
+func RemoveSigner(ctx context.Context, env Env, o SignerOptions) (*UpdateResult, error) {
+	if _, err := trust.SignerRole(o.Name); err != nil {
+		return nil, err
+	}
+	return runSignerChange(ctx, env, "signer-remove", o, func(t *data.SignedTargets) (map[string]any, error) {
+		return map[string]any{"signer": o.Name, "forced": o.Force}, trust.RemoveSigner(t, o.Name, o.Force)
+	})
+}
+
+func runSignerChange(ctx context.Context, env Env, command string, o SignerOptions, edit func(*data.SignedTargets) (map[string]any, error)) (*UpdateResult, error) {
+	check := func(s *session, cur *trust.Current) error {
+		return needRole(s, cur, data.CanonicalTargetsRole, false)
+	}
+	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
+		t, err := cur.NextTargets(time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		ev, err := edit(t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cur.GUN, err)
+		}
+		signers, _, _ := trust.RoleKeys(cur.Root, data.CanonicalTargetsRole)
+		return &change{targets: t, targetsSigners: signers, event: ev}, nil
+	}
+	return runUpdate(ctx, env, command, o.UpdateOptions, nil, check, mutate)
+}

@@ -1,0 +1,37 @@
+package fsutil
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteTreeMode(t *testing.T) {
+	dest := filepath.Join(t.TempDir(), "backup")
+	files := map[string][]byte{"a.share.age": []byte("a"), "sub/b": []byte("b")}
+	if err := WriteTreeMode(dest, files, 0o600, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]fs.FileMode{".": 0o700, "sub": 0o700, "a.share.age": 0o600, "sub/b": 0o600} {
+		st, err := os.Stat(filepath.Join(dest, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", name, st.Mode().Perm(), want)
+		}
+	}
+	// Never over an existing output, and no partial directory left behind.
+	if err := WriteTreeMode(dest, files, 0o600, 0o700); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second write: %v", err)
+	}
+	if err := WriteTreeMode(filepath.Join(filepath.Dir(dest), "bad"), map[string][]byte{"../x": nil}, 0o600, 0o700); err == nil {
+		t.Fatal("escaping path accepted")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dest))
+	if len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}
