@@ -303,3 +303,14 @@ func checkAttestations(s *bundle.Signed, rep *VerifyReport, roots *x509.CertPool
 	}
 	return nil
 }
+
+// carryAttestations copies the attestations of a bundle into the files of
+// the bundle that continues it (its transcript, and so its key.attested
+// lines, are carried too).
+func carryAttestations(from *bundle.Signed, files bundle.Files) {
+	for p, b := range from.Files {
+		if strings.HasPrefix(p, AttestationDir) {
+			files[p] = b
+		}
+	}
+}

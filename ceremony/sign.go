@@ -36,7 +36,7 @@ func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err e
 		return nil, err
 	}
 	var inc *IncompleteError
-	if _, err := verifySigned(s, o.Now); err != nil && !errors.As(err, &inc) {
+	if _, err := verifySignedWith(s, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil && !errors.As(err, &inc) {
 		return nil, err
 	}
 	d := newDevices(env)
@@ -121,10 +121,11 @@ func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err e
 	if err := t.Append("ceremony.end", map[string]any{"signatures": res.Signatures}); err != nil {
 		return nil, err
 	}
+	carryAttestations(s, files)
 	if err := bundle.WriteSigned(o.Out, info, files, s.Request, t.Bytes()); err != nil {
 		return nil, err
 	}
-	return res, finishUpdate(res, o.Out, o.Now)
+	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots})
 }
 
 func rootKeysOf(b []byte) ([]data.PublicKey, error) { return roleKeysOf(b, data.CanonicalRootRole) }

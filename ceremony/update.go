@@ -217,7 +217,7 @@ func runUpdate(ctx context.Context, env Env, command string, o UpdateOptions, se
 	if err := bundle.WriteSigned(o.Out, info, files, req, t.Bytes()); err != nil {
 		return nil, err
 	}
-	return res, finishUpdate(res, o.Out, o.Now)
+	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots})
 }
 
 // describeRoot fills what bundle.json says about a repository's root.
@@ -248,8 +248,8 @@ func describeRoot(sr *bundle.SignedRepo, root *data.SignedRoot) error {
 
 // finishUpdate verifies the bundle just written, as verify would; a bundle
 // still waiting for other holders' signatures is a result, not a failure.
-func finishUpdate(res *UpdateResult, out string, now time.Time) error {
-	_, err := Verify(out, now)
+func finishUpdate(res *UpdateResult, out string, now time.Time, vo VerifyOptions) error {
+	_, err := VerifyWith(out, now, vo)
 	var inc *IncompleteError
 	switch {
 	case err == nil:

@@ -161,6 +161,18 @@ func TestIntegrationYubiKey(t *testing.T) {
 		t.Errorf("verify against Yubico's roots: exit %d\n%s", code, errOut)
 	}
 
+	// A later holder's sign continues the bundle: the attestation goes
+	// along and is checked again.
+	resigned := filepath.Join(e.dir, "resigned")
+	if _, errOut, code := e.run("sign", signed, "-o", resigned, "--key", key.URI, "--pin-file", e.pinFile); code == 0 {
+		t.Log("sign continued the bundle")
+		if out, _ := e.must("verify", resigned); !strings.Contains(out, "attested root key "+key.CanonicalID[:12]) {
+			t.Errorf("verify after sign:\n%s", out)
+		}
+	} else if !strings.Contains(errOut, "nothing") {
+		t.Errorf("sign: exit %d\n%s", code, errOut)
+	}
+
 	e.must("publish", "--server", srv.URL, "--tls-ca", srv.CAFile, signed)
 	dockerCfg := filepath.Join(e.dir, "docker")
 	for _, r := range init.Repos {
