@@ -197,7 +197,7 @@ func GenerateBackedUp(ctx context.Context, env Env, o BackedUpOptions) (res *Bac
 	res = &BackedUpResult{KeyDescription: *desc, Words: words, Out: o.Out, Threshold: o.Threshold,
 		Shares: bk.Record.Shares, Check: check, Entropy: entropy, Rehearsal: d.soft}
 	for i, b := range backends {
-		k, err := importVerified(ctx, b, key, o.Label, o.Algorithm)
+		k, err := importVerified(ctx, b, key, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: uriSlot(o.Devices[i])})
 		if err != nil {
 			ie := &ImportError{Backup: o.Out, KeyID: desc.CanonicalID, Holding: res.Imported, Failed: hsm.Redact(o.Devices[i]),
 				NotTried: o.Devices[i+1:], Err: err}
@@ -231,8 +231,8 @@ func GenerateBackedUp(ctx context.Context, env Env, o BackedUpOptions) (res *Bac
 
 // importVerified imports the key and checks that the device signs with
 // it: the public key it reports and a signature verified in software.
-func importVerified(ctx context.Context, b hsm.Backend, key crypto.Signer, label, alg string) (hsm.Key, error) {
-	k, err := b.Import(ctx, key, hsm.KeySpec{Label: label, Algorithm: alg})
+func importVerified(ctx context.Context, b hsm.Backend, key crypto.Signer, spec hsm.KeySpec) (hsm.Key, error) {
+	k, err := b.Import(ctx, key, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -102,3 +102,12 @@ func ListKeys(ctx context.Context, env Env, device string) ([]KeyDescription, *h
 func pemPublic(der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
+
+// uriSlot is the slot= of a device URI (YubiKey), "" when it has none.
+func uriSlot(uri string) string {
+	u, err := hsm.ParseURI(uri)
+	if err != nil {
+		return ""
+	}
+	return u.Get("slot")
+}

@@ -186,7 +186,7 @@ func Restore(ctx context.Context, env Env, o RestoreOptions) (*RestoreResult, er
 		"shares_used": r.Used, "shares_verified": r.Given, "backup_created": r.Created, "where": "memory of this computer"}); err != nil {
 		return nil, err
 	}
-	k, err := importVerified(ctx, b, r.Key, label, r.Algorithm)
+	k, err := importVerified(ctx, b, r.Key, hsm.KeySpec{Label: label, Algorithm: r.Algorithm, Slot: uriSlot(o.To)})
 	if err != nil {
 		return nil, wrapDevice(o.To, fmt.Errorf("importing the restored key: %w (the shares are unchanged; nothing was written)", err))
 	}

@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
@@ -526,5 +529,41 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestYubiKeyBackedUpImport: a backed-up key (made in memory, split among
+// custodians) is imported into a YubiKey slot; the slot's origin is
+// imported, keyrite never calls it attested, and init records it so.
+func TestYubiKeyBackedUpImport(t *testing.T) {
+	e := newYKEnv(t, 2)
+	const serial = 60000001
+	e.provisioned(0, serial, pivsim.Config{AttestImported: true})
+	var custodians []string
+	for _, name := range []string{"alice", "bob"} {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		custodians = append(custodians, "--custodian", name+"="+id.Recipient().String())
+	}
+	uri := yubikey.DeviceURI(serial) + ";slot=9d"
+	e.must(append([]string{"key", "generate", "--mode", "backed-up", "--label", "root-bu", "--device", uri,
+		"--threshold", "2", "-o", filepath.Join(e.dir, "backup"), "--pin-file", e.pinFile}, custodians...)...)
+	out, _ := e.must("key", "list", "--device", yubikey.DeviceURI(serial))
+	if !regexp.MustCompile(`(?m)^root-bu +P-256 +imported +[0-9a-f]{64} +yubikey:serial=60000001;slot=9d$`).MatchString(out) {
+		t.Fatalf("key list:\n%s", out)
+	}
+	req := filepath.Join(e.dir, "request")
+	writeRequest(t, e, req, "registry.example.com/bu/app")
+	_, errOut, code := e.run("init", "--in", req, "-o", filepath.Join(e.dir, "refused"), "--root-key", uri,
+		"--require-attestation", "--pin-file", e.pinFile, "registry.example.com/bu/app")
+	if code == 0 || !strings.Contains(errOut, "origin is imported") {
+		t.Fatalf("backed-up key as attested: exit %d\n%s", code, errOut)
+	}
+	signed := filepath.Join(e.dir, "signed")
+	e.must("init", "--in", req, "-o", signed, "--root-key", uri, "--pin-file", e.pinFile, "registry.example.com/bu/app")
+	if out, _ := e.must("verify", signed); strings.Contains(out, "attested") {
+		t.Errorf("verify:\n%s", out)
 	}
 }
