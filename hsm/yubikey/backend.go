@@ -296,38 +296,21 @@ func (b *Backend) Generate(ctx context.Context, spec hsm.KeySpec) (hsm.Key, erro
 	if err != nil {
 		return nil, err
 	}
-	pp, err := pinPolicy(spec.PINPolicy)
+	w, err := b.beginSlotWrite(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	tp, err := touchPolicy(spec.TouchPolicy)
+	defer w.end()
+	pub, err := w.yk.GenerateKey(w.mk, w.slot, piv.Key{Algorithm: alg, PINPolicy: w.pin, TouchPolicy: w.touch})
 	if err != nil {
-		return nil, err
-	}
-	yk, unlock, err := b.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	slot, err := b.freeSlotLocked(yk, spec)
-	if err != nil {
-		return nil, err
-	}
-	mk, err := b.managementKeyLocked(ctx, yk)
-	if err != nil {
-		return nil, err
-	}
-	defer hsm.Wipe(mk)
-	pub, err := yk.GenerateKey(mk, slot, piv.Key{Algorithm: alg, PINPolicy: pp, TouchPolicy: tp})
-	if err != nil {
-		return nil, b.check(err, "generate a key in slot "+slotName(slot))
+		return nil, b.check(err, "generate a key in slot "+slotName(w.slot))
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("%s: slot %s returned a %T public key", b.dev.name(), slotName(slot), pub)
+		return nil, fmt.Errorf("%s: slot %s returned a %T public key", b.dev.name(), slotName(w.slot), pub)
 	}
-	k := &Key{b: b, slot: slot, pub: ec, pin: pp, touch: tp, origin: piv.OriginGenerated, label: spec.Label}
-	if err := b.storeCertLocked(ctx, yk, mk, k); err != nil {
+	k := &Key{b: b, slot: w.slot, pub: ec, pin: w.pin, touch: w.touch, origin: piv.OriginGenerated, label: spec.Label}
+	if err := b.storeCertLocked(ctx, w.yk, w.mk, k); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -343,6 +326,35 @@ func (b *Backend) Import(ctx context.Context, priv crypto.Signer, spec hsm.KeySp
 	if _, err := hsm.CurveName(&ecPriv.PublicKey); err != nil {
 		return nil, err
 	}
+	w, err := b.beginSlotWrite(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer w.end()
+	if err := w.yk.SetPrivateKeyInsecure(w.mk, w.slot, ecPriv, piv.Key{PINPolicy: w.pin, TouchPolicy: w.touch}); err != nil {
+		return nil, b.check(err, "import a key into slot "+slotName(w.slot))
+	}
+	k := &Key{b: b, slot: w.slot, pub: &ecPriv.PublicKey, pin: w.pin, touch: w.touch, origin: piv.OriginImported, label: spec.Label}
+	if err := b.storeCertLocked(ctx, w.yk, w.mk, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// slotWrite is what putting a key into a slot needs: the policies, the
+// locked device, a free slot and the management key.
+type slotWrite struct {
+	yk     *piv.YubiKey
+	slot   piv.Slot
+	mk     []byte
+	pin    piv.PINPolicy
+	touch  piv.TouchPolicy
+	unlock func()
+}
+
+// beginSlotWrite locks the device and prepares a slot write for Generate
+// and Import; end releases it and wipes the management key.
+func (b *Backend) beginSlotWrite(ctx context.Context, spec hsm.KeySpec) (*slotWrite, error) {
 	pp, err := pinPolicy(spec.PINPolicy)
 	if err != nil {
 		return nil, err
@@ -355,24 +367,21 @@ func (b *Backend) Import(ctx context.Context, priv crypto.Signer, spec hsm.KeySp
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	slot, err := b.freeSlotLocked(yk, spec)
-	if err != nil {
+	w := &slotWrite{yk: yk, pin: pp, touch: tp, unlock: unlock}
+	if w.slot, err = b.freeSlotLocked(yk, spec); err != nil {
+		unlock()
 		return nil, err
 	}
-	mk, err := b.managementKeyLocked(ctx, yk)
-	if err != nil {
+	if w.mk, err = b.managementKeyLocked(ctx, yk); err != nil {
+		unlock()
 		return nil, err
 	}
-	defer hsm.Wipe(mk)
-	if err := yk.SetPrivateKeyInsecure(mk, slot, ecPriv, piv.Key{PINPolicy: pp, TouchPolicy: tp}); err != nil {
-		return nil, b.check(err, "import a key into slot "+slotName(slot))
-	}
-	k := &Key{b: b, slot: slot, pub: &ecPriv.PublicKey, pin: pp, touch: tp, origin: piv.OriginImported, label: spec.Label}
-	if err := b.storeCertLocked(ctx, yk, mk, k); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return w, nil
+}
+
+func (w *slotWrite) end() {
+	hsm.Wipe(w.mk)
+	w.unlock()
 }
 
 // storeCertLocked has the new key sign a certificate naming its label and
