@@ -140,3 +140,21 @@ func usagef(cmd *cobra.Command, format string, a ...any) error {
 }
 
 const rehearsalBanner = "SOFTWARE TOKEN (" + softkey.Label + "): these keys are not protected by hardware"
+
+// jsonOrBanner prints v as JSON when asked, and then the command is done;
+// otherwise it warns on stderr when a software token was involved, before
+// the command's own human-readable report.
+func (a *App) jsonOrBanner(v any, asJSON, software bool) (done bool, err error) {
+	if asJSON {
+		return true, a.printJSON(v)
+	}
+	a.warnSoftware(software)
+	return false, nil
+}
+
+// warnSoftware prints the rehearsal banner when software keys were used.
+func (a *App) warnSoftware(software bool) {
+	if software {
+		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	}
+}

@@ -57,11 +57,8 @@ the whole batch. Writes a signed bundle, or nothing.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return a.printJSON(res)
-			}
-			if res.Rehearsal {
-				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+			if done, err := a.jsonOrBanner(res, asJSON, res.Rehearsal); done {
+				return err
 			}
 			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "GUN\tROOT KEY ID\tTARGETS KEY ID\tROOT EXPIRES")

@@ -129,11 +129,8 @@ func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, a
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return a.printJSON(k)
-	}
-	if k.Software {
-		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	if done, err := a.jsonOrBanner(k, asJSON, k.Software); done {
+		return err
 	}
 	fmt.Fprintf(a.Stdout, "generated %s key %q\n  key ID: %s\n  URI:    %s\n", k.Algorithm, k.Label, k.CanonicalID, k.URI)
 	if at := k.Attestation; at != nil {
@@ -172,11 +169,8 @@ func (a *App) generateBackedUp(cmd *cobra.Command, devices []string, g ceremony.
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return a.printJSON(res)
-	}
-	if res.Rehearsal {
-		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	if done, err := a.jsonOrBanner(res, asJSON, res.Rehearsal); done {
+		return err
 	}
 	var names []string
 	for _, s := range res.Shares {
@@ -227,9 +221,7 @@ func newKeyListCmd(a *App) *cobra.Command {
 				}
 				return a.printJSON(map[string]any{"device": dev, "keys": keys})
 			}
-			if dev.Software {
-				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
-			}
+			a.warnSoftware(dev.Software)
 			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "LABEL\tALGORITHM\tORIGIN\tKEY ID\tURI")
 			for _, k := range keys {

@@ -48,11 +48,8 @@ same key ID: the repositories it signs need no change.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return a.printJSON(res)
-			}
-			if res.Rehearsal {
-				fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+			if done, err := a.jsonOrBanner(res, asJSON, res.Rehearsal); done {
+				return err
 			}
 			fmt.Fprintf(a.Stdout, "restored %s key %q from shares %v (threshold %d)\n  key ID:   %s\n",
 				res.Algorithm, res.Label, res.SharesUsed, res.Threshold, res.CanonicalID)

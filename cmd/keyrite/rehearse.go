@@ -44,7 +44,7 @@ The software token is for rehearsals only: its keys are not on hardware.`,
 			if asJSON {
 				return a.printJSON(res)
 			}
-			fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+			a.warnSoftware(true)
 			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "GUN\tROOT VERSION\tROOT KEY ID (docker \"Root Key\")\tPUBLISHED")
 			for _, p := range res.Published {

@@ -62,11 +62,8 @@ func nonEmpty(s ...string) []string {
 
 // printUpdate reports an update ceremony's result.
 func printUpdate(a *App, res *ceremony.UpdateResult, asJSON bool) error {
-	if asJSON {
-		return a.printJSON(res)
-	}
-	if res.Rehearsal {
-		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+	if done, err := a.jsonOrBanner(res, asJSON, res.Rehearsal); done {
+		return err
 	}
 	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "GUN\tUPLOAD\tROOT VERSION\tROOT KEY IDS\tSTATE")

@@ -45,9 +45,7 @@ Exit code 4 when anything fails.`,
 }
 
 func printVerify(a *App, rep *ceremony.VerifyReport) {
-	if rep.Rehearsal {
-		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
-	}
+	a.warnSoftware(rep.Rehearsal)
 	for _, r := range rep.Repos {
 		fmt.Fprintf(a.Stdout, "%s\n", r.GUN)
 		for _, role := range r.Roles {
