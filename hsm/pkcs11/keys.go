@@ -37,10 +37,7 @@ func (b *Backend) Generate(ctx context.Context, spec hsm.KeySpec) (hsm.Key, erro
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.prepareCreateLocked(ctx, spec.Label); err != nil {
-		return nil, err
-	}
-	id, err := b.newID()
+	id, err := b.prepareCreateLocked(ctx, spec.Label)
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +90,7 @@ func (b *Backend) Import(ctx context.Context, priv crypto.Signer, spec hsm.KeySp
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.prepareCreateLocked(ctx, spec.Label); err != nil {
-		return nil, err
-	}
-	id, err := b.newID()
+	id, err := b.prepareCreateLocked(ctx, spec.Label)
 	if err != nil {
 		return nil, err
 	}
@@ -147,23 +141,24 @@ func publicPolicy(label string, id, params []byte) []*p11.Attribute {
 	}
 }
 
-// prepareCreateLocked logs in and refuses a label any object already has:
-// a second "root" key would make every later URI ambiguous.
-func (b *Backend) prepareCreateLocked(ctx context.Context, label string) error {
+// prepareCreateLocked logs in, refuses a label any object already has (a
+// second "root" key would make every later URI ambiguous), and returns a
+// new random CKA_ID for the objects to create.
+func (b *Backend) prepareCreateLocked(ctx context.Context, label string) ([]byte, error) {
 	if err := b.usableLocked(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.loginLocked(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	hs, err := b.findLocked(selTemplate(keySelector{label: label}))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(hs) > 0 {
-		return fmt.Errorf("%s: an object labelled %q %w (%d object(s)); choose another label", b.device, label, hsm.ErrExists, len(hs))
+		return nil, fmt.Errorf("%s: an object labelled %q %w (%d object(s)); choose another label", b.device, label, hsm.ErrExists, len(hs))
 	}
-	return nil
+	return b.newID()
 }
 
 func (b *Backend) newID() ([]byte, error) {
