@@ -75,12 +75,26 @@ func (b *Backend) check(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	if isRemoved(err) {
+	if isRemoved(err) || b.vanished(err) {
 		b.dev.gone = fmt.Errorf("%s: %s: %w", b.dev.name(), what, &hsm.DeviceAbsentError{
 			Device: b.dev.name() + " (removed while keyrite was using it)"})
 		return b.dev.gone
 	}
 	return fmt.Errorf("%s: %s: %w", b.dev.name(), what, err)
+}
+
+// vanished asks the card whether it is still there when an error carries
+// no status word from it: a card pulled out in the middle of an APDU can
+// surface as a short or empty response ("scard response too short")
+// rather than as one of the removal messages pcsc-lite has words for.
+func (b *Backend) vanished(err error) bool {
+	var answered interface{ Status() uint16 }
+	var auth piv.AuthErr
+	if errors.As(err, &answered) || errors.As(err, &auth) || errors.Is(err, piv.ErrNotFound) || b.dev.c.yk == nil {
+		return false
+	}
+	_, perr := b.dev.c.yk.Serial()
+	return perr != nil
 }
 
 // pinString views PIN bytes as a string without copying, so wiping the
