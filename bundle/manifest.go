@@ -9,8 +9,6 @@ package bundle
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -69,8 +67,7 @@ func BuildManifest(kind string, files Files) ([]byte, error) {
 		if p == ManifestName {
 			return nil, fmt.Errorf("a bundle cannot hold a file named %s", ManifestName)
 		}
-		sum := sha256.Sum256(b)
-		m.Files = append(m.Files, Entry{Path: p, Length: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+		m.Files = append(m.Files, Entry{Path: p, Length: int64(len(b)), SHA256: SHA256Hex(b)})
 	}
 	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
 	out, err := json.MarshalIndent(m, "", "  ")
@@ -175,8 +172,7 @@ func Check(name, kind string, manifest []byte, files Files) error {
 		if int64(len(b)) != e.Length {
 			return bad("%s has %d bytes, the manifest says %d: the file was changed", e.Path, len(b), e.Length)
 		}
-		sum := sha256.Sum256(b)
-		if hex.EncodeToString(sum[:]) != e.SHA256 {
+		if SHA256Hex(b) != e.SHA256 {
 			return bad("%s does not match its SHA-256 in the manifest: the file was changed", e.Path)
 		}
 	}

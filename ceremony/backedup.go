@@ -3,17 +3,18 @@ package ceremony
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"filippo.io/age/plugin"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
 )
@@ -31,29 +32,19 @@ type BackedUpOptions struct {
 	Passphrase func(c backup.Custodian) ([]byte, error)
 	PluginUI   *plugin.ClientUI
 	WorkFactor int // scrypt work factor of passphrase shares; 0: age's default
-	Now        time.Time
-	Args       []string
-}
-
-// ImportedKey is a device that holds the key.
-type ImportedKey struct {
-	Device   string `json:"device"`
-	URI      string `json:"uri"`
-	Serial   string `json:"serial,omitempty"`
-	Software bool   `json:"software,omitempty"`
 }
 
 // BackedUpResult is what GenerateBackedUp reports.
 type BackedUpResult struct {
-	KeyDescription
-	Words     string               `json:"key_id_words"`
-	Out       string               `json:"backup"`
-	Threshold int                  `json:"threshold"`
-	Shares    []backup.RecordShare `json:"shares"`
-	Check     *backup.CheckReport  `json:"backup_check"`
-	Entropy   []string             `json:"entropy"`
-	Imported  []ImportedKey        `json:"imported"`
-	Rehearsal bool                 `json:"rehearsal"`
+	session.KeyDescription
+	Words     string                `json:"key_id_words"`
+	Out       string                `json:"backup"`
+	Threshold int                   `json:"threshold"`
+	Shares    []backup.RecordShare  `json:"shares"`
+	Check     *backup.CheckReport   `json:"backup_check"`
+	Entropy   []string              `json:"entropy"`
+	Imported  []session.ImportedKey `json:"imported"`
+	Rehearsal bool                  `json:"rehearsal"`
 }
 
 // ImportError is a failed import after the backup was written: some
@@ -61,9 +52,9 @@ type BackedUpResult struct {
 type ImportError struct {
 	Backup   string
 	KeyID    string
-	Holding  []ImportedKey // devices that hold the key now
-	Failed   string        // the device whose import failed
-	NotTried []string      // devices not reached
+	Holding  []session.ImportedKey // devices that hold the key now
+	Failed   string                // the device whose import failed
+	NotTried []string              // devices not reached
 	Err      error
 }
 
@@ -84,9 +75,6 @@ func (e *ImportError) Error() string {
 
 func (e *ImportError) Unwrap() error { return e.Err }
 
-// TranscriptName is the transcript file of a backup or restore record.
-const TranscriptName = "transcript.jsonl"
-
 // GenerateBackedUp makes a root key in this computer's memory, from the
 // OS RNG mixed with each device's RNG where it has one; splits it into
 // one age-encrypted share per custodian and writes them to a new
@@ -97,27 +85,84 @@ const TranscriptName = "transcript.jsonl"
 // Before the backup is written nothing exists anywhere. If an import
 // fails, the backup stays and the error names the devices that hold the
 // key and those that do not.
-func GenerateBackedUp(ctx context.Context, env Env, o BackedUpOptions) (res *BackedUpResult, err error) {
+func GenerateBackedUp(ctx context.Context, env session.Env, o BackedUpOptions) (*BackedUpResult, error) {
 	if err := checkBackedUp(o); err != nil {
 		return nil, err
 	}
-	d := newDevices(env)
-	defer d.close()
+	s := session.New(env, "key generate --mode backed-up")
+	defer s.Close()
+	backends, err := openForImport(ctx, s, o)
+	if err != nil {
+		return nil, err
+	}
+	key, entropy, err := newMixedKey(ctx, o, backends)
+	if err != nil {
+		return nil, err
+	}
+	defer backup.WipeKey(key)
+	desc, err := session.DescribeKey("", key.Public(), o.Label, hsm.OriginImported, s.Software())
+	if err != nil {
+		return nil, err
+	}
+	words, _ := backup.Words(desc.CanonicalID)
 
-	// Every device is opened, logged in and checked for the label first:
-	// a missing token or a wrong PIN stops the run before a key exists.
+	var custodians []map[string]string
+	for _, c := range o.Custodians {
+		custodians = append(custodians, map[string]string{"name": c.Name, "kind": c.Kind, "recipient": c.Recipient})
+	}
+	if err := s.Begin(nil, map[string]any{"label": o.Label, "custodians": custodians, "threshold": o.Threshold}); err != nil {
+		return nil, err
+	}
+	if err := s.Record("key.generated", map[string]any{"key_id": desc.CanonicalID, "algorithm": desc.Algorithm,
+		"public_key_pem": desc.PublicPEM, "mode": "backed-up", "where": "memory of this computer", "entropy": entropy}); err != nil {
+		return nil, err
+	}
+	bk, check, err := writeBackup(s, o, key, desc.CanonicalID)
+	if err != nil {
+		return nil, err
+	}
+	defer bk.Wipe()
+	res := &BackedUpResult{KeyDescription: *desc, Words: words, Out: o.Out, Threshold: o.Threshold,
+		Shares: bk.Record.Shares, Check: check, Entropy: entropy, Rehearsal: s.Software()}
+	if err := importAll(ctx, s, o, backends, key, res); err != nil {
+		return nil, err
+	}
+	if err := s.End(map[string]any{"key_id": desc.CanonicalID, "devices": len(res.Imported),
+		"key_wiped_from_memory": true}); err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFile(filepath.Join(o.Out, bundle.TranscriptName), s.Transcript(), 0o600, true); err != nil {
+		return nil, fmt.Errorf("the key is on every device and the backup is verified, but the transcript could not be updated: %w", err)
+	}
+	return res, nil
+}
+
+// openForImport opens, logs in to and checks every device for the label
+// first: a missing token or a wrong PIN stops the run before a key exists.
+func openForImport(ctx context.Context, s *session.Session, o BackedUpOptions) ([]hsm.Backend, error) {
 	var backends []hsm.Backend
 	for _, uri := range o.Devices {
-		b, err := d.backend(ctx, uri)
+		b, err := s.Backend(ctx, uri)
 		if err != nil {
-			return nil, wrapDevice(uri, err)
+			return nil, session.WrapDevice(uri, err)
 		}
-		if err := labelFree(ctx, b, o.Label); err != nil {
+		if err := session.LabelFree(ctx, b, o.Label); err != nil {
 			return nil, err
 		}
 		backends = append(backends, b)
 	}
+	return backends, nil
+}
+
+// newMixedKey makes the key from the OS RNG mixed with each device's RNG,
+// and says which sources went in.
+func newMixedKey(ctx context.Context, o BackedUpOptions, backends []hsm.Backend) (*ecdsa.PrivateKey, []string, error) {
 	var extra [][]byte
+	defer func() {
+		for _, e := range extra {
+			hsm.Wipe(e)
+		}
+	}()
 	entropy := []string{"os: crypto/rand (getrandom)"}
 	for i, b := range backends {
 		rs, ok := b.(hsm.RandomSource)
@@ -126,7 +171,7 @@ func GenerateBackedUp(ctx context.Context, env Env, o BackedUpOptions) (res *Bac
 		}
 		r, err := rs.Random(ctx, 32)
 		if err != nil {
-			return nil, wrapDevice(o.Devices[i], err)
+			return nil, nil, session.WrapDevice(o.Devices[i], err)
 		}
 		extra = append(extra, r)
 		info := b.Info()
@@ -135,134 +180,72 @@ func GenerateBackedUp(ctx context.Context, env Env, o BackedUpOptions) (res *Bac
 	if len(extra) == 0 {
 		entropy = append(entropy, "no device offered a random number generator: the OS alone")
 	}
-
 	key, err := backup.NewKey(o.Algorithm, extra...)
-	for _, e := range extra {
-		hsm.Wipe(e)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer backup.WipeKey(key)
-	desc, err := describeKey("", key.Public(), o.Label, hsm.OriginImported, d.soft)
-	if err != nil {
-		return nil, err
-	}
-	words, _ := backup.Words(desc.CanonicalID)
+	return key, entropy, err
+}
 
-	t, err := NewTranscript(nil, "key generate --mode backed-up", func() time.Time { return o.Now })
-	if err != nil {
-		return nil, err
-	}
-	var custodians []map[string]string
-	for _, c := range o.Custodians {
-		custodians = append(custodians, map[string]string{"name": c.Name, "kind": c.Kind, "recipient": c.Recipient})
-	}
-	if err := t.Append("ceremony.start", map[string]any{"args": o.Args, "devices": d.events, "rehearsal": d.soft,
-		"label": o.Label, "custodians": custodians, "threshold": o.Threshold}); err != nil {
-		return nil, err
-	}
-	if err := t.Append("key.generated", map[string]any{"key_id": desc.CanonicalID, "algorithm": desc.Algorithm,
-		"public_key_pem": desc.PublicPEM, "mode": "backed-up", "where": "memory of this computer", "entropy": entropy}); err != nil {
-		return nil, err
-	}
-
-	bk, err := backup.Create(backup.CreateOptions{Key: key, KeyID: desc.CanonicalID, Label: o.Label,
-		Custodians: o.Custodians, Threshold: o.Threshold, Created: o.Now, Passphrase: o.Passphrase,
+// writeBackup splits the key into shares, writes the backup directory
+// whole with the transcript so far, and proves every file by reading it
+// back. A backup that does not verify is removed.
+func writeBackup(s *session.Session, o BackedUpOptions, key *ecdsa.PrivateKey, keyID string) (*backup.Backup, *backup.CheckReport, error) {
+	bk, err := backup.Create(backup.CreateOptions{Key: key, KeyID: keyID, Label: o.Label,
+		Custodians: o.Custodians, Threshold: o.Threshold, Created: s.Now(), Passphrase: o.Passphrase,
 		WorkFactor: o.WorkFactor, PluginUI: o.PluginUI})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer bk.Wipe()
-	if err := t.Append("backup.created", map[string]any{"shares": bk.Record.Shares, "threshold": o.Threshold,
-		"backup_sha256": sha256hex(bk.Files[backup.RecordName])}); err != nil {
-		return nil, err
+	if err := s.Record("backup.created", map[string]any{"shares": bk.Record.Shares, "threshold": o.Threshold,
+		"backup_sha256": bundle.SHA256Hex(bk.Files[backup.RecordName])}); err != nil {
+		bk.Wipe()
+		return nil, nil, err
 	}
-	files := map[string][]byte{TranscriptName: t.Bytes()}
+	files := map[string][]byte{bundle.TranscriptName: s.Transcript()}
 	for n, b := range bk.Files {
 		files[n] = b
 	}
 	if err := fsutil.WriteTreeMode(o.Out, files, 0o600, 0o700); err != nil {
-		return nil, fmt.Errorf("writing the backup: %w (no device received the key)", err)
+		bk.Wipe()
+		return nil, nil, fmt.Errorf("writing the backup: %w (no device received the key)", err)
 	}
 	check, err := bk.Check(func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(o.Out, name)) })
 	if err != nil {
+		bk.Wipe()
 		os.RemoveAll(o.Out)
-		return nil, fmt.Errorf("the backup just written does not verify (removed; no device received the key): %w", err)
+		return nil, nil, fmt.Errorf("the backup just written does not verify (removed; no device received the key): %w", err)
 	}
-	if err := t.Append("backup.verified", check); err != nil {
-		return nil, err
+	if err := s.Record("backup.verified", check); err != nil {
+		bk.Wipe()
+		return nil, nil, err
 	}
+	return bk, check, nil
+}
 
-	res = &BackedUpResult{KeyDescription: *desc, Words: words, Out: o.Out, Threshold: o.Threshold,
-		Shares: bk.Record.Shares, Check: check, Entropy: entropy, Rehearsal: d.soft}
+// importAll imports the key into every device, checking each one's
+// signature. On a failure the transcript in the backup records which
+// devices hold the key, and the error says so.
+func importAll(ctx context.Context, s *session.Session, o BackedUpOptions, backends []hsm.Backend, key crypto.Signer, res *BackedUpResult) error {
 	for i, b := range backends {
-		k, err := importVerified(ctx, b, key, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: uriSlot(o.Devices[i])})
+		k, err := session.ImportVerified(ctx, b, key, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: session.URISlot(o.Devices[i])})
 		if err != nil {
-			ie := &ImportError{Backup: o.Out, KeyID: desc.CanonicalID, Holding: res.Imported, Failed: hsm.Redact(o.Devices[i]),
+			ie := &ImportError{Backup: o.Out, KeyID: res.CanonicalID, Holding: res.Imported, Failed: hsm.Redact(o.Devices[i]),
 				NotTried: o.Devices[i+1:], Err: err}
-			t.Append("key.import.failed", map[string]any{"device": hsm.Redact(o.Devices[i]), "error": err.Error(),
+			s.Record("key.import.failed", map[string]any{"device": hsm.Redact(o.Devices[i]), "error": err.Error(),
 				"holding": res.Imported, "not_tried": o.Devices[i+1:]})
-			if werr := fsutil.WriteFile(filepath.Join(o.Out, TranscriptName), t.Bytes(), 0o600, true); werr != nil {
-				return nil, fmt.Errorf("%w (and the transcript could not be updated: %v)", ie, werr)
+			if werr := fsutil.WriteFile(filepath.Join(o.Out, bundle.TranscriptName), s.Transcript(), 0o600, true); werr != nil {
+				return fmt.Errorf("%w (and the transcript could not be updated: %v)", ie, werr)
 			}
-			return nil, ie
+			return ie
 		}
 		info := b.Info()
-		ik := ImportedKey{Device: info.URI, URI: k.URI(), Serial: info.Serial, Software: info.Software}
+		ik := session.ImportedKey{Device: info.URI, URI: k.URI(), Serial: info.Serial, Software: info.Software}
 		res.Imported = append(res.Imported, ik)
-		if err := t.Append("key.imported", map[string]any{"key_id": desc.CanonicalID, "uri": k.URI(), "device": info.URI,
+		if err := s.Record("key.imported", map[string]any{"key_id": res.CanonicalID, "uri": k.URI(), "device": info.URI,
 			"serial": info.Serial, "software": info.Software, "signature_verified": true}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(res.Imported) > 0 {
 		res.URI = res.Imported[0].URI
-	}
-	if err := t.Append("ceremony.end", map[string]any{"key_id": desc.CanonicalID, "devices": len(res.Imported),
-		"key_wiped_from_memory": true}); err != nil {
-		return nil, err
-	}
-	if err := fsutil.WriteFile(filepath.Join(o.Out, TranscriptName), t.Bytes(), 0o600, true); err != nil {
-		return nil, fmt.Errorf("the key is on every device and the backup is verified, but the transcript could not be updated: %w", err)
-	}
-	return res, nil
-}
-
-// importVerified imports the key and checks that the device signs with
-// it: the public key it reports and a signature verified in software.
-func importVerified(ctx context.Context, b hsm.Backend, key crypto.Signer, spec hsm.KeySpec) (hsm.Key, error) {
-	k, err := b.Import(ctx, key, spec)
-	if err != nil {
-		return nil, err
-	}
-	if !samePublic(k.Public(), key.Public()) {
-		return nil, errors.New("the device reports a different public key for the imported key")
-	}
-	digest := sha256.Sum256([]byte("keyrite import check " + k.URI()))
-	sig, err := k.Sign(nil, digest[:], crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("test signature: %w", err)
-	}
-	if err := hsm.VerifyDigest(key.Public(), digest[:], sig); err != nil {
-		return nil, fmt.Errorf("test signature: %w", err)
-	}
-	return k, nil
-}
-
-// labelFree refuses a label the device already has, before any key exists.
-func labelFree(ctx context.Context, b hsm.Backend, label string) error {
-	keys, err := b.List(ctx)
-	if errors.Is(err, hsm.ErrNotFound) {
-		return nil // a softkey file that does not exist yet
-	}
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if k.Label == label {
-			return fmt.Errorf("%s: a key labelled %q %w; choose another label (nothing was created)", b.Info().URI, label, hsm.ErrExists)
-		}
 	}
 	return nil
 }
@@ -295,7 +278,7 @@ func checkBackedUp(o BackedUpOptions) error {
 	}
 	devs := map[string]bool{}
 	for _, uri := range o.Devices {
-		k, err := deviceKey(uri)
+		k, err := session.DeviceKey(uri)
 		if err != nil {
 			return err
 		}
@@ -311,10 +294,4 @@ func checkBackedUp(o BackedUpOptions) error {
 		return fmt.Errorf("output %s already exists; keyrite never overwrites a backup: choose a new -o directory", o.Out)
 	}
 	return nil
-}
-
-// samePublic compares two public keys.
-func samePublic(a, b crypto.PublicKey) bool {
-	x, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && x.Equal(b)
 }

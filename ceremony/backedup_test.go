@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softkey"
 )
@@ -58,12 +59,12 @@ func (b *fakeBackend) Random(ctx context.Context, n int) ([]byte, error) {
 	return make([]byte, n), nil
 }
 
-func testEnv(fake *fakeDriver) Env {
+func testEnv(fake *fakeDriver) session.Env {
 	r := hsm.NewRegistry()
 	r.Register("softkey", &softkey.Driver{WorkFactor: 10})
 	r.Register("fake", fake)
 	pin := hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) { return []byte("test passphrase"), nil })
-	return Env{Registry: r, HSM: hsm.Options{PIN: pin}}
+	return session.Env{Registry: r, HSM: hsm.Options{PIN: pin}}
 }
 
 func custodians(t *testing.T, n int) ([]backup.Custodian, []age.Identity) {
@@ -93,7 +94,7 @@ func TestImportFailureKeepsBackup(t *testing.T) {
 	third := "softkey:file=" + filepath.Join(dir, "third.softkey")
 	_, err := GenerateBackedUp(context.Background(), testEnv(fake), BackedUpOptions{
 		Devices: []string{first, "fake:name=b", third}, Label: "root", Algorithm: hsm.P256,
-		Custodians: cs, Threshold: 2, Out: filepath.Join(dir, "backup"), Now: time.Now()})
+		Custodians: cs, Threshold: 2, Out: filepath.Join(dir, "backup")})
 	var ie *ImportError
 	if !errors.As(err, &ie) {
 		t.Fatalf("err = %v, want an ImportError", err)
@@ -117,11 +118,11 @@ func TestImportFailureKeepsBackup(t *testing.T) {
 			t.Errorf("backup lost %s: %v", f, err)
 		}
 	}
-	tr, err := os.ReadFile(filepath.Join(dir, "backup", TranscriptName))
+	tr, err := os.ReadFile(filepath.Join(dir, "backup", bundle.TranscriptName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := VerifyTranscript(tr)
+	entries, err := bundle.VerifyTranscript(tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestFailureBeforeImportLeavesNothing(t *testing.T) {
 	cs, _ := custodians(t, 2)
 	_, err := GenerateBackedUp(context.Background(), testEnv(&fakeDriver{absent: true}), BackedUpOptions{
 		Devices: []string{"softkey:file=" + filepath.Join(dir, "s.softkey"), "fake:name=gone"}, Label: "root", Algorithm: hsm.P256,
-		Custodians: cs, Threshold: 2, Out: filepath.Join(dir, "backup"), Now: time.Now()})
+		Custodians: cs, Threshold: 2, Out: filepath.Join(dir, "backup")})
 	var absent *hsm.DeviceAbsentError
 	if !errors.As(err, &absent) {
 		t.Fatalf("err = %v", err)
@@ -157,7 +158,7 @@ func TestFailureBeforeImportLeavesNothing(t *testing.T) {
 	pc, _ := backup.ParseCustodian("p=passphrase")
 	_, err = GenerateBackedUp(context.Background(), testEnv(&fakeDriver{}), BackedUpOptions{
 		Devices: []string{"fake:name=x"}, Label: "root", Algorithm: hsm.P256, Custodians: append(cs, pc), Threshold: 2,
-		Out: filepath.Join(dir, "backup"), Now: time.Now(),
+		Out:        filepath.Join(dir, "backup"),
 		Passphrase: func(backup.Custodian) ([]byte, error) { return nil, errors.New("the two passphrases do not match") }})
 	if err == nil || !strings.Contains(err.Error(), "do not match") {
 		t.Fatalf("err = %v", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/internal/term"
@@ -130,14 +131,14 @@ func benchInit(b *testing.B, shared bool) {
 		drv := pkcs11.NewDriver()
 		reg := hsm.NewRegistry()
 		reg.Register("pkcs11", drv)
-		env := ceremony.Env{Registry: reg, HSM: hsm.Options{PIN: &term.PINSource{File: h.PINFile}, Module: h.Module}}
+		env := session.Env{Registry: reg, HSM: hsm.Options{PIN: &term.PINSource{File: h.PINFile}, Module: h.Module}}
 		label := fmt.Sprintf("root%d", i)
 		if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: "pkcs11:token=bench", Label: label}); err != nil {
 			b.Fatal(err)
 		}
 		o := ceremony.InitOptions{Request: req, Out: filepath.Join(dir, fmt.Sprintf("signed%d", i)),
 			RootKeys: []string{"pkcs11:token=bench;object=" + label}, GUNs: guns, RootExpiry: 10 * 365 * 24 * time.Hour,
-			TargetsExpiry: 3 * 365 * 24 * time.Hour, Now: time.Now(), TargetsDevice: "pkcs11:token=bench"}
+			TargetsExpiry: 3 * 365 * 24 * time.Hour, TargetsDevice: "pkcs11:token=bench"}
 		if shared {
 			if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: "pkcs11:token=bench", Label: label + "-targets"}); err != nil {
 				b.Fatal(err)

@@ -6,10 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -31,9 +32,6 @@ type InitOptions struct {
 	GUNs          []string
 	RootExpiry    time.Duration
 	TargetsExpiry time.Duration
-	Now           time.Time
-	Args          []string // the command line, for the transcript
-	Progress      func(done, total int, gun string)
 
 	// RequireAttestation refuses root keys without a verified device
 	// attestation (an imported key never has one).
@@ -59,14 +57,76 @@ type InitResult struct {
 	Repos      []InitRepo `json:"repos"`
 }
 
+// initKeys are the keys an init signs with, opened before anything is
+// created.
+type initKeys struct {
+	root         []crypto.Signer
+	attestations []*verify.AttestationRecord
+	attFiles     bundle.Files
+	shared       hsm.Key     // the one targets key of every GUN, or nil
+	device       hsm.Backend // where per-GUN targets keys are made
+	created      []createdKey
+}
+
 // Init creates new repositories offline: for each GUN a root certificate
 // per root key, a targets key, root.json v1 and an empty targets.json, all
 // signed through the devices. Either the whole signed bundle is written or
 // nothing is, and targets keys created for a failed run are destroyed.
-func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err error) {
+func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult, err error) {
 	if err := checkInit(o); err != nil {
 		return nil, err
 	}
+	req, err := readNewRepos(o)
+	if err != nil {
+		return nil, err
+	}
+	s := session.New(env, "init")
+	defer s.Close()
+	keys, err := openInitKeys(ctx, s, o)
+	if err != nil {
+		return nil, err
+	}
+	// Keys this run creates are destroyed again if it fails.
+	defer func() {
+		if err != nil {
+			err = rollback(ctx, keys.created, err)
+		}
+	}()
+	if err := s.Begin(nil, map[string]any{"request_manifest_sha256": bundle.SHA256Hex(req.Manifest), "server": req.Info.Server,
+		"root_keys": o.RootKeys, "guns": o.GUNs}); err != nil {
+		return nil, err
+	}
+	files := bundle.Files{}
+	if err := recordAttestations(s, files, keys.attFiles, keys.attestations); err != nil {
+		return nil, err
+	}
+	ks := trust.NewKeyService()
+	res = &InitResult{Out: o.Out, Server: req.Info.Server}
+	info := bundle.SignedInfo{Server: req.Info.Server, Created: s.Now().UTC(), Command: "init"}
+	now := s.Now()
+	for i, gun := range o.GUNs {
+		sr, ir, err := initRepo(ctx, s, ks, req, keys, o, gun, now, files)
+		if err != nil {
+			return nil, err
+		}
+		info.Repos = append(info.Repos, *sr)
+		res.Repos = append(res.Repos, *ir)
+		s.Progress(i+1, len(o.GUNs), gun)
+	}
+	res.Signatures = ks.Signatures()
+	res.Rehearsal = s.Software()
+	if err := s.End(map[string]any{"signatures": res.Signatures, "repos": len(o.GUNs)}); err != nil {
+		return nil, err
+	}
+	if _, err := s.WriteSigned(o.Out, info, files, req); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// readNewRepos reads the request bundle and refuses a GUN it lacks or one
+// the server already has.
+func readNewRepos(o InitOptions) (*bundle.Request, error) {
 	req, err := bundle.ReadRequest(o.Request)
 	if err != nil {
 		return nil, err
@@ -80,128 +140,85 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 			return nil, &ExistsError{GUN: gun, Version: r.RootVersion}
 		}
 	}
+	return req, nil
+}
 
-	d := newDevices(env)
-	defer d.close()
-	var rootKeys []crypto.Signer
+// openInitKeys opens the root keys and checks their attestations, then the
+// shared targets key or the device that will hold per-GUN targets keys.
+func openInitKeys(ctx context.Context, s *session.Session, o InitOptions) (*initKeys, error) {
+	keys := &initKeys{}
 	var rootHSMKeys []hsm.Key
 	for _, uri := range o.RootKeys {
-		k, err := d.key(ctx, uri)
+		k, err := s.Key(ctx, uri)
 		if err != nil {
-			return nil, wrapDevice(uri, err)
+			return nil, err
 		}
-		rootKeys = append(rootKeys, k)
+		keys.root = append(keys.root, k)
 		rootHSMKeys = append(rootHSMKeys, k)
 	}
-	attFiles, attestations, err := attestRootKeys(ctx, d, o.RootKeys, rootHSMKeys, env.AttestationRoots, o.RequireAttestation)
+	var err error
+	keys.attFiles, keys.attestations, err = attestRootKeys(ctx, s, o.RootKeys, rootHSMKeys, o.RequireAttestation)
 	if err != nil {
 		return nil, err
 	}
-
-	// Keys this run creates are destroyed again if it fails.
-	var created []createdKey
-	defer func() {
-		if err != nil {
-			err = rollback(ctx, created, err)
-		}
-	}()
-
-	var sharedTargets hsm.Key
 	if o.TargetsKey != "" {
-		if sharedTargets, err = d.key(ctx, o.TargetsKey); err != nil {
-			return nil, wrapDevice(o.TargetsKey, err)
-		}
+		keys.shared, err = s.Key(ctx, o.TargetsKey)
+		return keys, err
 	}
-	targetsDevice := o.TargetsDevice
-	if targetsDevice == "" {
-		targetsDevice = o.RootKeys[0]
+	device := o.TargetsDevice
+	if device == "" {
+		device = o.RootKeys[0]
 	}
-
-	var targetsBackend hsm.Backend
-	if sharedTargets == nil {
-		if targetsBackend, err = d.backend(ctx, targetsDevice); err != nil {
-			return nil, wrapDevice(targetsDevice, err)
-		}
+	if keys.device, err = s.Backend(ctx, device); err != nil {
+		return nil, session.WrapDevice(device, err)
 	}
-	t, err := NewTranscript(nil, "init", time.Now)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.Append("ceremony.start", map[string]any{
-		"args": o.Args, "request_manifest_sha256": sha256hex(req.Manifest), "server": req.Info.Server,
-		"devices": d.events, "rehearsal": d.soft, "root_keys": o.RootKeys, "guns": o.GUNs,
-	}); err != nil {
-		return nil, err
-	}
-	ks := trust.NewKeyService()
-	res = &InitResult{Out: o.Out, Server: req.Info.Server}
-	files := bundle.Files{}
-	if err := recordAttestations(t, files, attFiles, attestations); err != nil {
-		return nil, err
-	}
-	info := bundle.SignedInfo{Server: req.Info.Server, Created: o.Now.UTC(), Command: "init"}
-	rootExpires := o.Now.Add(o.RootExpiry)
-	for i, gun := range o.GUNs {
-		ts, _ := req.ServerKey(gun, data.CanonicalTimestampRole)
-		ss, _ := req.ServerKey(gun, data.CanonicalSnapshotRole)
-		targetsKey := sharedTargets
-		if targetsKey == nil {
-			label := TargetsLabel(gun)
-			k, err := targetsBackend.Generate(ctx, hsm.KeySpec{Label: label})
-			if err != nil {
-				if errors.Is(err, hsm.ErrExists) {
-					return nil, fmt.Errorf("%s: a key labelled %q is already on the targets device: %w (pass --targets-key to reuse it, or remove it)", gun, label, err)
-				}
-				return nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
-			}
-			created = append(created, createdKey{targetsBackend, k.URI()})
-			targetsKey = k
-		}
-		repo, err := trust.CreateRepository(ks, trust.NewRepoSpec{
-			GUN: gun, RootKeys: rootKeys, RootThreshold: o.RootThreshold, TargetsKey: targetsKey,
-			Timestamp: ts, Snapshot: ss, Now: o.Now, RootExpires: rootExpires,
-			TargetsExpiry: o.Now.Add(o.TargetsExpiry), Rand: rand.Reader,
-		})
-		if err != nil {
-			return nil, err
-		}
-		files[bundle.RepoFile(gun, "root.json")] = repo.Root
-		files[bundle.RepoFile(gun, "targets.json")] = repo.Targets
-		info.Repos = append(info.Repos, bundle.SignedRepo{GUN: gun, New: true, Upload: []string{"root", "targets"},
-			RootVersion: 1, RootExpires: repo.RootExpires, RootKeyIDs: repo.RootKeyIDs,
-			RootCanonicalIDs: repo.RootKeyBare, TargetsKeyID: repo.TargetsKeyID})
-		ir := InitRepo{GUN: gun, RootKeyIDs: repo.RootKeyIDs, RootCanonicalIDs: repo.RootKeyBare,
-			TargetsKeyID: repo.TargetsKeyID, TargetsKeyURI: targetsKey.URI(), RootExpires: repo.RootExpires}
-		res.Repos = append(res.Repos, ir)
-		if err := t.Append("repo.init", struct {
-			InitRepo
-			RootSHA256    string `json:"root_sha256"`
-			TargetsSHA256 string `json:"targets_sha256"`
-		}{ir, sha256hex(repo.Root), sha256hex(repo.Targets)}); err != nil {
-			return nil, err
-		}
-		if o.Progress != nil {
-			o.Progress(i+1, len(o.GUNs), gun)
-		}
-	}
-	res.Signatures = ks.Signatures()
-	res.Rehearsal = d.soft
-	info.Rehearsal = d.soft
-
-	if err := t.Append("ceremony.end", map[string]any{"signatures": res.Signatures, "repos": len(o.GUNs)}); err != nil {
-		return nil, err
-	}
-	if err := bundle.WriteSigned(o.Out, info, files, req, t.Bytes()); err != nil {
-		return nil, err
-	}
-	// Nothing unverified leaves the room: read the bundle back as verify would.
-	var incomplete *IncompleteError
-	if _, err := VerifyWith(o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil && !errors.As(err, &incomplete) {
-		os.RemoveAll(o.Out)
-		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
-	}
-	return res, nil
+	return keys, nil
 }
+
+// initRepo makes one repository: its targets key (unless shared), its
+// signed root and targets, and the transcript line that binds them.
+func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req *bundle.Request, keys *initKeys, o InitOptions,
+	gun string, now time.Time, files bundle.Files) (*bundle.SignedRepo, *InitRepo, error) {
+	ts, _ := req.ServerKey(gun, data.CanonicalTimestampRole)
+	ss, _ := req.ServerKey(gun, data.CanonicalSnapshotRole)
+	targetsKey := keys.shared
+	if targetsKey == nil {
+		label := TargetsLabel(gun)
+		k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
+		if err != nil {
+			if errors.Is(err, hsm.ErrExists) {
+				return nil, nil, fmt.Errorf("%s: a key labelled %q is already on the targets device: %w (pass --targets-key to reuse it, or remove it)", gun, label, err)
+			}
+			return nil, nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
+		}
+		keys.created = append(keys.created, createdKey{keys.device, k.URI()})
+		targetsKey = k
+	}
+	repo, err := trust.CreateRepository(ks, trust.NewRepoSpec{
+		GUN: gun, RootKeys: keys.root, RootThreshold: o.RootThreshold, TargetsKey: targetsKey,
+		Timestamp: ts, Snapshot: ss, Now: now, RootExpires: now.Add(o.RootExpiry),
+		TargetsExpiry: now.Add(o.TargetsExpiry), Rand: rand.Reader,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	files[bundle.RepoFile(gun, "root.json")] = repo.Root
+	files[bundle.RepoFile(gun, "targets.json")] = repo.Targets
+	sr := &bundle.SignedRepo{GUN: gun, New: true, Upload: []string{"root", "targets"},
+		RootVersion: 1, RootExpires: repo.RootExpires, RootKeyIDs: repo.RootKeyIDs,
+		RootCanonicalIDs: repo.RootKeyBare, TargetsKeyID: repo.TargetsKeyID}
+	ir := &InitRepo{GUN: gun, RootKeyIDs: repo.RootKeyIDs, RootCanonicalIDs: repo.RootKeyBare,
+		TargetsKeyID: repo.TargetsKeyID, TargetsKeyURI: targetsKey.URI(), RootExpires: repo.RootExpires}
+	err = s.Record("repo.init", struct {
+		InitRepo
+		RootSHA256    string `json:"root_sha256"`
+		TargetsSHA256 string `json:"targets_sha256"`
+	}{*ir, bundle.SHA256Hex(repo.Root), bundle.SHA256Hex(repo.Targets)})
+	return sr, ir, err
+}
+
+// errNoKeys is returned by a ceremony that was given no root key.
+var errNoKeys = errors.New("no root key given: pass --root-key URI (see keyrite key list)")
 
 // TargetsLabel is the label of the targets key Init creates for a GUN.
 func TargetsLabel(gun string) string { return "targets:" + gun }
@@ -239,7 +256,7 @@ func rollback(ctx context.Context, created []createdKey, cause error) error {
 }
 
 func checkInit(o InitOptions) error {
-	if err := checkGUNs(o.GUNs); err != nil {
+	if err := session.CheckGUNs(o.GUNs); err != nil {
 		return err
 	}
 	if len(o.RootKeys) == 0 {
@@ -251,5 +268,5 @@ func checkInit(o InitOptions) error {
 	if o.TargetsExpiry <= 0 {
 		return errors.New("targets expiry must be positive")
 	}
-	return checkNewOutput(o.Out)
+	return session.CheckNewOutput(o.Out)
 }

@@ -2,10 +2,11 @@ package ceremony
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 )
 
@@ -27,10 +28,10 @@ const ModeAttested = "attested"
 
 // GenerateKey creates a key on a device. The device refuses an existing
 // label; the key's first signature is verified before it is reported.
-func GenerateKey(ctx context.Context, env Env, o GenerateOptions) (*KeyDescription, error) {
-	d := newDevices(env)
-	defer d.close()
-	b, err := d.backend(ctx, o.Device)
+func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*session.KeyDescription, error) {
+	s := session.New(env, "key generate")
+	defer s.Close()
+	b, err := s.Backend(ctx, o.Device)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func GenerateKey(ctx context.Context, env Env, o GenerateOptions) (*KeyDescripti
 	if b.Info().Software {
 		origin = hsm.OriginSoftware
 	}
-	desc, err := describeKey(k.URI(), k.Public(), o.Label, origin, b.Info().Software)
+	desc, err := session.DescribeKey(k.URI(), k.Public(), o.Label, origin, b.Info().Software)
 	if err != nil {
 		return nil, err
 	}
@@ -69,17 +70,17 @@ func GenerateKey(ctx context.Context, env Env, o GenerateOptions) (*KeyDescripti
 		}
 		a := rec.Attested
 		desc.Mode = ModeAttested
-		desc.Attestation = &AttestationReport{KeyID: rec.KeyID, Serial: a.Serial, Firmware: a.Firmware, Slot: a.Slot,
+		desc.Attestation = &verify.AttestationReport{KeyID: rec.KeyID, Serial: a.Serial, Firmware: a.Firmware, Slot: a.Slot,
 			PINPolicy: a.PINPolicy, TouchPolicy: a.TouchPolicy, Root: a.Root}
 	}
 	return desc, nil
 }
 
 // ListKeys lists the keys on a device.
-func ListKeys(ctx context.Context, env Env, device string) ([]KeyDescription, *hsm.DeviceInfo, error) {
-	d := newDevices(env)
-	defer d.close()
-	b, err := d.backend(ctx, device)
+func ListKeys(ctx context.Context, env session.Env, device string) ([]session.KeyDescription, *hsm.DeviceInfo, error) {
+	s := session.New(env, "key list")
+	defer s.Close()
+	b, err := s.Backend(ctx, device)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,26 +89,13 @@ func ListKeys(ctx context.Context, env Env, device string) ([]KeyDescription, *h
 		return nil, nil, err
 	}
 	dev := b.Info()
-	var out []KeyDescription
+	var out []session.KeyDescription
 	for _, ki := range infos {
-		desc, err := describeKey(ki.URI, ki.Public, ki.Label, ki.Origin, dev.Software)
+		desc, err := session.DescribeKey(ki.URI, ki.Public, ki.Label, ki.Origin, dev.Software)
 		if err != nil {
 			return nil, nil, err
 		}
 		out = append(out, *desc)
 	}
 	return out, &dev, nil
-}
-
-func pemPublic(der []byte) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
-
-// uriSlot is the slot= of a device URI (YubiKey), "" when it has none.
-func uriSlot(uri string) string {
-	u, err := hsm.ParseURI(uri)
-	if err != nil {
-		return ""
-	}
-	return u.Get("slot")
 }

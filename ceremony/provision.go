@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/yubikey"
 )
@@ -22,10 +23,10 @@ type ProvisionOptions struct {
 
 // Provision takes a YubiKey out of its factory state (see
 // yubikey.Backend.Provision).
-func Provision(ctx context.Context, env Env, o ProvisionOptions) (*yubikey.ProvisionReport, error) {
-	d := newDevices(env)
-	defer d.close()
-	b, err := d.backend(ctx, o.Device)
+func Provision(ctx context.Context, env session.Env, o ProvisionOptions) (*yubikey.ProvisionReport, error) {
+	s := session.New(env, "device provision")
+	defer s.Close()
+	b, err := s.Backend(ctx, o.Device)
 	if err != nil {
 		return nil, err
 	}

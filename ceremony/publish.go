@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
 )
 
 // PublishOptions control Publish.
@@ -13,17 +14,17 @@ type PublishOptions struct {
 	Bundle   string
 	Now      time.Time
 	Progress func(done, total int, gun, state string)
-	Verify   VerifyOptions
+	Verify   verify.Options
 }
 
 // Publish verifies a signed bundle offline, then uploads it and reads every
 // repository back with notary's client code.
-func Publish(ctx context.Context, o PublishOptions) (*VerifyReport, []bundle.PublishResult, error) {
+func Publish(ctx context.Context, o PublishOptions) (*verify.Report, []bundle.PublishResult, error) {
 	s, err := bundle.ReadSigned(o.Bundle)
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := verifySignedWith(s, o.Now, o.Verify)
+	rep, err := verify.Signed(s, o.Now, o.Verify)
 	if err != nil {
 		return rep, nil, err
 	}

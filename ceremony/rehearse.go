@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/internal/localserver"
 	"github.com/keyrite/keyrite/internal/term"
@@ -28,14 +30,14 @@ type RehearseOptions struct {
 
 // RehearseResult is what a rehearsal produced.
 type RehearseResult struct {
-	Dir       string                 `json:"dir"`
-	Server    string                 `json:"server"`
-	Local     bool                   `json:"local_server"`
-	RootKey   *KeyDescription        `json:"root_key"`
-	Init      *InitResult            `json:"init"`
-	Verify    *VerifyReport          `json:"verify"`
-	Published []bundle.PublishResult `json:"published"`
-	Rehearsal string                 `json:"rehearsal"`
+	Dir       string                  `json:"dir"`
+	Server    string                  `json:"server"`
+	Local     bool                    `json:"local_server"`
+	RootKey   *session.KeyDescription `json:"root_key"`
+	Init      *InitResult             `json:"init"`
+	Verify    *verify.Report          `json:"verify"`
+	Published []bundle.PublishResult  `json:"published"`
+	Rehearsal string                  `json:"rehearsal"`
 }
 
 // DefaultRehearsalGUNs are used when a rehearsal names none.
@@ -44,7 +46,7 @@ var DefaultRehearsalGUNs = []string{"registry.example.com/rehearsal/app", "regis
 // Rehearse runs the whole ceremony end to end on the software token: key
 // generation, fetch, init, verify, publish and read-back. Without a server
 // it starts notary's own server code in-process on 127.0.0.1.
-func Rehearse(ctx context.Context, env Env, o RehearseOptions) (*RehearseResult, error) {
+func Rehearse(ctx context.Context, env session.Env, o RehearseOptions) (*RehearseResult, error) {
 	say := func(format string, a ...any) {
 		if o.Log != nil {
 			fmt.Fprintf(o.Log, "keyrite: rehearsal: "+format+"\n", a...)
@@ -108,15 +110,14 @@ func Rehearse(ctx context.Context, env Env, o RehearseOptions) (*RehearseResult,
 
 	signedDir := filepath.Join(o.Dir, "signed")
 	ir, err := Init(ctx, env, InitOptions{Request: reqDir, Out: signedDir, RootKeys: []string{key.URI},
-		GUNs: o.GUNs, RootExpiry: trust.DefaultRootExpiry, TargetsExpiry: trust.DefaultTargetsExpiry,
-		Now: o.Now(), Args: []string{"rehearse"}})
+		GUNs: o.GUNs, RootExpiry: trust.DefaultRootExpiry, TargetsExpiry: trust.DefaultTargetsExpiry})
 	if err != nil {
 		return nil, err
 	}
 	res.Init = ir
 	say("3/5 signed %d repositories into %s (%d device signatures, each verified in software)", len(ir.Repos), signedDir, ir.Signatures)
 
-	vr, err := Verify(signedDir, o.Now())
+	vr, err := verify.Dir(signedDir, o.Now(), env.VerifyOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // RotateRootOptions control RotateRoot.
 type RotateRootOptions struct {
-	UpdateOptions
+	session.UpdateOptions
 	NewRootKeys []string // key URIs: each gets a certificate per GUN
 	Threshold   int      // of the new root role; 0 means 1
 	RootExpiry  time.Duration
@@ -23,7 +24,7 @@ type RotateRootOptions struct {
 // and a root signed by a threshold of the OLD keys (clients that trust the
 // current root check those) and of the NEW ones. It refuses, before
 // anything is signed, when the old threshold cannot be met.
-func RotateRoot(ctx context.Context, env Env, o RotateRootOptions) (*UpdateResult, error) {
+func RotateRoot(ctx context.Context, env session.Env, o RotateRootOptions) (*session.UpdateResult, error) {
 	if err := checkRootExpiry(o.RootExpiry); err != nil {
 		return nil, err
 	}
@@ -37,16 +38,13 @@ func RotateRoot(ctx context.Context, env Env, o RotateRootOptions) (*UpdateResul
 	if threshold > len(o.NewRootKeys) {
 		return nil, fmt.Errorf("threshold %d is more than the %d new root keys", threshold, len(o.NewRootKeys))
 	}
-	expires := o.Now.Add(o.RootExpiry)
+	now := env.Now()
+	expires := now.Add(o.RootExpiry)
 	var newKeys []crypto.Signer
-	setup := func(ctx context.Context, s *session) error {
+	setup := func(ctx context.Context, b *session.Batch) error {
 		seen := map[string]bool{}
 		for _, uri := range o.NewRootKeys {
-			k, err := s.devices.key(ctx, uri)
-			if err != nil {
-				return wrapDevice(uri, err)
-			}
-			pub, err := s.keys.Add(k, data.CanonicalRootRole)
+			k, pub, err := b.AddKey(ctx, uri, data.CanonicalRootRole)
 			if err != nil {
 				return err
 			}
@@ -54,15 +52,14 @@ func RotateRoot(ctx context.Context, env Env, o RotateRootOptions) (*UpdateResul
 				return fmt.Errorf("new root key %s is given twice", trust.ShortID(pub.ID()))
 			}
 			seen[pub.ID()] = true
-			s.atHand[pub.ID()] = true
 			newKeys = append(newKeys, k)
 		}
 		return nil
 	}
-	check := func(s *session, cur *trust.Current) error {
-		return needRole(s, cur, data.CanonicalRootRole, true)
+	check := func(b *session.Batch, cur *trust.Current) error {
+		return b.NeedRole(cur, data.CanonicalRootRole, true)
 	}
-	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
+	mutate := func(ctx context.Context, b *session.Batch, cur *trust.Current) (*session.Change, error) {
 		root, err := cur.NextRoot(expires)
 		if err != nil {
 			return nil, err
@@ -70,7 +67,7 @@ func RotateRoot(ctx context.Context, env Env, o RotateRootOptions) (*UpdateResul
 		oldKeys, _, _ := trust.RoleKeys(cur.Root, data.CanonicalRootRole)
 		var certs []data.PublicKey
 		for _, k := range newKeys {
-			_, pub, err := s.keys.Certify(k, cur.GUN, o.Now.Add(-time.Minute), expires, rand.Reader)
+			_, pub, err := b.Keys.Certify(k, cur.GUN, now.Add(-time.Minute), expires, rand.Reader)
 			if err != nil {
 				return nil, err
 			}
@@ -81,63 +78,15 @@ func RotateRoot(ctx context.Context, env Env, o RotateRootOptions) (*UpdateResul
 		for _, c := range certs {
 			ids = append(ids, c.ID())
 		}
-		return &change{root: root, rootSigners: append(oldKeys, certs...),
-			event: map[string]any{"root_version": root.Signed.Version, "new_root_key_ids": ids, "threshold": threshold}}, nil
+		return &session.Change{Root: root, RootSigners: append(oldKeys, certs...),
+			Event: map[string]any{"root_version": root.Signed.Version, "new_root_key_ids": ids, "threshold": threshold}}, nil
 	}
-	return runUpdate(ctx, env, "rotate-root", o.UpdateOptions, setup, check, mutate)
-}
-
-// RotateTargetsOptions control RotateTargets.
-type RotateTargetsOptions struct {
-	UpdateOptions
-	NewTargetsKey string
-}
-
-// RotateTargets is the recovery after a lost or compromised repository
-// key: root (re-signed by the root keys) names the new targets key, and
-// targets.json — its targets and delegations unchanged — is signed by it.
-// What delegations signed before stays valid.
-func RotateTargets(ctx context.Context, env Env, o RotateTargetsOptions) (*UpdateResult, error) {
-	var newPub data.PublicKey
-	setup := func(ctx context.Context, s *session) error {
-		k, err := s.devices.key(ctx, o.NewTargetsKey)
-		if err != nil {
-			return wrapDevice(o.NewTargetsKey, err)
-		}
-		if newPub, err = s.keys.Add(k, data.CanonicalTargetsRole); err != nil {
-			return err
-		}
-		s.atHand[newPub.ID()] = true
-		return nil
-	}
-	check := func(s *session, cur *trust.Current) error {
-		return needRole(s, cur, data.CanonicalRootRole, false)
-	}
-	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
-		root, err := cur.NextRoot(cur.Root.Signed.Expires)
-		if err != nil {
-			return nil, err
-		}
-		trust.SetRootRole(root, data.CanonicalTargetsRole, []data.PublicKey{newPub}, 1)
-		targets, err := cur.NextTargets(time.Time{})
-		if err != nil {
-			return nil, err
-		}
-		rootKeys, _, _ := trust.RoleKeys(cur.Root, data.CanonicalRootRole)
-		old, _, _ := trust.RoleKeys(cur.Root, data.CanonicalTargetsRole)
-		var oldIDs []string
-		for _, k := range old {
-			oldIDs = append(oldIDs, k.ID())
-		}
-		return &change{root: root, rootSigners: rootKeys, targets: targets, targetsSigners: []data.PublicKey{newPub},
-			event: map[string]any{"old_targets_key_ids": oldIDs, "new_targets_key_id": newPub.ID()}}, nil
-	}
-	return runUpdate(ctx, env, "rotate-targets", o.UpdateOptions, setup, check, mutate)
+	return session.RunUpdate(ctx, env, "rotate-root", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate})
 }
 
 // RotateSnapshotOptions control RotateSnapshot.
 type RotateSnapshotOptions struct {
-	UpdateOptions
+	session.UpdateOptions
 	ToClient    bool   // true: client-managed with SnapshotKey; false: back to the server's key
 	SnapshotKey string // the new client snapshot key (with ToClient)
 }
@@ -146,24 +95,16 @@ type RotateSnapshotOptions struct {
 // key (the server signs every snapshot: docker's default) and a
 // client-managed one (every later change must carry a snapshot signed by
 // that key, including the delegations' publishes).
-func RotateSnapshot(ctx context.Context, env Env, o RotateSnapshotOptions) (*UpdateResult, error) {
+func RotateSnapshot(ctx context.Context, env session.Env, o RotateSnapshotOptions) (*session.UpdateResult, error) {
 	var clientKey data.PublicKey
-	setup := func(ctx context.Context, s *session) error {
-		if !o.ToClient {
-			return nil
+	setup := func(ctx context.Context, b *session.Batch) (err error) {
+		if o.ToClient {
+			_, clientKey, err = b.AddKey(ctx, o.SnapshotKey, data.CanonicalSnapshotRole)
 		}
-		k, err := s.devices.key(ctx, o.SnapshotKey)
-		if err != nil {
-			return wrapDevice(o.SnapshotKey, err)
-		}
-		if clientKey, err = s.keys.Add(k, data.CanonicalSnapshotRole); err != nil {
-			return err
-		}
-		s.atHand[clientKey.ID()] = true
-		return nil
+		return err
 	}
-	check := func(s *session, cur *trust.Current) error {
-		server, err := s.req.ServerKey(cur.GUN, data.CanonicalSnapshotRole)
+	check := func(b *session.Batch, cur *trust.Current) error {
+		server, err := b.Request.ServerKey(cur.GUN, data.CanonicalSnapshotRole)
 		if err != nil {
 			return err
 		}
@@ -173,16 +114,16 @@ func RotateSnapshot(ctx context.Context, env Env, o RotateSnapshotOptions) (*Upd
 			}
 			return fmt.Errorf("%s: the snapshot is client-managed already; to change its key, switch to the server and back", cur.GUN)
 		}
-		return needRole(s, cur, data.CanonicalRootRole, false)
+		return b.NeedRole(cur, data.CanonicalRootRole, false)
 	}
-	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
+	mutate := func(ctx context.Context, b *session.Batch, cur *trust.Current) (*session.Change, error) {
 		root, err := cur.NextRoot(cur.Root.Signed.Expires)
 		if err != nil {
 			return nil, err
 		}
 		key := clientKey
 		if !o.ToClient {
-			if key, err = s.req.ServerKey(cur.GUN, data.CanonicalSnapshotRole); err != nil {
+			if key, err = b.Request.ServerKey(cur.GUN, data.CanonicalSnapshotRole); err != nil {
 				return nil, err
 			}
 		}
@@ -192,8 +133,8 @@ func RotateSnapshot(ctx context.Context, env Env, o RotateSnapshotOptions) (*Upd
 		if o.ToClient {
 			mode = "client"
 		}
-		return &change{root: root, rootSigners: rootKeys,
-			event: map[string]any{"snapshot_managed_by": mode, "snapshot_key_id": key.ID()}}, nil
+		return &session.Change{Root: root, RootSigners: rootKeys,
+			Event: map[string]any{"snapshot_managed_by": mode, "snapshot_key_id": key.ID()}}, nil
 	}
-	return runUpdate(ctx, env, "rotate-snapshot", o.UpdateOptions, setup, check, mutate)
+	return session.RunUpdate(ctx, env, "rotate-snapshot", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate})
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/docker/go/canonical/json"
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -17,115 +18,114 @@ type SignOptions struct {
 	Bundle string   // signed bundle to add signatures to
 	Out    string   // new signed bundle
 	Keys   []string // key URIs of this holder
-	Now    time.Time
-	Args   []string
 }
 
 // Sign adds one more holder's signatures to every piece of metadata in a
 // bundle that the holder's keys may sign, and writes a new bundle whose
 // transcript continues the old one.
-func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err error) {
+func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateResult, error) {
 	if len(o.Keys) == 0 {
 		return nil, errors.New("no key given: --key URI")
 	}
-	if err := checkNewOutput(o.Out); err != nil {
+	if err := session.CheckNewOutput(o.Out); err != nil {
 		return nil, err
 	}
-	s, err := bundle.ReadSigned(o.Bundle)
+	in, err := bundle.ReadSigned(o.Bundle)
 	if err != nil {
 		return nil, err
 	}
-	var inc *IncompleteError
-	if _, err := verifySignedWith(s, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil && !errors.As(err, &inc) {
+	var inc *verify.IncompleteError
+	if _, err := verify.Signed(in, env.Now(), env.VerifyOptions()); err != nil && !errors.As(err, &inc) {
 		return nil, err
 	}
-	d := newDevices(env)
-	defer d.close()
+	s := session.New(env, "sign")
+	defer s.Close()
 	ks := trust.NewKeyService()
 	for _, uri := range o.Keys {
-		k, err := d.key(ctx, uri)
+		k, err := s.Key(ctx, uri)
 		if err != nil {
-			return nil, wrapDevice(uri, err)
+			return nil, err
 		}
 		if _, err := ks.Add(k, ""); err != nil {
 			return nil, err
 		}
 	}
-	t, err := NewTranscript(s.Files[bundle.TranscriptName], "sign", time.Now)
-	if err != nil {
+	if err := s.Begin(in.Files[bundle.TranscriptName], map[string]any{"keys": o.Keys}); err != nil {
 		return nil, err
 	}
-	if err := t.Append("ceremony.start", map[string]any{"args": o.Args, "devices": d.events, "rehearsal": d.soft, "keys": o.Keys}); err != nil {
-		return nil, err
-	}
-	res = &UpdateResult{Command: "sign", Out: o.Out, Server: s.Info.Server}
+	res := &session.UpdateResult{Command: "sign", Out: o.Out, Server: in.Info.Server}
 	files := bundle.Files{}
-	for _, r := range s.Info.Repos {
-		ev := map[string]any{"gun": r.GUN, "root_key_ids": r.RootKeyIDs}
-		root := s.RepoMetadata(r.GUN, "root")
-		current := s.Request.Metadata(r.GUN, data.CanonicalRootRole)
-		rootForTargets := current
-		if root != nil {
-			// The new root needs its own keys and, when it replaces one,
-			// the previous root's.
-			allowed, err := rootKeysOf(root)
-			if err != nil {
-				return nil, err
-			}
-			if current != nil {
-				prev, err := rootKeysOf(current)
-				if err != nil {
-					return nil, err
-				}
-				allowed = append(allowed, prev...)
-			}
-			if root, err = trust.Resign(ks, root, allowed); err != nil {
-				return nil, fmt.Errorf("%s: root: %w", r.GUN, err)
-			}
-			files[bundle.RepoFile(r.GUN, "root.json")] = root
-			ev["root_sha256"] = sha256hex(root)
-			rootForTargets = root
-		}
-		if targets := s.RepoMetadata(r.GUN, "targets"); targets != nil {
-			allowed, err := roleKeysOf(rootForTargets, data.CanonicalTargetsRole)
-			if err != nil {
-				return nil, err
-			}
-			if targets, err = trust.Resign(ks, targets, allowed); err != nil {
-				return nil, fmt.Errorf("%s: targets: %w", r.GUN, err)
-			}
-			files[bundle.RepoFile(r.GUN, "targets.json")] = targets
-			ev["targets_sha256"] = sha256hex(targets)
-		}
-		if old := s.RepoMetadata(r.GUN, "snapshot"); old != nil {
-			b, err := resignSnapshot(ks, s, r, files, old, rootForTargets)
-			if err != nil {
-				return nil, fmt.Errorf("%s: snapshot: %w", r.GUN, err)
-			}
-			files[bundle.RepoFile(r.GUN, "snapshot.json")] = b
-			ev["snapshot_sha256"] = sha256hex(b)
-		}
-		if err := t.Append("repo.sign", ev); err != nil {
+	for _, r := range in.Info.Repos {
+		if err := signRepo(s, ks, in, r, files); err != nil {
 			return nil, err
 		}
-		res.Repos = append(res.Repos, UpdateRepo{GUN: r.GUN, Upload: r.Upload, RootVersion: r.RootVersion,
+		res.Repos = append(res.Repos, session.UpdateRepo{GUN: r.GUN, Upload: r.Upload, RootVersion: r.RootVersion,
 			RootKeyIDs: r.RootKeyIDs, TargetsKeyID: r.TargetsKeyID})
 	}
 	res.Signatures = ks.Signatures()
 	if res.Signatures == 0 {
 		return nil, errors.New("none of the keys given may sign anything in this bundle (or they have signed it already)")
 	}
-	res.Rehearsal = s.Info.Rehearsal || d.soft
-	info := s.Info
-	info.Rehearsal = res.Rehearsal
-	if err := t.Append("ceremony.end", map[string]any{"signatures": res.Signatures}); err != nil {
+	res.Rehearsal = in.Info.Rehearsal || s.Software()
+	if err := s.End(map[string]any{"signatures": res.Signatures}); err != nil {
 		return nil, err
 	}
-	carryAttestations(s, files)
-	if err := bundle.WriteSigned(o.Out, info, files, s.Request, t.Bytes()); err != nil {
+	verify.CarryAttestations(in, files)
+	missing, err := s.WriteSigned(o.Out, in.Info, files, in.Request)
+	if err != nil {
 		return nil, err
 	}
-	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots})
+	res.Finish(missing)
+	return res, nil
+}
+
+// signRepo adds the holder's signatures to one repository's metadata:
+// root (the new root's keys and, when it replaces one, the previous
+// root's), targets, and a client-managed snapshot rebuilt over them.
+func signRepo(s *session.Session, ks *trust.KeyService, in *bundle.Signed, r bundle.SignedRepo, files bundle.Files) error {
+	ev := map[string]any{"gun": r.GUN, "root_key_ids": r.RootKeyIDs}
+	root := in.RepoMetadata(r.GUN, "root")
+	current := in.Request.Metadata(r.GUN, data.CanonicalRootRole)
+	rootForTargets := current
+	if root != nil {
+		allowed, err := rootKeysOf(root)
+		if err != nil {
+			return err
+		}
+		if current != nil {
+			prev, err := rootKeysOf(current)
+			if err != nil {
+				return err
+			}
+			allowed = append(allowed, prev...)
+		}
+		if root, err = trust.Resign(ks, root, allowed); err != nil {
+			return fmt.Errorf("%s: root: %w", r.GUN, err)
+		}
+		files[bundle.RepoFile(r.GUN, "root.json")] = root
+		ev["root_sha256"] = bundle.SHA256Hex(root)
+		rootForTargets = root
+	}
+	if targets := in.RepoMetadata(r.GUN, "targets"); targets != nil {
+		allowed, err := roleKeysOf(rootForTargets, data.CanonicalTargetsRole)
+		if err != nil {
+			return err
+		}
+		if targets, err = trust.Resign(ks, targets, allowed); err != nil {
+			return fmt.Errorf("%s: targets: %w", r.GUN, err)
+		}
+		files[bundle.RepoFile(r.GUN, "targets.json")] = targets
+		ev["targets_sha256"] = bundle.SHA256Hex(targets)
+	}
+	if old := in.RepoMetadata(r.GUN, "snapshot"); old != nil {
+		b, err := resignSnapshot(ks, in, r, files, old, rootForTargets)
+		if err != nil {
+			return fmt.Errorf("%s: snapshot: %w", r.GUN, err)
+		}
+		files[bundle.RepoFile(r.GUN, "snapshot.json")] = b
+		ev["snapshot_sha256"] = bundle.SHA256Hex(b)
+	}
+	return s.Record("repo.sign", ev)
 }
 
 func rootKeysOf(b []byte) ([]data.PublicKey, error) { return roleKeysOf(b, data.CanonicalRootRole) }

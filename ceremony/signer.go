@@ -6,13 +6,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // SignerOptions control AddSigner and RemoveSigner.
 type SignerOptions struct {
-	UpdateOptions
+	session.UpdateOptions
 	Name      string
 	KeyFiles  []string // PEM public keys or certificates (add)
 	Threshold int      // of targets/NAME (add)
@@ -21,7 +22,7 @@ type SignerOptions struct {
 
 // AddSigner adds a docker signer: targets/NAME and targets/releases with the
 // signer's keys, in targets.json signed by the targets key.
-func AddSigner(ctx context.Context, env Env, o SignerOptions) (*UpdateResult, error) {
+func AddSigner(ctx context.Context, env session.Env, o SignerOptions) (*session.UpdateResult, error) {
 	var keys []data.PublicKey
 	for _, f := range o.KeyFiles {
 		b, err := os.ReadFile(f)
@@ -50,7 +51,7 @@ func AddSigner(ctx context.Context, env Env, o SignerOptions) (*UpdateResult, er
 }
 
 // RemoveSigner removes a docker signer and its keys from targets/releases.
-func RemoveSigner(ctx context.Context, env Env, o SignerOptions) (*UpdateResult, error) {
+func RemoveSigner(ctx context.Context, env session.Env, o SignerOptions) (*session.UpdateResult, error) {
 	if _, err := trust.SignerRole(o.Name); err != nil {
 		return nil, err
 	}
@@ -59,11 +60,11 @@ func RemoveSigner(ctx context.Context, env Env, o SignerOptions) (*UpdateResult,
 	})
 }
 
-func runSignerChange(ctx context.Context, env Env, command string, o SignerOptions, edit func(*data.SignedTargets) (map[string]any, error)) (*UpdateResult, error) {
-	check := func(s *session, cur *trust.Current) error {
-		return needRole(s, cur, data.CanonicalTargetsRole, false)
+func runSignerChange(ctx context.Context, env session.Env, command string, o SignerOptions, edit func(*data.SignedTargets) (map[string]any, error)) (*session.UpdateResult, error) {
+	check := func(b *session.Batch, cur *trust.Current) error {
+		return b.NeedRole(cur, data.CanonicalTargetsRole, false)
 	}
-	mutate := func(ctx context.Context, s *session, cur *trust.Current) (*change, error) {
+	mutate := func(ctx context.Context, b *session.Batch, cur *trust.Current) (*session.Change, error) {
 		t, err := cur.NextTargets(time.Time{})
 		if err != nil {
 			return nil, err
@@ -73,7 +74,7 @@ func runSignerChange(ctx context.Context, env Env, command string, o SignerOptio
 			return nil, fmt.Errorf("%s: %w", cur.GUN, err)
 		}
 		signers, _, _ := trust.RoleKeys(cur.Root, data.CanonicalTargetsRole)
-		return &change{targets: t, targetsSigners: signers, event: ev}, nil
+		return &session.Change{Targets: t, TargetsSigners: signers, Event: ev}, nil
 	}
-	return runUpdate(ctx, env, command, o.UpdateOptions, nil, check, mutate)
+	return session.RunUpdate(ctx, env, command, session.Update{UpdateOptions: o.UpdateOptions, Check: check, Mutate: mutate})
 }

@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/hsm/softkey"
@@ -106,13 +106,24 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	return code
 }
 
-// env is what ceremonies need: the device registry and the PIN source.
-func (a *App) env() ceremony.Env {
+// env is what ceremonies need: the device registry, the PIN source, the
+// clock and the command line for the transcript.
+func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return ceremony.Env{Registry: a.registry, AttestationRoots: a.attestRoots,
+	return session.Env{Registry: a.registry, AttestationRoots: a.attestRoots, Clock: a.Now, Args: a.args,
 		HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+}
+
+// batchEnv is env with a progress line per item, unless the output is
+// JSON.
+func (a *App) batchEnv(verb string, asJSON bool) session.Env {
+	env := a.env()
+	if !asJSON {
+		env.Progress = a.progress(verb)
+	}
+	return env
 }
 
 func (a *App) printJSON(v any) error {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/recovery"
 )
 
 func newBackupCmd(a *App) *cobra.Command {
@@ -17,7 +18,7 @@ func newBackupCmd(a *App) *cobra.Command {
 func newBackupVerifyCmd(a *App) *cobra.Command {
 	var (
 		sf     shareFlags
-		o      ceremony.BackupVerifyOptions
+		o      recovery.BackupOptions
 		asJSON bool
 	)
 	c := &cobra.Command{
@@ -39,7 +40,7 @@ decoded from its paper sheet's QR codes.`,
 				return err
 			}
 			o.ShareInputs = in
-			rep, err := ceremony.VerifyBackup(o)
+			rep, err := recovery.VerifyBackup(o)
 			if err != nil {
 				return err
 			}

@@ -6,9 +6,12 @@ import (
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
 )
 
@@ -20,18 +23,18 @@ func classify(err error) (int, string) {
 		absent *hsm.DeviceAbsentError
 		berr   *bundle.Error
 		verr   *trust.VerifyError
-		terr   *ceremony.TranscriptError
+		terr   *bundle.TranscriptError
 		exists *ceremony.ExistsError
 		stale  *bundle.StaleError
-		inc    *ceremony.IncompleteError
-		keys   *ceremony.MissingKeysError
+		inc    *verify.IncompleteError
+		keys   *session.MissingKeysError
 		last   *trust.ErrLastReleasesKey
 		imp    *ceremony.ImportError
 		share  *backup.ShareError
 		ident  *backup.IdentityError
 		thresh *backup.ThresholdError
 		plug   *backup.PluginMissingError
-		kmis   *ceremony.KeyMismatchError
+		kmis   *recovery.KeyMismatchError
 	)
 	switch {
 	case errors.As(err, &imp):

@@ -49,11 +49,8 @@ the whole batch. Writes a signed bundle, or nothing.`,
 					return usagef(cmd, "%v", err)
 				}
 			}
-			o.GUNs, o.Now, o.Args = args, a.Now(), a.args
-			if !asJSON {
-				o.Progress = a.progress("signed")
-			}
-			res, err := ceremony.Init(cmd.Context(), a.env(), o)
+			o.GUNs = args
+			res, err := ceremony.Init(cmd.Context(), a.batchEnv("signed", asJSON), o)
 			if err != nil {
 				return err
 			}

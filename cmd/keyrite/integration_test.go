@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/internal/testenv"
 )
 
@@ -43,7 +44,7 @@ func TestIntegrationSoftHSM(t *testing.T) {
 	guns := []string{"registry.example.com/org/app", "registry.example.com/org/web", "localhost:5000/team/api"}
 	dev := "pkcs11:token=ceremony"
 
-	var key ceremony.KeyDescription
+	var key session.KeyDescription
 	if err := json.Unmarshal([]byte(mustKeyrite(t, "key", "generate", "--device", dev, "--label", "root",
 		"--pin-file", h.PINFile, "--module", h.Module, "--json")), &key); err != nil {
 		t.Fatal(err)

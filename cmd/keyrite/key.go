@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/spf13/cobra"
@@ -165,7 +166,7 @@ func (a *App) generateBackedUp(cmd *cobra.Command, devices []string, g ceremony.
 	}
 	res, err := ceremony.GenerateBackedUp(cmd.Context(), a.env(), ceremony.BackedUpOptions{Devices: devices, Label: g.Label,
 		Algorithm: g.Algorithm, Custodians: cs, Threshold: threshold, Out: out, Passphrase: a.newPassphrase(cmd.Context(), pf),
-		PluginUI: a.pluginUI(), Now: a.Now(), Args: a.args})
+		PluginUI: a.pluginUI()})
 	if err != nil {
 		return err
 	}
@@ -217,7 +218,7 @@ func newKeyListCmd(a *App) *cobra.Command {
 			}
 			if asJSON {
 				if keys == nil {
-					keys = []ceremony.KeyDescription{}
+					keys = []session.KeyDescription{}
 				}
 				return a.printJSON(map[string]any{"device": dev, "keys": keys})
 			}

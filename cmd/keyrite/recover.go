@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/recovery"
 )
 
 func newRecoverCmd(a *App) *cobra.Command {
@@ -16,7 +16,7 @@ func newRecoverCmd(a *App) *cobra.Command {
 func newRecoverRestoreCmd(a *App) *cobra.Command {
 	var (
 		sf     shareFlags
-		o      ceremony.RestoreOptions
+		o      recovery.RestoreOptions
 		asJSON bool
 	)
 	c := &cobra.Command{
@@ -43,8 +43,8 @@ same key ID: the repositories it signs need no change.`,
 			if err != nil {
 				return err
 			}
-			o.ShareInputs, o.Now, o.Args = in, a.Now(), a.args
-			res, err := ceremony.Restore(cmd.Context(), a.env(), o)
+			o.ShareInputs = in
+			res, err := recovery.Restore(cmd.Context(), a.env(), o)
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/keyrite/keyrite/recovery"
 )
 
 // TestRecoveryStory is the backed-up key's whole life on real components:
@@ -128,7 +129,7 @@ func TestRecoveryStory(t *testing.T) {
 
 	// 4. Bob and Carol restore the key into a fresh token.
 	fresh := h.AddToken("replacement")
-	var rest ceremony.RestoreResult
+	var rest recovery.RestoreResult
 	out = mustKeyrite(t, with(fresh.PINFile, "recover", "restore", "--to", "pkcs11:token=replacement", "-o", p("record"),
 		"-i", p("bob.key"), "-i", p("carol_ed25519"), "--json", p("backup/bob.share.age"), p("backup/carol.share.age"))...)
 	if err := json.Unmarshal([]byte(out), &rest); err != nil {

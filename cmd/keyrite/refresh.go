@@ -35,7 +35,7 @@ other holders add theirs with keyrite sign.`,
 			if o.Targets && f.targetsKey == "" {
 				return usagef(cmd, "--targets needs --targets-key")
 			}
-			res, err := ceremony.Refresh(cmd.Context(), a.env(), o)
+			res, err := ceremony.Refresh(cmd.Context(), f.env(a), o)
 			if err != nil {
 				return err
 			}

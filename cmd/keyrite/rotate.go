@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/recovery"
 	"github.com/spf13/cobra"
 )
 
@@ -44,7 +45,7 @@ new root needs k of them.`,
 			if o.RootExpiry, err = parseExpiry(rootExpiry); err != nil {
 				return usagef(cmd, "--root-expiry: %v", err)
 			}
-			res, err := ceremony.RotateRoot(cmd.Context(), a.env(), o)
+			res, err := ceremony.RotateRoot(cmd.Context(), f.env(a), o)
 			if err != nil {
 				return err
 			}
@@ -60,7 +61,7 @@ new root needs k of them.`,
 
 func newRotateTargetsCmd(a *App) *cobra.Command {
 	var (
-		o ceremony.RotateTargetsOptions
+		o recovery.TargetsOptions
 		f = updateFlags{o: &o.UpdateOptions}
 	)
 	c := &cobra.Command{
@@ -83,7 +84,7 @@ Tags published before, and delegations' signing, stay valid.`,
 			if err := checkURIs(cmd, "--new-targets-key", o.NewTargetsKey); err != nil {
 				return err
 			}
-			res, err := ceremony.RotateTargets(cmd.Context(), a.env(), o)
+			res, err := recovery.Targets(cmd.Context(), f.env(a), o)
 			if err != nil {
 				return err
 			}
@@ -128,7 +129,7 @@ needs it too.`,
 			default:
 				return usagef(cmd, "--to must be client or server")
 			}
-			res, err := ceremony.RotateSnapshot(cmd.Context(), a.env(), o)
+			res, err := ceremony.RotateSnapshot(cmd.Context(), f.env(a), o)
 			if err != nil {
 				return err
 			}

@@ -9,9 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyrite/keyrite/backup"
-	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/recovery"
 )
 
 // passphraseFiles is --passphrase-file, repeated: NAME=FILE for one
@@ -115,18 +115,18 @@ func (s *shareFlags) add(c *cobra.Command) {
 	c.Flags().StringArrayVar(&s.passphrases, "passphrase-file", nil, "passphrase of passphrase-encrypted shares: NAME=FILE per custodian, or FILE (mode 0600); default: ask on the terminal")
 }
 
-func (s *shareFlags) inputs(a *App, c *cobra.Command, shares []string) (ceremony.ShareInputs, error) {
+func (s *shareFlags) inputs(a *App, c *cobra.Command, shares []string) (recovery.ShareInputs, error) {
 	p, err := parsePassphraseFiles(c, s.passphrases)
 	if err != nil {
-		return ceremony.ShareInputs{}, err
+		return recovery.ShareInputs{}, err
 	}
 	for _, name := range s.plugins {
 		if plugin.EncodeIdentity(name, nil) == "" {
-			return ceremony.ShareInputs{}, usagef(c, "--plugin %q: not a plugin name", name)
+			return recovery.ShareInputs{}, usagef(c, "--plugin %q: not a plugin name", name)
 		}
 	}
 	ctx := c.Context()
-	return ceremony.ShareInputs{Shares: shares, Identities: s.identities, Plugins: s.plugins,
+	return recovery.ShareInputs{Shares: shares, Identities: s.identities, Plugins: s.plugins,
 		Passphrase: a.sharePassphrase(ctx, p), PluginUI: a.pluginUI(),
 		SSHPassphrase: func(file string) ([]byte, error) {
 			src := &term.PINSource{}

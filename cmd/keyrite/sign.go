@@ -27,7 +27,7 @@ whether each threshold is met.`,
 			if err := checkURIs(cmd, "--key", o.Keys...); err != nil {
 				return err
 			}
-			o.Bundle, o.Now, o.Args = args[0], a.Now(), a.args
+			o.Bundle = args[0]
 			res, err := ceremony.Sign(cmd.Context(), a.env(), o)
 			if err != nil {
 				return err

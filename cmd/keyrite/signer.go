@@ -36,7 +36,7 @@ docker trust key generate writes, or certificate PEMs; ECDSA or RSA only.`,
 				return usagef(cmd, "%v", err)
 			}
 			o.Name = args[1]
-			res, err := ceremony.AddSigner(cmd.Context(), a.env(), o)
+			res, err := ceremony.AddSigner(cmd.Context(), f.env(a), o)
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ sign new tags) needs --force.`,
 				return usagef(cmd, "%v", err)
 			}
 			o.Name = args[1]
-			res, err := ceremony.RemoveSigner(cmd.Context(), a.env(), o)
+			res, err := ceremony.RemoveSigner(cmd.Context(), f.env(a), o)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/internal/testenv"
@@ -171,7 +172,7 @@ func TestStoryRotationsAndSigners(t *testing.T) {
 	s.notaryList(s.trust)
 	hA, hB, hC := s.key("holder-a"), s.key("holder-b"), s.key("holder-c")
 	req = s.fetch()
-	var rot ceremony.UpdateResult
+	var rot session.UpdateResult
 	json.Unmarshal([]byte(s.keyrite("rotate", "root", "--in", req, "-o", s.path("s3b"), "--root-key", root2,
 		"--new-root-key", hA, "--new-root-key", hB, "--new-root-key", hC, "--threshold", "2", "--json", s.gun)), &rot)
 	if !rot.Complete || rot.Repos[0].RootVersion != 3 || len(rot.Repos[0].RootKeyIDs) != 3 {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/spf13/cobra"
 )
@@ -13,7 +13,7 @@ import (
 // updateFlags adds the flags every command that changes existing
 // repositories shares; keys collects --root-key and --targets-key.
 type updateFlags struct {
-	o           *ceremony.UpdateOptions
+	o           *session.UpdateOptions
 	rootKeys    []string
 	targetsKey  string
 	snapshotKey string
@@ -43,12 +43,12 @@ func (f *updateFlags) prepare(a *App, cmd *cobra.Command, guns []string) error {
 		return err
 	}
 	f.o.Keys = append(append([]string{}, f.rootKeys...), nonEmpty(f.targetsKey, f.snapshotKey)...)
-	f.o.GUNs, f.o.Now, f.o.Args = guns, a.Now(), a.args
-	if !f.asJSON {
-		f.o.Progress = a.progress("signed")
-	}
+	f.o.GUNs = guns
 	return nil
 }
+
+// env is the command's environment, with progress unless --json.
+func (f *updateFlags) env(a *App) session.Env { return a.batchEnv("signed", f.asJSON) }
 
 func nonEmpty(s ...string) []string {
 	var out []string
@@ -61,7 +61,7 @@ func nonEmpty(s ...string) []string {
 }
 
 // printUpdate reports an update ceremony's result.
-func printUpdate(a *App, res *ceremony.UpdateResult, asJSON bool) error {
+func printUpdate(a *App, res *session.UpdateResult, asJSON bool) error {
 	if done, err := a.jsonOrBanner(res, asJSON, res.Rehearsal); done {
 		return err
 	}

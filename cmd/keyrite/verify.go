@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/spf13/cobra"
 )
@@ -24,13 +24,13 @@ Exit code 4 when anything fails.`,
   keyrite verify --json signed/ | jq '.repos[].roles'`,
 		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := ceremony.VerifyWith(args[0], a.Now(), ceremony.VerifyOptions{AttestationRoots: a.attestRoots})
+			rep, err := verify.Dir(args[0], a.Now(), a.env().VerifyOptions())
 			if asJSON && rep != nil {
 				if perr := a.printJSON(rep); perr != nil {
 					return perr
 				}
 			}
-			var inc *ceremony.IncompleteError
+			var inc *verify.IncompleteError
 			if err != nil && !errors.As(err, &inc) {
 				return err
 			}
@@ -44,7 +44,7 @@ Exit code 4 when anything fails.`,
 	return c
 }
 
-func printVerify(a *App, rep *ceremony.VerifyReport) {
+func printVerify(a *App, rep *verify.Report) {
 	a.warnSoftware(rep.Rehearsal)
 	for _, r := range rep.Repos {
 		fmt.Fprintf(a.Stdout, "%s\n", r.GUN)

@@ -17,7 +17,9 @@ import (
 	"filippo.io/age"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/internal/pivsim"
@@ -90,11 +92,11 @@ func (e *ykEnv) provisioned(slot int, serial uint32, cfg pivsim.Config) *pivsim.
 }
 
 // attestedRoot generates an attested root key in slot 9c.
-func (e *ykEnv) attestedRoot(serial uint32, label string) ceremony.KeyDescription {
+func (e *ykEnv) attestedRoot(serial uint32, label string) session.KeyDescription {
 	e.t.Helper()
 	out, errOut := e.must("key", "generate", "--device", yubikey.DeviceURI(serial)+";slot=9c", "--label", label,
 		"--mode", "attested", "--pin-file", e.pinFile, "--json")
-	var k ceremony.KeyDescription
+	var k session.KeyDescription
 	if err := json.Unmarshal([]byte(out), &k); err != nil {
 		e.t.Fatal(err)
 	}
@@ -352,16 +354,16 @@ func TestYubiKeyAttestationRefused(t *testing.T) {
 	// An attestation record that claims other policies, or an imported
 	// origin, than its certificates prove is refused by verify.
 	for _, c := range []struct {
-		edit func(*ceremony.AttestationRecord)
+		edit func(*verify.AttestationRecord)
 		want string
 	}{
-		{func(r *ceremony.AttestationRecord) { r.Attested.TouchPolicy = "never" }, "differ from what the attestation certificates prove"},
-		{func(r *ceremony.AttestationRecord) { r.Origin = "imported" }, "an imported key is never attested"},
+		{func(r *verify.AttestationRecord) { r.Attested.TouchPolicy = "never" }, "differ from what the attestation certificates prove"},
+		{func(r *verify.AttestationRecord) { r.Origin = "imported" }, "an imported key is never attested"},
 	} {
 		forged := filepath.Join(e.dir, "forged-"+strings.Fields(c.want)[0])
 		copyTree(t, signed, forged)
 		p := filepath.Join(forged, "attestations", key.CanonicalID+".json")
-		var rec ceremony.AttestationRecord
+		var rec verify.AttestationRecord
 		raw, _ := os.ReadFile(p)
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			t.Fatal(err)
@@ -387,7 +389,7 @@ func TestYubiKeyAttestationRefused(t *testing.T) {
 	}
 	drv.Close()
 	attPath := filepath.Join(signed, "attestations", key.CanonicalID+".json")
-	var rec ceremony.AttestationRecord
+	var rec verify.AttestationRecord
 	raw, _ := os.ReadFile(attPath)
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,10 @@
-package ceremony
+// Package recovery holds the paths back after a loss: restoring a
+// backed-up key from its custodians' shares onto a new device (also the
+// way to finish a backed-up generation whose import was interrupted),
+// proving a backup restores without writing anything, and recovering a
+// repository whose targets key is lost or compromised. It runs in the same
+// session frame as the ceremonies (ceremony/session).
+package recovery
 
 import (
 	"context"
@@ -6,12 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
@@ -96,7 +103,7 @@ func recoverShares(in ShareInputs) (*backup.Recovered, []ShareInfo, error) {
 			return nil, nil, err
 		}
 		shares = append(shares, s)
-		infos = append(infos, ShareInfo{File: p, Share: s.Number(), Custodian: s.Custodian(), SHA256: sha256hex(data)})
+		infos = append(infos, ShareInfo{File: p, Share: s.Number(), Custodian: s.Custodian(), SHA256: bundle.SHA256Hex(data)})
 	}
 	r, err := backup.Recover(shares)
 	if err != nil {
@@ -120,31 +127,30 @@ type RestoreOptions struct {
 	To    string // device URI
 	Label string // default: the label the backup recorded
 	Out   string // restore record directory to create
-	Now   time.Time
-	Args  []string
 }
 
 // RestoreResult is what Restore reports.
 type RestoreResult struct {
-	KeyDescription
-	Words      string      `json:"key_id_words"`
-	Device     ImportedKey `json:"device"`
-	Threshold  int         `json:"threshold"`
-	SharesUsed []int       `json:"shares_used"`
-	Shares     []ShareInfo `json:"shares"`
-	Out        string      `json:"record"`
-	Rehearsal  bool        `json:"rehearsal"`
+	session.KeyDescription
+	Words      string              `json:"key_id_words"`
+	Device     session.ImportedKey `json:"device"`
+	Threshold  int                 `json:"threshold"`
+	SharesUsed []int               `json:"shares_used"`
+	Shares     []ShareInfo         `json:"shares"`
+	Out        string              `json:"record"`
+	Rehearsal  bool                `json:"rehearsal"`
 }
 
 // Restore recombines a backed-up key from its custodians' shares in
-// memory, imports it into a device (a new YubiKey or token after a loss),
-// checks that the device signs with it, wipes it, and writes a record
-// directory with the transcript.
-func Restore(ctx context.Context, env Env, o RestoreOptions) (*RestoreResult, error) {
+// memory, imports it into a device (a new YubiKey or token after a loss,
+// or a device a backed-up generation did not reach), checks that the
+// device signs with it, wipes it, and writes a record directory with the
+// transcript.
+func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreResult, error) {
 	if o.To == "" {
 		return nil, errors.New("no device given: pass --to URI")
 	}
-	if _, err := deviceKey(o.To); err != nil {
+	if _, err := session.DeviceKey(o.To); err != nil {
 		return nil, err
 	}
 	if o.Out == "" {
@@ -153,11 +159,11 @@ func Restore(ctx context.Context, env Env, o RestoreOptions) (*RestoreResult, er
 	if _, err := os.Lstat(o.Out); err == nil {
 		return nil, fmt.Errorf("output %s already exists; choose a new -o directory", o.Out)
 	}
-	d := newDevices(env)
-	defer d.close()
-	b, err := d.backend(ctx, o.To)
+	s := session.New(env, "recover restore")
+	defer s.Close()
+	b, err := s.Backend(ctx, o.To)
 	if err != nil {
-		return nil, wrapDevice(o.To, err)
+		return nil, session.WrapDevice(o.To, err)
 	}
 	r, infos, err := recoverShares(o.ShareInputs)
 	if err != nil {
@@ -168,45 +174,41 @@ func Restore(ctx context.Context, env Env, o RestoreOptions) (*RestoreResult, er
 	if label == "" {
 		label = r.Label
 	}
-	if err := labelFree(ctx, b, label); err != nil {
+	if err := session.LabelFree(ctx, b, label); err != nil {
 		return nil, err
 	}
-	desc, err := describeKey("", r.Key.Public(), label, hsm.OriginImported, d.soft)
+	desc, err := session.DescribeKey("", r.Key.Public(), label, hsm.OriginImported, s.Software())
 	if err != nil {
 		return nil, err
 	}
-	t, err := NewTranscript(nil, "recover restore", func() time.Time { return o.Now })
-	if err != nil {
+	if err := s.Begin(nil, map[string]any{"shares": infos}); err != nil {
 		return nil, err
 	}
-	if err := t.Append("ceremony.start", map[string]any{"args": o.Args, "devices": d.events, "rehearsal": d.soft, "shares": infos}); err != nil {
-		return nil, err
-	}
-	if err := t.Append("backup.restored", map[string]any{"key_id": r.KeyID, "algorithm": r.Algorithm, "threshold": r.Threshold,
+	if err := s.Record("backup.restored", map[string]any{"key_id": r.KeyID, "algorithm": r.Algorithm, "threshold": r.Threshold,
 		"shares_used": r.Used, "shares_verified": r.Given, "backup_created": r.Created, "where": "memory of this computer"}); err != nil {
 		return nil, err
 	}
-	k, err := importVerified(ctx, b, r.Key, hsm.KeySpec{Label: label, Algorithm: r.Algorithm, Slot: uriSlot(o.To)})
+	k, err := session.ImportVerified(ctx, b, r.Key, hsm.KeySpec{Label: label, Algorithm: r.Algorithm, Slot: session.URISlot(o.To)})
 	if err != nil {
-		return nil, wrapDevice(o.To, fmt.Errorf("importing the restored key: %w (the shares are unchanged; nothing was written)", err))
+		return nil, session.WrapDevice(o.To, fmt.Errorf("importing the restored key: %w (the shares are unchanged; nothing was written)", err))
 	}
 	info := b.Info()
 	desc.URI = k.URI()
 	words, _ := backup.Words(r.KeyID)
-	res := &RestoreResult{KeyDescription: *desc, Words: words, Device: ImportedKey{Device: info.URI, URI: k.URI(), Serial: info.Serial, Software: info.Software},
-		Threshold: r.Threshold, SharesUsed: r.Used, Shares: infos, Out: o.Out, Rehearsal: d.soft}
-	if err := t.Append("key.imported", map[string]any{"key_id": r.KeyID, "uri": k.URI(), "device": info.URI, "serial": info.Serial,
+	res := &RestoreResult{KeyDescription: *desc, Words: words, Device: session.ImportedKey{Device: info.URI, URI: k.URI(), Serial: info.Serial, Software: info.Software},
+		Threshold: r.Threshold, SharesUsed: r.Used, Shares: infos, Out: o.Out, Rehearsal: s.Software()}
+	if err := s.Record("key.imported", map[string]any{"key_id": r.KeyID, "uri": k.URI(), "device": info.URI, "serial": info.Serial,
 		"software": info.Software, "signature_verified": true}); err != nil {
 		return nil, err
 	}
-	if err := t.Append("ceremony.end", map[string]any{"key_id": r.KeyID, "key_wiped_from_memory": true}); err != nil {
+	if err := s.End(map[string]any{"key_id": r.KeyID, "key_wiped_from_memory": true}); err != nil {
 		return nil, err
 	}
 	rep, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	if err := fsutil.WriteTree(o.Out, map[string][]byte{TranscriptName: t.Bytes(), "restore.json": append(rep, '\n')}); err != nil {
+	if err := fsutil.WriteTree(o.Out, map[string][]byte{bundle.TranscriptName: s.Transcript(), "restore.json": append(rep, '\n')}); err != nil {
 		return nil, fmt.Errorf("the key %s is on %s, but the restore record could not be written: %w", r.KeyID, k.URI(), err)
 	}
 	return res, nil

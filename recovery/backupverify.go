@@ -1,4 +1,4 @@
-package ceremony
+package recovery
 
 import (
 	"encoding/json"
@@ -8,11 +8,12 @@ import (
 	"slices"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/trust"
 )
 
-// BackupVerifyOptions control VerifyBackup.
-type BackupVerifyOptions struct {
+// BackupOptions control VerifyBackup.
+type BackupOptions struct {
 	ShareInputs
 	Record string   // backup.json to compare with (optional)
 	Roots  []string // root.json files whose root keys must include the key (optional)
@@ -25,8 +26,8 @@ type RootMatch struct {
 	KeyID      string `json:"root_key_id"`
 }
 
-// BackupVerifyReport is what VerifyBackup found.
-type BackupVerifyReport struct {
+// BackupReport is what VerifyBackup found.
+type BackupReport struct {
 	OK            bool        `json:"ok"`
 	KeyID         string      `json:"key_id"`
 	Words         string      `json:"key_id_words"`
@@ -44,14 +45,14 @@ type BackupVerifyReport struct {
 // with the custodians' identities, recombined in memory, checked against
 // the public key every share records (and backup.json and root
 // certificates when given), then wiped. It writes nothing.
-func VerifyBackup(o BackupVerifyOptions) (*BackupVerifyReport, error) {
+func VerifyBackup(o BackupOptions) (*BackupReport, error) {
 	r, infos, err := recoverShares(o.ShareInputs)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Wipe()
 	words, _ := backup.Words(r.KeyID)
-	rep := &BackupVerifyReport{KeyID: r.KeyID, Words: words, Algorithm: r.Algorithm, Label: r.Label, Threshold: r.Threshold,
+	rep := &BackupReport{KeyID: r.KeyID, Words: words, Algorithm: r.Algorithm, Label: r.Label, Threshold: r.Threshold,
 		Total: r.Shares, Shares: infos, Used: r.Used}
 	if o.Record != "" {
 		b, err := os.ReadFile(o.Record)
@@ -63,7 +64,7 @@ func VerifyBackup(o BackupVerifyOptions) (*BackupVerifyReport, error) {
 			return nil, fmt.Errorf("%s: not a keyrite backup record: %v", o.Record, err)
 		}
 		blk, _ := pem.Decode([]byte(rec.PublicKeyPEM))
-		desc, err := describeKey("", r.Key.Public(), "", "", false)
+		desc, err := session.DescribeKey("", r.Key.Public(), "", "", false)
 		if err != nil {
 			return nil, err
 		}

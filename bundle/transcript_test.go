@@ -1,4 +1,4 @@
-package ceremony
+package bundle
 
 import (
 	"bytes"

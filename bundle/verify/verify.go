@@ -1,6 +1,13 @@
-package ceremony
+// Package verify is the one place a signed bundle is checked: its manifest
+// (read through bundle), the transcript chain, every repository's metadata
+// against the request bundle it was made from, bundle.json's claims, and
+// the device attestations it carries. Every command that reads a signed
+// bundle (verify, sign, publish, and each ceremony re-reading what it just
+// wrote) calls Dir or Signed.
+package verify
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,8 +20,8 @@ import (
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
-// VerifyReport is the result of verifying a signed bundle offline.
-type VerifyReport struct {
+// Report is the result of verifying a signed bundle offline.
+type Report struct {
 	Bundle          string              `json:"bundle"`
 	Server          string              `json:"server"`
 	Rehearsal       bool                `json:"rehearsal"`
@@ -25,38 +32,86 @@ type VerifyReport struct {
 	OK              bool                `json:"ok"`
 }
 
-// Verify checks a signed bundle offline: both manifests, the transcript
-// chain, and for every GUN the metadata (canonical JSON, signatures and
-// thresholds, root certificates for the GUN and valid now, versions) and
-// that the server keys in root are those of the request bundle.
-func Verify(dir string, now time.Time) (*VerifyReport, error) {
-	return VerifyWith(dir, now, VerifyOptions{})
+// Options control verification.
+type Options struct {
+	// AttestationRoots replaces Yubico's attestation roots. Only tests set
+	// it (to their simulator's root); the command line has no way to.
+	AttestationRoots *x509.CertPool
 }
 
-func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
-	dir := s.Dir
-	rep := &VerifyReport{Bundle: dir, Server: s.Info.Server, Rehearsal: s.Info.Rehearsal}
-	entries, err := VerifyTranscript(s.Files[bundle.TranscriptName])
+// Dir reads a signed bundle (its manifests are checked as it is read) and
+// verifies it. A bundle that verifies but still waits for threshold
+// signatures returns its report with an *IncompleteError.
+func Dir(dir string, now time.Time, o Options) (*Report, error) {
+	s, err := bundle.ReadSigned(dir)
 	if err != nil {
-		return rep, &bundle.Error{Bundle: dir, Reason: err.Error()}
+		return nil, err
+	}
+	return Signed(s, now, o)
+}
+
+// Signed verifies a signed bundle already read: the transcript chain, and
+// for every GUN the metadata (canonical JSON, signatures and thresholds,
+// root certificates for the GUN and valid now, versions), that the server
+// keys in root are those of the request bundle, that bundle.json and the
+// transcript describe these very files, and the attestations. A bundle
+// still waiting for threshold signatures has its attestations checked
+// too: they must hold before anyone adds a signature.
+func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
+	rep := &Report{Bundle: s.Dir, Server: s.Info.Server, Rehearsal: s.Info.Rehearsal}
+	entries, err := transcript(s, rep)
+	if err != nil {
+		return rep, err
+	}
+	missing, err := repos(s, rep, now)
+	if err != nil {
+		return rep, err
+	}
+	// After the metadata, so a bad signature is reported as such rather
+	// than as a mismatch with the transcript.
+	if err := checkTranscriptFiles(s, entries); err != nil {
+		return rep, err
+	}
+	if err := checkAttestations(s, entries, rep, o.AttestationRoots); err != nil {
+		return rep, err
+	}
+	if len(missing) > 0 {
+		return rep, &IncompleteError{Bundle: s.Dir, Missing: missing}
+	}
+	rep.OK = true
+	return rep, nil
+}
+
+// transcript checks the chain once; every later check reads its entries.
+func transcript(s *bundle.Signed, rep *Report) ([]bundle.TranscriptEntry, error) {
+	b := s.Files[bundle.TranscriptName]
+	entries, err := bundle.VerifyTranscript(b)
+	if err != nil {
+		return nil, &bundle.Error{Bundle: s.Dir, Reason: err.Error()}
 	}
 	if len(entries) == 0 {
-		return rep, &bundle.Error{Bundle: dir, Reason: "the transcript is empty"}
+		return nil, &bundle.Error{Bundle: s.Dir, Reason: "the transcript is empty"}
 	}
 	rep.TranscriptLines = len(entries)
-	rep.TranscriptHead = lineHash(s.Files[bundle.TranscriptName][:len(s.Files[bundle.TranscriptName])-1], true)
+	rep.TranscriptHead = bundle.TranscriptHead(b)
+	return entries, nil
+}
+
+// repos verifies every repository's metadata and returns the roles whose
+// threshold is not met yet.
+func repos(s *bundle.Signed, rep *Report, now time.Time) (missing []string, err error) {
+	dir := s.Dir
 	if len(s.Info.Repos) == 0 {
-		return rep, &bundle.Error{Bundle: dir, Reason: "signs no repository"}
+		return nil, &bundle.Error{Bundle: dir, Reason: "signs no repository"}
 	}
-	var missing []string
 	for _, r := range s.Info.Repos {
 		ts, err := s.Request.ServerKey(r.GUN, data.CanonicalTimestampRole)
 		if err != nil {
-			return rep, err
+			return nil, err
 		}
 		ss, err := s.Request.ServerKey(r.GUN, data.CanonicalSnapshotRole)
 		if err != nil {
-			return rep, err
+			return nil, err
 		}
 		in := trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"), Targets: s.RepoMetadata(r.GUN, "targets"),
 			Timestamp: ts, Snapshot: ss, Now: now}
@@ -76,23 +131,23 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 			in.Targets = s.Request.Metadata(r.GUN, data.CanonicalTargetsRole)
 		}
 		if in.Root == nil {
-			return rep, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: no root.json in the bundle or its request bundle", r.GUN)}
+			return nil, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: no root.json in the bundle or its request bundle", r.GUN)}
 		}
 		rr, err := trust.VerifyRepository(in)
 		if rr != nil {
 			rep.Repos = append(rep.Repos, rr)
 		}
 		if err != nil {
-			return rep, err
+			return nil, err
 		}
 		if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
-			return rep, err
+			return nil, err
 		}
 		if snapshot != nil {
 			sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
 				map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
 			if err != nil {
-				return rep, err
+				return nil, err
 			}
 			rr.Roles = append(rr.Roles, *sr)
 		}
@@ -102,16 +157,7 @@ func verifySigned(s *bundle.Signed, now time.Time) (*VerifyReport, error) {
 			}
 		}
 	}
-	// Last, so a bad signature is reported as such rather than as a
-	// mismatch with the transcript.
-	if err := checkTranscriptFiles(s, entries); err != nil {
-		return rep, err
-	}
-	if len(missing) > 0 {
-		return rep, &IncompleteError{Bundle: dir, Missing: missing}
-	}
-	rep.OK = true
-	return rep, nil
+	return missing, nil
 }
 
 // checkClaims compares what bundle.json says (and publish relies on) with
@@ -159,7 +205,7 @@ type repoEvent struct {
 // the latest repo.* line for every GUN must name the hashes of its
 // metadata. A bundle whose files were swapped and re-manifested fails here
 // even if the swapped files verify on their own.
-func checkTranscriptFiles(s *bundle.Signed, entries []Entry) error {
+func checkTranscriptFiles(s *bundle.Signed, entries []bundle.TranscriptEntry) error {
 	latest := map[string]repoEvent{}
 	for _, e := range entries {
 		if len(e.Event) < 5 || e.Event[:5] != "repo." {
@@ -177,7 +223,7 @@ func checkTranscriptFiles(s *bundle.Signed, entries []Entry) error {
 			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("the transcript records no signing of %s", r.GUN)}
 		}
 		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}, {"snapshot", ev.SnapshotSHA256}} {
-			if b := s.RepoMetadata(r.GUN, f.role); b != nil && sha256hex(b) != f.want {
+			if b := s.RepoMetadata(r.GUN, f.role); b != nil && bundle.SHA256Hex(b) != f.want {
 				return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: %s.json is not the file the transcript records as signed", r.GUN, f.role)}
 			}
 		}

@@ -1,7 +1,4 @@
-// Package ceremony runs keyrite's offline and online procedures — key
-// generation, init, verify, publish — on top of hsm, trust and bundle, and
-// keeps each ceremony's hash-chained transcript.
-package ceremony
+package bundle
 
 import (
 	"bufio"
@@ -17,9 +14,9 @@ import (
 // genesis is the "previous hash" of a transcript's first line.
 var genesis = strings.Repeat("0", 64)
 
-// Entry is one line of transcript.jsonl. Secrets never go in: arguments are
+// TranscriptEntry is one line of transcript.jsonl. Secrets never go in: arguments are
 // recorded as given on the command line, where keyrite accepts no secrets.
-type Entry struct {
+type TranscriptEntry struct {
 	Seq     int             `json:"seq"`
 	Time    time.Time       `json:"time"`
 	Command string          `json:"command"`
@@ -48,7 +45,7 @@ func NewTranscript(prior []byte, command string, now func() time.Time) (*Transcr
 		}
 		t.buf.Write(prior)
 		t.seq = len(entries)
-		t.last = lineHash(bytes.TrimSuffix(prior, []byte("\n")), true)
+		t.last = TranscriptHead(prior)
 	}
 	return t, nil
 }
@@ -60,7 +57,7 @@ func (t *Transcript) Append(event string, data any) error {
 		return err
 	}
 	t.seq++
-	return t.appendEntry(Entry{Seq: t.seq, Time: t.now().UTC(), Command: t.command, Event: event, Data: raw, Prev: t.last})
+	return t.appendEntry(TranscriptEntry{Seq: t.seq, Time: t.now().UTC(), Command: t.command, Event: event, Data: raw, Prev: t.last})
 }
 
 // Bytes returns the transcript so far.
@@ -68,6 +65,10 @@ func (t *Transcript) Bytes() []byte { return bytes.Clone(t.buf.Bytes()) }
 
 // Head is the hash of the last line: what a seal signs.
 func (t *Transcript) Head() string { return t.last }
+
+// TranscriptHead is the hash of a transcript's last line, the value a seal
+// signs and verify reports.
+func TranscriptHead(b []byte) string { return lineHash(bytes.TrimSuffix(b, []byte("\n")), true) }
 
 // lineHash hashes one line; with lastOfMany it hashes the last line of a
 // multi-line text.
@@ -77,6 +78,12 @@ func lineHash(b []byte, lastOfMany bool) string {
 			b = b[i+1:]
 		}
 	}
+	return SHA256Hex(b)
+}
+
+// SHA256Hex is the one digest keyrite records for files and lines: the
+// SHA-256 of b in lower-case hex, as manifests and transcripts write it.
+func SHA256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -93,8 +100,8 @@ func (e *TranscriptError) Error() string {
 
 // VerifyTranscript checks the chain: consecutive sequence numbers and each
 // line naming the hash of the one before.
-func VerifyTranscript(b []byte) ([]Entry, error) {
-	var out []Entry
+func VerifyTranscript(b []byte) ([]TranscriptEntry, error) {
+	var out []TranscriptEntry
 	prev := genesis
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -102,7 +109,7 @@ func VerifyTranscript(b []byte) ([]Entry, error) {
 	for sc.Scan() {
 		n++
 		line := sc.Bytes()
-		var e Entry
+		var e TranscriptEntry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, &TranscriptError{n, "not valid JSON"}
 		}
@@ -124,7 +131,7 @@ func VerifyTranscript(b []byte) ([]Entry, error) {
 	return out, nil
 }
 
-func (t *Transcript) appendEntry(e Entry) error {
+func (t *Transcript) appendEntry(e TranscriptEntry) error {
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err

@@ -1,0 +1,61 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/trust"
+)
+
+// WriteSigned writes the signed bundle whole, with the transcript so far,
+// then reads it back and verifies it as verify would: nothing unverified
+// leaves the room. A bundle that fails is removed. A bundle still waiting
+// for other holders' signatures is a result, not a failure: missing names
+// the roles whose threshold is not met yet.
+func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.Files, req *bundle.Request) (missing []string, err error) {
+	info.Rehearsal = info.Rehearsal || s.software
+	if err := bundle.WriteSigned(out, info, files, req, s.Transcript()); err != nil {
+		return nil, err
+	}
+	_, err = verify.Dir(out, s.Now(), s.VerifyOptions())
+	var inc *verify.IncompleteError
+	switch {
+	case err == nil:
+		return nil, nil
+	case errors.As(err, &inc):
+		return inc.Missing, nil
+	default:
+		os.RemoveAll(out)
+		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
+	}
+}
+
+// CheckGUNs refuses an empty list, an invalid name or a name given twice.
+func CheckGUNs(guns []string) error {
+	if len(guns) == 0 {
+		return errors.New("no GUN given")
+	}
+	seen := map[string]bool{}
+	for _, g := range guns {
+		if err := trust.ValidateGUN(g); err != nil {
+			return err
+		}
+		if seen[g] {
+			return fmt.Errorf("%s is given twice", g)
+		}
+		seen[g] = true
+	}
+	return nil
+}
+
+// CheckNewOutput refuses an output that exists: keyrite never overwrites
+// or merges into a bundle, backup or record.
+func CheckNewOutput(out string) error {
+	if _, err := os.Lstat(out); err == nil {
+		return fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", out)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+// Package session is the frame every ceremony and recovery runs in: the
+// devices (each opened once, one login per device), the clock, the
+// transcript, progress and confirmation callbacks, and the writing of what
+// leaves the room (written whole, then verified as verify would). The
+// update frame (Update) is built on it. It sits below ceremony and
+// recovery, which both use it, and above trust, backup and bundle.
+package session
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/hsm"
+)
+
+// Env is what every operation needs from the outside world. It carries no
+// command-line flags: the command line builds it.
+type Env struct {
+	Registry *hsm.Registry
+	HSM      hsm.Options
+	// AttestationRoots replaces Yubico's attestation roots; only tests set
+	// it.
+	AttestationRoots *x509.CertPool
+	// Clock is the time every signature, expiry and transcript line uses;
+	// nil means time.Now.
+	Clock func() time.Time
+	// Args is the command line as given, recorded in transcripts (keyrite
+	// accepts no secrets on it).
+	Args []string
+	// Progress is told of each item of a batch as it completes; nil: silent.
+	Progress func(done, total int, item string)
+}
+
+// Now is the environment's clock.
+func (e Env) Now() time.Time {
+	if e.Clock == nil {
+		return time.Now()
+	}
+	return e.Clock()
+}
+
+// VerifyOptions are the options every verification in this environment
+// uses.
+func (e Env) VerifyOptions() verify.Options {
+	return verify.Options{AttestationRoots: e.AttestationRoots}
+}
+
+// Session is one operation: its devices and its transcript. Close it.
+type Session struct {
+	Env
+	command  string
+	open     map[string]hsm.Backend
+	order    []string
+	software bool
+	devices  []bundle.Device
+	t        *bundle.Transcript
+}
+
+// New starts a session for a command (the name its transcript records).
+func New(env Env, command string) *Session {
+	return &Session{Env: env, command: command, open: map[string]hsm.Backend{}}
+}
+
+// Command is the name the transcript records.
+func (s *Session) Command() string { return s.command }
+
+// DeviceKey is the part of a key URI that selects its device.
+func DeviceKey(uri string) (string, error) {
+	u, err := hsm.ParseURI(uri)
+	if err != nil {
+		return "", err
+	}
+	return u.Without("object", "id").String(), nil
+}
+
+// Backend opens (once) the device a URI selects.
+func (s *Session) Backend(ctx context.Context, uri string) (hsm.Backend, error) {
+	k, err := DeviceKey(uri)
+	if err != nil {
+		return nil, err
+	}
+	if b, ok := s.open[k]; ok {
+		return b, nil
+	}
+	b, _, err := s.Registry.OpenDevice(ctx, uri, s.HSM)
+	if err != nil {
+		return nil, err
+	}
+	s.open[k] = b
+	s.order = append(s.order, k)
+	info := b.Info()
+	s.software = s.software || info.Software
+	s.devices = append(s.devices, bundle.Device{URI: info.URI, Kind: info.Kind, Label: info.Label, Serial: info.Serial,
+		Model: info.Model, Firmware: info.Firmware, Software: info.Software})
+	return b, nil
+}
+
+// Key opens the key a URI names, on its device. Errors name the key's URI.
+func (s *Session) Key(ctx context.Context, uri string) (hsm.Key, error) {
+	b, err := s.Backend(ctx, uri)
+	if err != nil {
+		return nil, WrapDevice(uri, err)
+	}
+	k, err := b.Open(ctx, uri)
+	if err != nil {
+		return nil, WrapDevice(uri, err)
+	}
+	return k, nil
+}
+
+// Close closes every device the session opened.
+func (s *Session) Close() {
+	for _, k := range s.order {
+		s.open[k].Close()
+	}
+}
+
+// Software says whether a software token took part: everything the
+// session writes is then a rehearsal.
+func (s *Session) Software() bool { return s.software }
+
+// Devices are the devices opened so far, as the transcript records them.
+func (s *Session) Devices() []bundle.Device { return s.devices }
+
+// Progress reports one more item of a batch done.
+func (s *Session) Progress(done, total int, item string) {
+	if s.Env.Progress != nil {
+		s.Env.Progress(done, total, item)
+	}
+}
+
+// Begin starts the transcript, continuing prior when a ceremony extends
+// the record of the bundle it started from. The ceremony.start line holds
+// the command line, the devices opened so far and whether this is a
+// rehearsal, plus fields.
+func (s *Session) Begin(prior []byte, fields map[string]any) error {
+	t, err := bundle.NewTranscript(prior, s.command, s.Now)
+	if err != nil {
+		return err
+	}
+	s.t = t
+	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	for k, v := range fields {
+		ev[k] = v
+	}
+	return s.Record("ceremony.start", ev)
+}
+
+// Record appends an event to the transcript.
+func (s *Session) Record(event string, data any) error { return s.t.Append(event, data) }
+
+// End appends the ceremony.end line.
+func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", fields) }
+
+// Transcript is the transcript so far.
+func (s *Session) Transcript() []byte { return s.t.Bytes() }
+
+// WrapDevice names the device in an error, never echoing a secret someone
+// typed into its URI.
+func WrapDevice(uri string, err error) error { return fmt.Errorf("%s: %w", hsm.Redact(uri), err) }
