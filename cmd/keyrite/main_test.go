@@ -31,15 +31,18 @@ import (
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/internal/rehearsal/cli"
 	"github.com/keyrite/keyrite/internal/testenv"
 	"github.com/keyrite/keyrite/trust"
 )
 
-// TestMain lets the test binary run as the keyrite command: testscript
-// copies it into $PATH as "keyrite", and a script's exec keyrite runs Main.
+// TestMain lets the test binary run as the keyrite and keyrite-rehearse
+// commands: testscript copies it into $PATH under both names, and a
+// script's exec keyrite runs Main.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"keyrite": func() { os.Exit(mainWithRoots(testAttestationRoots())) },
+		"keyrite":          func() { os.Exit(mainWithRoots(testAttestationRoots())) },
+		"keyrite-rehearse": func() { os.Exit(cli.Main()) },
 	})
 }
 

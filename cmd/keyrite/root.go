@@ -41,7 +41,7 @@ never from flags, URIs or the environment.`,
 		}
 		return c.Help()
 	}
-	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a), newRehearseCmd(a),
+	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
 		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
 		newBackupCmd(a), newRecoverCmd(a))
 	return root

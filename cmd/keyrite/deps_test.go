@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// serverCode matches notary's server code and what it drags in. The keyrite
+// binary goes into the air-gapped room and must link none of it; the
+// in-process notary-server of rehearsals lives in keyrite-rehearse.
+var serverCode = regexp.MustCompile(`notary/server|jinzhu/gorm|go-sql-driver|rethinkdb|bugsnag|prometheus|gorilla/mux`)
+
+// TestNoServerCode fails when the keyrite binary links server packages
+// again, naming each one.
+func TestNoServerCode(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "github.com/keyrite/keyrite/cmd/keyrite")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("%s list -deps: %v\n%s", goBin, err, stderr)
+	}
+	pkgs := strings.Fields(string(out))
+	if len(pkgs) == 0 || !strings.Contains(string(out), "github.com/keyrite/keyrite/cmd/keyrite") {
+		t.Fatalf("go list -deps printed no keyrite package:\n%s", out)
+	}
+	var bad []string
+	for _, p := range pkgs {
+		if serverCode.MatchString(p) {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("the keyrite binary links server code it must not carry into the air-gapped room:\n  %s\n"+
+			"(go list -deps ./cmd/keyrite; the rehearsal's in-process server belongs in cmd/keyrite-rehearse)",
+			strings.Join(bad, "\n  "))
+	}
+}
