@@ -55,23 +55,10 @@ func (b *Backup) Wipe() {
 
 // Create splits the key and encrypts one share per custodian.
 func Create(o CreateOptions) (*Backup, error) {
+	if err := checkCreateOptions(o); err != nil {
+		return nil, err
+	}
 	n := len(o.Custodians)
-	if n == 0 {
-		return nil, errors.New("no custodians given")
-	}
-	if o.Threshold < 1 || o.Threshold > n {
-		return nil, fmt.Errorf("threshold %d with %d custodians: it must be between 1 and %d", o.Threshold, n, n)
-	}
-	if n > shamir.MaxShares {
-		return nil, fmt.Errorf("%d custodians: at most %d", n, shamir.MaxShares)
-	}
-	seen := map[string]bool{}
-	for _, c := range o.Custodians {
-		if seen[c.Name] {
-			return nil, fmt.Errorf("custodian %s is given twice", c.Name)
-		}
-		seen[c.Name] = true
-	}
 	alg, err := hsm.CurveName(&o.Key.PublicKey)
 	if err != nil {
 		return nil, err
@@ -108,37 +95,9 @@ func Create(o CreateOptions) (*Backup, error) {
 		p := &payload{KeyID: o.KeyID, Algorithm: alg, PublicKey: pubDER, Label: o.Label, Custodian: c.Name,
 			Created: o.Created.UTC(), Share: i + 1, Shares: n, Threshold: o.Threshold, X: parts[i].X, Y: parts[i].Y}
 		p.Tag = tag(tk, p)
-		var pass []byte
-		if c.Kind == KindPassphrase {
-			if o.Passphrase == nil {
-				return nil, fmt.Errorf("custodian %s: a passphrase is needed but there is no way to ask for it", c.Name)
-			}
-			if pass, err = o.Passphrase(c); err != nil {
-				return nil, fmt.Errorf("custodian %s: %w", c.Name, err)
-			}
-		}
-		r, err := c.recipient(pass, o.WorkFactor, o.PluginUI)
-		hsm.Wipe(pass)
-		if err != nil {
+		if err := b.addShare(o, c, p); err != nil {
 			return nil, err
 		}
-		rec := &recorder{r: r}
-		plain := p.marshal()
-		armored, err := encrypt(plain, rec)
-		sum := sha256.Sum256(plain)
-		hsm.Wipe(plain)
-		if err != nil {
-			return nil, fmt.Errorf("custodian %s: encrypting the share: %w", c.Name, err)
-		}
-		h := Header{KeyID: o.KeyID, Share: i + 1, Threshold: o.Threshold, Custodian: c.Name, Created: o.Created.UTC().Format(time.DateOnly)}
-		text := append([]byte(h.text()+"\n"), armored...)
-		name := ShareFileName(c.Name)
-		b.Files[name] = text
-		b.checks = append(b.checks, &check{file: name, custodian: c, share: i + 1,
-			id: &expected{stanzas: rec.stanzas, fileKey: rec.fileKey}, payload: sum})
-		recipient := c.Recipient
-		b.Record.Shares = append(b.Record.Shares, RecordShare{Share: i + 1, Custodian: c.Name, Kind: kindName(c),
-			Recipient: recipient, File: name, SHA256: hexSum(text)})
 	}
 	rec, err := json.MarshalIndent(b.Record, "", "  ")
 	if err != nil {
@@ -146,6 +105,66 @@ func Create(o CreateOptions) (*Backup, error) {
 	}
 	b.Files[RecordName] = append(rec, '\n')
 	return b, nil
+}
+
+// checkCreateOptions checks the custodians and the threshold.
+func checkCreateOptions(o CreateOptions) error {
+	n := len(o.Custodians)
+	if n == 0 {
+		return errors.New("no custodians given")
+	}
+	if o.Threshold < 1 || o.Threshold > n {
+		return fmt.Errorf("threshold %d with %d custodians: it must be between 1 and %d", o.Threshold, n, n)
+	}
+	if n > shamir.MaxShares {
+		return fmt.Errorf("%d custodians: at most %d", n, shamir.MaxShares)
+	}
+	seen := map[string]bool{}
+	for _, c := range o.Custodians {
+		if seen[c.Name] {
+			return fmt.Errorf("custodian %s is given twice", c.Name)
+		}
+		seen[c.Name] = true
+	}
+	return nil
+}
+
+// addShare encrypts one share's payload to its custodian and adds the
+// share file, its entry in the record, and what Check needs to prove it.
+func (b *Backup) addShare(o CreateOptions, c Custodian, p *payload) error {
+	var pass []byte
+	if c.Kind == KindPassphrase {
+		if o.Passphrase == nil {
+			return fmt.Errorf("custodian %s: a passphrase is needed but there is no way to ask for it", c.Name)
+		}
+		var err error
+		if pass, err = o.Passphrase(c); err != nil {
+			return fmt.Errorf("custodian %s: %w", c.Name, err)
+		}
+	}
+	r, err := c.recipient(pass, o.WorkFactor, o.PluginUI)
+	hsm.Wipe(pass)
+	if err != nil {
+		return err
+	}
+	rec := &recorder{r: r}
+	plain := p.marshal()
+	armored, err := encrypt(plain, rec)
+	sum := sha256.Sum256(plain)
+	hsm.Wipe(plain)
+	if err != nil {
+		return fmt.Errorf("custodian %s: encrypting the share: %w", c.Name, err)
+	}
+	h := Header{KeyID: o.KeyID, Share: p.Share, Threshold: o.Threshold, Custodian: c.Name, Created: o.Created.UTC().Format(time.DateOnly)}
+	text := append([]byte(h.text()+"\n"), armored...)
+	name := ShareFileName(c.Name)
+	b.Files[name] = text
+	b.checks = append(b.checks, &check{file: name, custodian: c, share: p.Share,
+		id: &expected{stanzas: rec.stanzas, fileKey: rec.fileKey}, payload: sum})
+	recipient := c.Recipient
+	b.Record.Shares = append(b.Record.Shares, RecordShare{Share: p.Share, Custodian: c.Name, Kind: kindName(c),
+		Recipient: recipient, File: name, SHA256: hexSum(text)})
+	return nil
 }
 
 func kindName(c Custodian) string {

@@ -95,38 +95,74 @@ func Recover(shares []*Share) (*Recovered, error) {
 	if len(shares) == 0 {
 		return nil, errors.New("no shares given")
 	}
-	first := shares[0]
-	byNumber := map[int]*Share{}
-	for _, s := range shares {
-		if s.p.KeyID != first.p.KeyID || !bytes.Equal(s.p.PublicKey, first.p.PublicKey) {
-			return nil, &ShareError{File: s.File, Reason: fmt.Sprintf("is a share of key %s, but %s is of key %s: shares of different keys cannot be combined",
-				short(s.p.KeyID), first.File, short(first.p.KeyID))}
-		}
-		if s.p.Threshold != first.p.Threshold || s.p.Shares != first.p.Shares || s.p.Algorithm != first.p.Algorithm ||
-			s.p.Label != first.p.Label || !s.p.Created.Equal(first.p.Created) {
-			return nil, &ShareError{File: s.File, Reason: fmt.Sprintf("disagrees with %s on the backup's threshold, size, label or date: damaged or forged", first.File)}
-		}
-		if o, ok := byNumber[s.p.Share]; ok {
-			return nil, &ShareError{File: s.File, Reason: fmt.Sprintf("is share %d, and so is %s: each share counts once", s.p.Share, o.File)}
-		}
-		byNumber[s.p.Share] = s
+	if err := checkSameBackup(shares); err != nil {
+		return nil, err
 	}
+	first := shares[0]
 	t := first.p.Threshold
 	if len(shares) < t {
 		return nil, &ThresholdError{KeyID: first.p.KeyID, Have: len(shares), Need: t}
 	}
-	pubAny, err := x509.ParsePKIXPublicKey(first.p.PublicKey)
+	pub, err := recordedPublicKey(first)
 	if err != nil {
-		return nil, &ShareError{File: first.File, Reason: "records an unreadable public key", Err: err}
+		return nil, err
+	}
+	found, used := findKey(shares, t, pub)
+	if found == nil {
+		return nil, &ShareError{File: fmt.Sprintf("set (%d given)", len(shares)),
+			Reason: fmt.Sprintf("no %d of the shares given recombine into key %s: at least one share is damaged or forged", t, short(first.p.KeyID))}
+	}
+	r := &Recovered{Key: found, KeyID: first.p.KeyID, Label: first.p.Label, Algorithm: first.p.Algorithm,
+		Threshold: t, Shares: first.p.Shares, Created: first.p.Created, Used: used}
+	if err := r.checkTags(shares); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkSameBackup checks that the shares are of one key and one backup,
+// each share given once.
+func checkSameBackup(shares []*Share) error {
+	first := shares[0]
+	byNumber := map[int]*Share{}
+	for _, s := range shares {
+		if s.p.KeyID != first.p.KeyID || !bytes.Equal(s.p.PublicKey, first.p.PublicKey) {
+			return &ShareError{File: s.File, Reason: fmt.Sprintf("is a share of key %s, but %s is of key %s: shares of different keys cannot be combined",
+				short(s.p.KeyID), first.File, short(first.p.KeyID))}
+		}
+		if s.p.Threshold != first.p.Threshold || s.p.Shares != first.p.Shares || s.p.Algorithm != first.p.Algorithm ||
+			s.p.Label != first.p.Label || !s.p.Created.Equal(first.p.Created) {
+			return &ShareError{File: s.File, Reason: fmt.Sprintf("disagrees with %s on the backup's threshold, size, label or date: damaged or forged", first.File)}
+		}
+		if o, ok := byNumber[s.p.Share]; ok {
+			return &ShareError{File: s.File, Reason: fmt.Sprintf("is share %d, and so is %s: each share counts once", s.p.Share, o.File)}
+		}
+		byNumber[s.p.Share] = s
+	}
+	return nil
+}
+
+// recordedPublicKey is the public key a share records, checked against
+// its algorithm.
+func recordedPublicKey(s *Share) (*ecdsa.PublicKey, error) {
+	pubAny, err := x509.ParsePKIXPublicKey(s.p.PublicKey)
+	if err != nil {
+		return nil, &ShareError{File: s.File, Reason: "records an unreadable public key", Err: err}
 	}
 	pub, ok := pubAny.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, &ShareError{File: first.File, Reason: "records a public key that is not ECDSA"}
+		return nil, &ShareError{File: s.File, Reason: "records a public key that is not ECDSA"}
 	}
-	if alg, err := hsm.CurveName(pub); err != nil || alg != first.p.Algorithm {
-		return nil, &ShareError{File: first.File, Reason: "records a public key that does not match its algorithm"}
+	if alg, err := hsm.CurveName(pub); err != nil || alg != s.p.Algorithm {
+		return nil, &ShareError{File: s.File, Reason: "records a public key that does not match its algorithm"}
 	}
+	return pub, nil
+}
 
+// findKey tries threshold-sized subsets of the shares (at most
+// maxRecoverTries) until one recombines into the private key of pub. It
+// returns the key and the numbers of the shares that made it, or nil.
+func findKey(shares []*Share, t int, pub *ecdsa.PublicKey) (*ecdsa.PrivateKey, []int) {
 	var found *ecdsa.PrivateKey
 	var used []int
 	tries := 0
@@ -156,28 +192,29 @@ func Recover(shares []*Share) (*Recovered, error) {
 		}
 		return errStop
 	})
-	if found == nil {
-		return nil, &ShareError{File: fmt.Sprintf("set (%d given)", len(shares)),
-			Reason: fmt.Sprintf("no %d of the shares given recombine into key %s: at least one share is damaged or forged", t, short(first.p.KeyID))}
-	}
-	d, err := found.Bytes()
+	return found, used
+}
+
+// checkTags checks that every share given carries a tag made with the
+// recovered key, and lists them in r.Given. A share whose tag does not
+// verify is named, and r's key is wiped.
+func (r *Recovered) checkTags(shares []*Share) error {
+	d, err := r.Key.Bytes()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	tk, err := tagKey(d, first.p.KeyID)
+	tk, err := tagKey(d, r.KeyID)
 	hsm.Wipe(d)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer hsm.Wipe(tk)
-	r := &Recovered{Key: found, KeyID: first.p.KeyID, Label: first.p.Label, Algorithm: first.p.Algorithm,
-		Threshold: t, Shares: first.p.Shares, Created: first.p.Created, Used: used}
 	for _, s := range shares {
 		if !hmac.Equal(tag(tk, s.p), s.p.Tag) {
 			r.Wipe()
-			return nil, &ShareError{File: s.File, Reason: fmt.Sprintf("share %d was not made with key %s: damaged or forged (the other shares recover the key)", s.p.Share, short(first.p.KeyID))}
+			return &ShareError{File: s.File, Reason: fmt.Sprintf("share %d was not made with key %s: damaged or forged (the other shares recover the key)", s.p.Share, short(r.KeyID))}
 		}
 		r.Given = append(r.Given, s.p.Share)
 	}
-	return r, nil
+	return nil
 }
