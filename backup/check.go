@@ -49,32 +49,58 @@ func (b *Backup) Check(read func(name string) ([]byte, error)) (*CheckReport, er
 		}
 	}()
 	for _, c := range b.checks {
-		data, err := read(c.file)
+		s, err := c.readBack(b.Files[c.file], read)
+		if s != nil {
+			shares = append(shares, s)
+		}
 		if err != nil {
 			return nil, err
-		}
-		if !bytes.Equal(data, b.Files[c.file]) {
-			return nil, &ShareError{File: c.file, Reason: "read back differs from what was written"}
-		}
-		f, err := ParseShareFile(c.file, data)
-		if err != nil {
-			return nil, err
-		}
-		if f.Header == nil || f.Header.Share != c.share || f.Header.Custodian != c.custodian.Name {
-			return nil, &ShareError{File: c.file, Reason: "header does not name the intended share and custodian"}
-		}
-		s, err := f.open(c.id, nil)
-		if err != nil {
-			return nil, fmt.Errorf("custodian %s: %w", c.custodian.Name, err)
-		}
-		plain := s.p.marshal()
-		sum := sha256.Sum256(plain)
-		hsm.Wipe(plain)
-		shares = append(shares, s)
-		if sum != c.payload {
-			return nil, &ShareError{File: c.file, Reason: "decrypts to something other than the share that was made"}
 		}
 	}
+	rep, err := b.testRestore(shares)
+	if err != nil {
+		return nil, fmt.Errorf("test restore: %w", err)
+	}
+	return rep, nil
+}
+
+// readBack reads one share file back and proves it is the file written,
+// its header names the intended share and custodian, it is encrypted to
+// the custodian's recipient only, and it decrypts to the share that was
+// made. A share that decrypts is returned, even with an error, for the
+// caller to wipe.
+func (c *check) readBack(written []byte, read func(name string) ([]byte, error)) (*Share, error) {
+	data, err := read(c.file)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(data, written) {
+		return nil, &ShareError{File: c.file, Reason: "read back differs from what was written"}
+	}
+	f, err := ParseShareFile(c.file, data)
+	if err != nil {
+		return nil, err
+	}
+	if f.Header == nil || f.Header.Share != c.share || f.Header.Custodian != c.custodian.Name {
+		return nil, &ShareError{File: c.file, Reason: "header does not name the intended share and custodian"}
+	}
+	s, err := f.open(c.id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("custodian %s: %w", c.custodian.Name, err)
+	}
+	plain := s.p.marshal()
+	sum := sha256.Sum256(plain)
+	hsm.Wipe(plain)
+	if sum != c.payload {
+		return s, &ShareError{File: c.file, Reason: "decrypts to something other than the share that was made"}
+	}
+	return s, nil
+}
+
+// testRestore recombines threshold-sized subsets of the decrypted shares
+// and checks that each recovers the key: every subset when there are at
+// most maxSubsets, else one sliding window per share.
+func (b *Backup) testRestore(shares []*Share) (*CheckReport, error) {
 	t := b.Record.Threshold
 	rep := &CheckReport{Files: len(shares), Total: binomial(len(shares), t)}
 	try := func(sub []*Share) error {
@@ -89,6 +115,7 @@ func (b *Backup) Check(read func(name string) ([]byte, error)) (*CheckReport, er
 		rep.Subsets++
 		return nil
 	}
+	var err error
 	if rep.Total <= maxSubsets {
 		err = forSubsets(len(shares), t, func(idx []int) error {
 			sub := make([]*Share, len(idx))
@@ -107,7 +134,7 @@ func (b *Backup) Check(read func(name string) ([]byte, error)) (*CheckReport, er
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("test restore: %w", err)
+		return nil, err
 	}
 	return rep, nil
 }
