@@ -8,6 +8,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/trust"
 )
@@ -32,6 +33,7 @@ func classify(err error) (int, string) {
 		thresh *backup.ThresholdError
 		plug   *backup.PluginMissingError
 		kmis   *ceremony.KeyMismatchError
+		output *fsutil.ExistsError
 	)
 	switch {
 	case errors.As(err, &imp):
@@ -72,6 +74,8 @@ func classify(err error) (int, string) {
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
 	case errors.As(err, &exists):
 		return exitFailed, fmt.Sprintf("init only creates repositories; this version cannot yet change an existing one (refresh and rotate are planned); to start over, delete %s on the server first", exists.GUN)
+	case errors.As(err, &output):
+		return exitFailed, "keyrite never overwrites an output: choose a new -o directory"
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
 	case errors.Is(err, hsm.ErrExists):
