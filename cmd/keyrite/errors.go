@@ -34,6 +34,7 @@ func classify(err error) (int, string) {
 		plug   *backup.PluginMissingError
 		kmis   *ceremony.KeyMismatchError
 		output *fsutil.ExistsError
+		ca     *bundle.CAFileError
 	)
 	switch {
 	case errors.As(err, &imp):
@@ -76,6 +77,8 @@ func classify(err error) (int, string) {
 		return exitFailed, fmt.Sprintf("init only creates repositories; this version cannot yet change an existing one (refresh and rotate are planned); to start over, delete %s on the server first", exists.GUN)
 	case errors.As(err, &output):
 		return exitFailed, "keyrite never overwrites an output: choose a new -o directory"
+	case errors.As(err, &ca):
+		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate"
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
 	case errors.Is(err, hsm.ErrExists):
