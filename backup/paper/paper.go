@@ -20,12 +20,21 @@ import (
 // bigger modules, which survive printers, photocopies and phone cameras.
 const QRChunk = 700
 
+// NoHeaderError is share text without its header (share number,
+// custodian, key ID): the armored text alone, typed or scanned, which
+// opens but cannot be printed as a sheet.
+type NoHeaderError struct{ File string }
+
+func (e *NoHeaderError) Error() string {
+	return fmt.Sprintf("%s has no share header (share number, custodian, key ID): only the armored text", e.File)
+}
+
 // Render makes the sheet for one share file (its full text, header
 // included). created dates the PDF itself, so the same share always gives
 // the same document.
 func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error) {
 	if f.Header == nil {
-		return nil, fmt.Errorf("%s has no keyrite header: print the share file keyrite wrote, not the armored text alone", f.Name)
+		return nil, &NoHeaderError{File: f.Name}
 	}
 	h := f.Header
 	words, err := backup.WordLines(h.KeyID, 8)

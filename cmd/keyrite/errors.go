@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/backup/paper"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
@@ -35,6 +36,7 @@ func classify(err error) (int, string) {
 		kmis   *ceremony.KeyMismatchError
 		output *fsutil.ExistsError
 		ca     *bundle.CAFileError
+		nohdr  *paper.NoHeaderError
 	)
 	switch {
 	case errors.As(err, &imp):
@@ -79,6 +81,8 @@ func classify(err error) (int, string) {
 		return exitFailed, "keyrite never overwrites an output: choose a new -o directory"
 	case errors.As(err, &ca):
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate"
+	case errors.As(err, &nohdr):
+		return exitFailed, "print the share file keyrite wrote, not the armored text alone"
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
 	case errors.Is(err, hsm.ErrExists):
