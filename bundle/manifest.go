@@ -10,6 +10,7 @@ package bundle
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -77,7 +78,8 @@ func BuildManifest(kind string, files Files) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// Write writes a bundle at dest, atomically; dest must not exist.
+// Write writes a bundle at dest, atomically; dest must not exist (an
+// *fsutil.ExistsError if it does).
 func Write(dest, kind string, files Files) error {
 	man, err := BuildManifest(kind, files)
 	if err != nil {
@@ -88,8 +90,8 @@ func Write(dest, kind string, files Files) error {
 		all[p] = b
 	}
 	if err := fsutil.WriteTree(dest, all); err != nil {
-		if os.IsExist(err) {
-			return fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", dest)
+		if errors.Is(err, fs.ErrExist) {
+			return &fsutil.ExistsError{Path: dest, What: "bundle"}
 		}
 		return fmt.Errorf("writing bundle %s: %w", dest, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 func writeTestBundle(t *testing.T) string {
@@ -27,7 +29,9 @@ func TestManifestRoundTrip(t *testing.T) {
 	if string(got["repos/example.com/app/_trust/root.json"]) != "root" || len(got) != 2 {
 		t.Fatalf("read %v", got)
 	}
-	if err := Write(dir, KindSigned, Files{"x": nil}); err == nil || !strings.Contains(err.Error(), "already exists") {
+	err = Write(dir, KindSigned, Files{"x": nil})
+	var ee *fsutil.ExistsError
+	if !errors.As(err, &ee) || ee.Path != dir || ee.What != "bundle" || err.Error() != "output "+dir+" already exists" {
 		t.Errorf("second write over the bundle: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a.json")); string(b) != `{"a":1}` {

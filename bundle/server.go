@@ -39,16 +39,32 @@ func NormalizeURL(s string) (string, error) {
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/"), nil
 }
 
+// CAFileError is a Server.CAFile that cannot be used: unreadable (Err
+// says why) or holding no PEM certificate (Err nil).
+type CAFileError struct {
+	File string
+	Err  error
+}
+
+func (e *CAFileError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("reading the CA certificate file: %v", e.Err)
+	}
+	return fmt.Sprintf("CA certificate file %s holds no PEM certificate", e.File)
+}
+
+func (e *CAFileError) Unwrap() error { return e.Err }
+
 func (s Server) transport() (*http.Transport, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading --tls-ca: %w", err)
+			return nil, &CAFileError{File: s.CAFile, Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", s.CAFile)
+			return nil, &CAFileError{File: s.CAFile}
 		}
 		cfg.RootCAs = pool
 	}

@@ -87,81 +87,142 @@ func (r *RepoReport) Complete() bool {
 // threshold sign one after another. A signature that does not verify is
 // always an error.
 func VerifyRepository(in VerifyInput) (*RepoReport, error) {
-	fail := func(role, format string, a ...any) error {
-		return &VerifyError{GUN: in.GUN, Role: role, Reason: fmt.Sprintf(format, a...)}
-	}
 	if err := ValidateGUN(in.GUN); err != nil {
-		return nil, fail("", "%v", err)
+		return nil, failer(in.GUN)("", "%v", err)
+	}
+	rootSigned, root, err := parseRoot(in)
+	if err != nil {
+		return nil, err
 	}
 	rep := &RepoReport{GUN: in.GUN}
+	rootRole, err := checkRootCerts(rep, in, root)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRootSignatures(rep, in, rootSigned, root, rootRole); err != nil {
+		return rep, err
+	}
+	if err := checkServerKeys(rep, in, root); err != nil {
+		return rep, err
+	}
+	if err := checkTargets(rep, in, root); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
 
+// failer makes the VerifyErrors of one repository.
+func failer(gun string) func(role, format string, a ...any) error {
+	return func(role, format string, a ...any) error {
+		return &VerifyError{GUN: gun, Role: role, Reason: fmt.Sprintf(format, a...)}
+	}
+}
+
+// parseRoot reads root.json in canonical form and checks its version and
+// expiry.
+func parseRoot(in VerifyInput) (*data.Signed, *data.SignedRoot, error) {
+	fail := failer(in.GUN)
 	rootSigned, err := parseSigned(in.Root)
 	if err != nil {
-		return nil, fail("root", "%v", err)
+		return nil, nil, fail("root", "%v", err)
 	}
 	root, err := data.RootFromSigned(rootSigned)
 	if err != nil {
-		return nil, fail("root", "invalid root metadata: %v", err)
+		return nil, nil, fail("root", "invalid root metadata: %v", err)
 	}
 	if root.Signed.Version < 1 {
-		return nil, fail("root", "version %d is below 1", root.Signed.Version)
+		return nil, nil, fail("root", "version %d is below 1", root.Signed.Version)
 	}
 	if signed.IsExpired(root.Signed.Expires) {
-		return nil, fail("root", "expired on %s", root.Signed.Expires.Format(time.RFC3339))
+		return nil, nil, fail("root", "expired on %s", root.Signed.Expires.Format(time.RFC3339))
 	}
+	return rootSigned, root, nil
+}
+
+// checkRootCerts checks every root key's certificate and adds it to the
+// report.
+func checkRootCerts(rep *RepoReport, in VerifyInput, root *data.SignedRoot) (data.BaseRole, error) {
+	fail := failer(in.GUN)
 	rootRole, err := root.BuildBaseRole(data.CanonicalRootRole)
 	if err != nil {
-		return nil, fail("root", "root role: %v", err)
+		return rootRole, fail("root", "root role: %v", err)
 	}
 	for _, id := range rootRole.ListKeyIDs() {
 		c, err := checkRootCert(rootRole.Keys[id], in.GUN, in.Now)
 		if err != nil {
-			return nil, fail("root", "certificate %s: %v", ShortID(id), err)
+			return rootRole, fail("root", "certificate %s: %v", ShortID(id), err)
 		}
 		rep.RootCerts = append(rep.RootCerts, *c)
 	}
+	return rootRole, nil
+}
+
+// checkRootSignatures reports who signed root, with its own keys and, when
+// it replaces a root, with the previous root's keys; once every threshold
+// is met, notary's ValidateRoot has the last word.
+func checkRootSignatures(rep *RepoReport, in VerifyInput, rootSigned *data.Signed, root *data.SignedRoot, rootRole data.BaseRole) error {
+	fail := failer(in.GUN)
 	rr, bad := signers(rootSigned, rootRole, "root", root.Signed.Version, root.Signed.Expires)
 	if bad != "" {
-		return rep, fail("root", "the signature by root key %s does not verify", ShortID(bad))
+		return fail("root", "the signature by root key %s does not verify", ShortID(bad))
 	}
 	rep.Roles = append(rep.Roles, rr)
-
-	var prev *data.SignedRoot
-	if in.PrevRoot != nil {
-		var ps data.Signed
-		if err := json.Unmarshal(in.PrevRoot, &ps); err != nil {
-			return rep, fail("root", "previous root: %v", err)
-		}
-		if prev, err = data.RootFromSigned(&ps); err != nil {
-			return rep, fail("root", "previous root: %v", err)
-		}
-		if root.Signed.Version != prev.Signed.Version+1 {
-			return rep, fail("root", "version %d does not follow the current version %d: clients that cached a root walk every version", root.Signed.Version, prev.Signed.Version)
-		}
-		prevRole, err := prev.BuildBaseRole(data.CanonicalRootRole)
-		if err != nil {
-			return rep, fail("root", "previous root: %v", err)
-		}
-		// Clients check the old keys' signatures with the certificates of
-		// the root they trust, whatever their expiry.
-		pr, bad := signers(rootSigned, prevRole, "root (previous keys)", prev.Signed.Version, prev.Signed.Expires)
-		if bad != "" {
-			return rep, fail("root", "the signature by previous root key %s does not verify", ShortID(bad))
-		}
-		if !slices.Equal(pr.KeyIDs, rr.KeyIDs) || pr.Threshold != rr.Threshold {
-			rep.Roles = append(rep.Roles, pr)
-		} else if !pr.ThresholdMet {
-			rep.Roles[len(rep.Roles)-1].ThresholdMet = false
-		}
+	prev, err := checkRootRotation(rep, in, rootSigned, root, rr)
+	if err != nil {
+		return err
 	}
 	if rep.Complete() {
 		// notary's own verdict, as a client that trusted the previous root
 		// (or nothing, for a new repository) reaches it.
 		if _, err := trustpinning.ValidateRoot(prev, rootSigned, data.GUN(in.GUN), trustpinning.TrustPinConfig{}); err != nil {
-			return rep, fail("root", "notary rejects the root: %v", err)
+			return fail("root", "notary rejects the root: %v", err)
 		}
 	}
+	return nil
+}
 
+// checkRootRotation checks a root that replaces in.PrevRoot: the next
+// version, signed by the previous root's keys too. It returns the previous
+// root, nil for a new repository. rr is root's own report, the last in
+// rep.Roles.
+func checkRootRotation(rep *RepoReport, in VerifyInput, rootSigned *data.Signed, root *data.SignedRoot, rr RoleReport) (*data.SignedRoot, error) {
+	if in.PrevRoot == nil {
+		return nil, nil
+	}
+	fail := failer(in.GUN)
+	var ps data.Signed
+	if err := json.Unmarshal(in.PrevRoot, &ps); err != nil {
+		return nil, fail("root", "previous root: %v", err)
+	}
+	prev, err := data.RootFromSigned(&ps)
+	if err != nil {
+		return nil, fail("root", "previous root: %v", err)
+	}
+	if root.Signed.Version != prev.Signed.Version+1 {
+		return nil, fail("root", "version %d does not follow the current version %d: clients that cached a root walk every version", root.Signed.Version, prev.Signed.Version)
+	}
+	prevRole, err := prev.BuildBaseRole(data.CanonicalRootRole)
+	if err != nil {
+		return nil, fail("root", "previous root: %v", err)
+	}
+	// Clients check the old keys' signatures with the certificates of
+	// the root they trust, whatever their expiry.
+	pr, bad := signers(rootSigned, prevRole, "root (previous keys)", prev.Signed.Version, prev.Signed.Expires)
+	if bad != "" {
+		return nil, fail("root", "the signature by previous root key %s does not verify", ShortID(bad))
+	}
+	if !slices.Equal(pr.KeyIDs, rr.KeyIDs) || pr.Threshold != rr.Threshold {
+		rep.Roles = append(rep.Roles, pr)
+	} else if !pr.ThresholdMet {
+		rep.Roles[len(rep.Roles)-1].ThresholdMet = false
+	}
+	return prev, nil
+}
+
+// checkServerKeys reports root's timestamp and snapshot keys and, when the
+// request bundle gave the server's keys, insists on them.
+func checkServerKeys(rep *RepoReport, in VerifyInput, root *data.SignedRoot) error {
+	fail := failer(in.GUN)
 	for _, r := range []struct {
 		name     data.RoleName
 		expected data.PublicKey
@@ -169,58 +230,77 @@ func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	}{{data.CanonicalTimestampRole, in.Timestamp, &rep.TimestampKeyID}, {data.CanonicalSnapshotRole, in.Snapshot, &rep.SnapshotKeyID}} {
 		role, err := root.BuildBaseRole(r.name)
 		if err != nil {
-			return rep, fail("root", "%s role: %v", r.name, err)
+			return fail("root", "%s role: %v", r.name, err)
 		}
 		ids := role.ListKeyIDs()
 		if len(ids) == 1 {
 			*r.id = ids[0]
 		}
 		if r.expected != nil && (len(ids) != 1 || ids[0] != r.expected.ID()) {
-			return rep, fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, ListIDs(ids, true), ShortID(r.expected.ID()))
+			return fail("root", "%s key %s is not the server's key %s from the request bundle", r.name, ListIDs(ids, true), ShortID(r.expected.ID()))
 		}
 	}
+	return nil
+}
 
+// checkTargets reports root's targets keys and, when there is a targets
+// file, who signed it; once its threshold is met, notary's
+// VerifySignatures has the last word.
+func checkTargets(rep *RepoReport, in VerifyInput, root *data.SignedRoot) error {
+	fail := failer(in.GUN)
 	targetsRole, err := root.BuildBaseRole(data.CanonicalTargetsRole)
 	if err != nil {
-		return rep, fail("root", "targets role: %v", err)
+		return fail("root", "targets role: %v", err)
 	}
 	rep.TargetsKeyIDs = targetsRole.ListKeyIDs()
 	if in.Targets == nil {
-		return rep, nil
+		return nil
 	}
-	ts, err := parseSigned(in.Targets)
+	ts, targets, err := parseTargets(in)
 	if err != nil {
-		return rep, fail("targets", "%v", err)
-	}
-	targets, err := data.TargetsFromSigned(ts, data.CanonicalTargetsRole)
-	if err != nil {
-		return rep, fail("targets", "invalid targets metadata: %v", err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(*ts.Signed, &raw); err != nil || raw["delegations"] == nil {
-		return rep, fail("targets", "no delegations object (notary clients require one)")
-	}
-	if signed.IsExpired(targets.Signed.Expires) {
-		return rep, fail("targets", "expired on %s", targets.Signed.Expires.Format(time.RFC3339))
-	}
-	for _, d := range targets.Signed.Delegations.Roles {
-		for _, id := range d.KeyIDs {
-			if _, ok := targets.Signed.Delegations.Keys[id]; !ok {
-				return rep, fail("targets", "delegation %s names key %s that is not in the delegations", d.Name, ShortID(id))
-			}
-		}
+		return err
 	}
 	tr, bad := signers(ts, targetsRole, "targets", targets.Signed.Version, targets.Signed.Expires)
 	if bad != "" {
-		return rep, fail("targets", "the signature by targets key %s does not verify", ShortID(bad))
+		return fail("targets", "the signature by targets key %s does not verify", ShortID(bad))
 	}
 	rep.Roles = append(rep.Roles, tr)
 	if tr.ThresholdMet {
 		if err := signed.VerifySignatures(ts, targetsRole); err != nil {
-			return rep, fail("targets", "notary rejects the signatures: %v", err)
+			return fail("targets", "notary rejects the signatures: %v", err)
 		}
 	}
-	return rep, nil
+	return nil
+}
+
+// parseTargets reads targets.json in canonical form and checks what
+// notary clients need of it besides signatures: a delegations object, no
+// expiry, and every delegation's keys among the delegations' keys.
+func parseTargets(in VerifyInput) (*data.Signed, *data.SignedTargets, error) {
+	fail := failer(in.GUN)
+	ts, err := parseSigned(in.Targets)
+	if err != nil {
+		return nil, nil, fail("targets", "%v", err)
+	}
+	targets, err := data.TargetsFromSigned(ts, data.CanonicalTargetsRole)
+	if err != nil {
+		return nil, nil, fail("targets", "invalid targets metadata: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(*ts.Signed, &raw); err != nil || raw["delegations"] == nil {
+		return nil, nil, fail("targets", "no delegations object (notary clients require one)")
+	}
+	if signed.IsExpired(targets.Signed.Expires) {
+		return nil, nil, fail("targets", "expired on %s", targets.Signed.Expires.Format(time.RFC3339))
+	}
+	for _, d := range targets.Signed.Delegations.Roles {
+		for _, id := range d.KeyIDs {
+			if _, ok := targets.Signed.Delegations.Keys[id]; !ok {
+				return nil, nil, fail("targets", "delegation %s names key %s that is not in the delegations", d.Name, ShortID(id))
+			}
+		}
+	}
+	return ts, targets, nil
 }
 
 // parseSigned reads a metadata file and insists on the one serialization

@@ -20,12 +20,21 @@ import (
 // bigger modules, which survive printers, photocopies and phone cameras.
 const QRChunk = 700
 
+// NoHeaderError is share text without its header (share number,
+// custodian, key ID): the armored text alone, typed or scanned, which
+// opens but cannot be printed as a sheet.
+type NoHeaderError struct{ File string }
+
+func (e *NoHeaderError) Error() string {
+	return fmt.Sprintf("%s has no share header (share number, custodian, key ID): only the armored text", e.File)
+}
+
 // Render makes the sheet for one share file (its full text, header
 // included). created dates the PDF itself, so the same share always gives
 // the same document.
 func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error) {
 	if f.Header == nil {
-		return nil, fmt.Errorf("%s has no keyrite header: print the share file keyrite wrote, not the armored text alone", f.Name)
+		return nil, &NoHeaderError{File: f.Name}
 	}
 	h := f.Header
 	words, err := backup.WordLines(h.KeyID, 8)
@@ -34,6 +43,25 @@ func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error)
 	}
 	parts := backup.QRParts(text, h.KeyID, QRChunk)
 
+	pdf := newDocument(h, created)
+	writeDescription(pdf, h, words)
+	if err := writeQRCodes(pdf, parts); err != nil {
+		return nil, err
+	}
+	writeRestorePage(pdf, h, text)
+	if err := pdf.Error(); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := pdf.Output(&out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// newDocument starts a reproducible A4 document dated created, on its
+// first page.
+func newDocument(h *backup.Header, created time.Time) *fpdf.Fpdf {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(created)
 	pdf.SetModificationDate(created)
@@ -43,7 +71,12 @@ func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error)
 	pdf.SetMargins(15, 15, 15)
 	pdf.SetAutoPageBreak(true, 15)
 	pdf.AddPage()
+	return pdf
+}
 
+// writeDescription writes what the share is: the title, a paragraph for
+// the custodian, the header's fields and the key ID in words.
+func writeDescription(pdf *fpdf.Fpdf, h *backup.Header, words []string) {
 	pdf.SetFont("Helvetica", "B", 16)
 	pdf.CellFormat(0, 9, "keyrite backup share", "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 10)
@@ -69,15 +102,17 @@ func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error)
 		pdf.CellFormat(0, 5, "    "+l, "", 1, "L", false, 0, "")
 	}
 	pdf.Ln(3)
+}
 
-	// QR codes, two per row.
+// writeQRCodes draws the share's QR codes, two per row, each numbered.
+func writeQRCodes(pdf *fpdf.Fpdf, parts []string) error {
 	const size, gap = 72.0, 12.0
 	pdf.SetFont("Helvetica", "B", 10)
 	pdf.CellFormat(0, 6, fmt.Sprintf("The share as %d QR code(s): scan every one, in any order.", len(parts)), "", 1, "L", false, 0, "")
 	for i, p := range parts {
 		code, err := qr.Encode(p, qr.M, qr.Auto)
 		if err != nil {
-			return nil, fmt.Errorf("QR code %d: %w", i+1, err)
+			return fmt.Errorf("QR code %d: %w", i+1, err)
 		}
 		col := i % 2
 		if col == 0 {
@@ -97,7 +132,12 @@ func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error)
 			pdf.SetXY(15, y)
 		}
 	}
+	return nil
+}
 
+// writeRestorePage writes, on a new page, how to restore and the share's
+// text to type back.
+func writeRestorePage(pdf *fpdf.Fpdf, h *backup.Header, text []byte) {
 	pdf.AddPage()
 	pdf.SetFont("Helvetica", "B", 10)
 	pdf.CellFormat(0, 6, "How to restore", "", 1, "L", false, 0, "")
@@ -118,14 +158,6 @@ func Render(f *backup.ShareFile, text []byte, created time.Time) ([]byte, error)
 	for _, line := range strings.Split(strings.TrimRight(string(text), "\n"), "\n") {
 		pdf.CellFormat(0, 3.4, line, "", 1, "L", false, 0, "")
 	}
-	if err := pdf.Error(); err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := pdf.Output(&out); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
 }
 
 // drawQR draws a code's dark modules as filled rectangles, one per

@@ -2,6 +2,7 @@ package paper
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,9 @@ func TestPaperRoundTrip(t *testing.T) {
 }
 
 func TestRenderNeedsHeader(t *testing.T) {
-	if _, err := Render(&backup.ShareFile{Name: "typed.txt"}, nil, time.Now()); err == nil || !strings.Contains(err.Error(), "no keyrite header") {
+	_, err := Render(&backup.ShareFile{Name: "typed.txt"}, nil, time.Now())
+	var nh *NoHeaderError
+	if !errors.As(err, &nh) || nh.File != "typed.txt" || !strings.Contains(err.Error(), "typed.txt has no share header") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/backup/paper"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
@@ -35,6 +37,9 @@ func classify(err error) (int, string) {
 		thresh *backup.ThresholdError
 		plug   *backup.PluginMissingError
 		kmis   *recovery.KeyMismatchError
+		output *fsutil.ExistsError
+		ca     *bundle.CAFileError
+		nohdr  *paper.NoHeaderError
 	)
 	switch {
 	case errors.As(err, &imp):
@@ -75,6 +80,12 @@ func classify(err error) (int, string) {
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
 	case errors.As(err, &exists):
 		return exitFailed, fmt.Sprintf("init only creates repositories; this version cannot yet change an existing one (refresh and rotate are planned); to start over, delete %s on the server first", exists.GUN)
+	case errors.As(err, &output):
+		return exitFailed, "keyrite never overwrites an output: choose a new -o directory"
+	case errors.As(err, &ca):
+		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate"
+	case errors.As(err, &nohdr):
+		return exitFailed, "print the share file keyrite wrote, not the armored text alone"
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
 	case errors.Is(err, hsm.ErrExists):

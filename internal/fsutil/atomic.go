@@ -13,13 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrExists is returned when an output already exists.
+// ErrExists matches (with errors.Is) an output that already exists: see
+// ExistsError.
 var ErrExists = fs.ErrExist
 
 // WriteFile writes data to path through a temporary file in the same
 // directory, fsyncs it, and renames it into place. With replace false an
 // existing path is never overwritten (the rename itself refuses, so there
-// is no window for a race). perm 0600 is used for secrets.
+// is no window for a race: an existing path is an *ExistsError). perm
+// 0600 is used for secrets.
 func WriteFile(path string, data []byte, perm os.FileMode, replace bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-")
@@ -50,6 +52,9 @@ func WriteFile(path string, data []byte, perm os.FileMode, replace bool) error {
 		err = os.Rename(name, path)
 	} else {
 		err = RenameNoReplace(name, path)
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{Path: path}
+		}
 	}
 	if err != nil {
 		return err

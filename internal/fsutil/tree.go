@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,7 +12,8 @@ import (
 
 // WriteTree writes a whole directory tree at dest, or nothing: the files go
 // into a hidden sibling directory first, are fsynced, and the directory is
-// renamed into place. dest must not exist.
+// renamed into place. dest must not exist: if it does, or appears
+// meanwhile, the error is an *ExistsError.
 func WriteTree(dest string, files map[string][]byte) error {
 	return WriteTreeMode(dest, files, 0o644, 0o755)
 }
@@ -21,7 +23,7 @@ func WriteTree(dest string, files map[string][]byte) error {
 func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.FileMode) error {
 	dest = filepath.Clean(dest)
 	if _, err := os.Lstat(dest); err == nil {
-		return &fs.PathError{Op: "create", Path: dest, Err: fs.ErrExist}
+		return &ExistsError{Path: dest}
 	}
 	parent := filepath.Dir(dest)
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".partial-")
@@ -68,6 +70,9 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 		return err
 	}
 	if err := RenameNoReplace(tmp, dest); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{Path: dest}
+		}
 		return err
 	}
 	ok = true

@@ -24,7 +24,9 @@ func TestWriteTreeMode(t *testing.T) {
 		}
 	}
 	// Never over an existing output, and no partial directory left behind.
-	if err := WriteTreeMode(dest, files, 0o600, 0o700); !errors.Is(err, fs.ErrExist) {
+	err := WriteTreeMode(dest, files, 0o600, 0o700)
+	var ee *ExistsError
+	if !errors.Is(err, fs.ErrExist) || !errors.As(err, &ee) || ee.Path != dest {
 		t.Fatalf("second write: %v", err)
 	}
 	if err := WriteTreeMode(filepath.Join(filepath.Dir(dest), "bad"), map[string][]byte{"../x": nil}, 0o600, 0o700); err == nil {

@@ -94,7 +94,7 @@ func ReadSecretFile(path string, warn io.Writer) ([]byte, error) {
 
 // ErrNoTerminal is returned when a secret is needed but there is no
 // terminal to ask on.
-var ErrNoTerminal = errors.New("no terminal to ask for the PIN or passphrase on; use --pin-file")
+var ErrNoTerminal = errors.New("no terminal to ask for the PIN or passphrase on")
 
 func promptSecret(req hsm.PINRequest) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
