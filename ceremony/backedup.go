@@ -290,8 +290,5 @@ func checkBackedUp(o BackedUpOptions) error {
 	if o.Out == "" {
 		return errors.New("no backup directory given: pass -o DIR")
 	}
-	if _, err := os.Lstat(o.Out); err == nil {
-		return fmt.Errorf("output %s already exists; keyrite never overwrites a backup: choose a new -o directory", o.Out)
-	}
-	return nil
+	return fsutil.RefuseExisting(o.Out, "backup")
 }

@@ -22,8 +22,8 @@ type PrintResult struct {
 // PrintShare renders a share file as a printable PDF sheet, written 0600
 // to a new file.
 func PrintShare(share, out string) (*PrintResult, error) {
-	if _, err := os.Lstat(out); err == nil {
-		return nil, fmt.Errorf("output %s already exists; keyrite never overwrites it", out)
+	if err := fsutil.RefuseExisting(out, "sheet"); err != nil {
+		return nil, err
 	}
 	text, err := os.ReadFile(share)
 	if err != nil {

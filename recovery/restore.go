@@ -156,8 +156,8 @@ func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreRe
 	if o.Out == "" {
 		return nil, errors.New("no record directory given: pass -o DIR")
 	}
-	if _, err := os.Lstat(o.Out); err == nil {
-		return nil, fmt.Errorf("output %s already exists; choose a new -o directory", o.Out)
+	if err := fsutil.RefuseExisting(o.Out, "record"); err != nil {
+		return nil, err
 	}
 	s := session.New(env, "recover restore")
 	defer s.Close()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 )
 
@@ -51,11 +52,6 @@ func CheckGUNs(guns []string) error {
 	return nil
 }
 
-// CheckNewOutput refuses an output that exists: keyrite never overwrites
-// or merges into a bundle, backup or record.
-func CheckNewOutput(out string) error {
-	if _, err := os.Lstat(out); err == nil {
-		return fmt.Errorf("output %s already exists; keyrite never overwrites a bundle: choose a new -o directory", out)
-	}
-	return nil
-}
+// CheckNewOutput refuses a signed bundle's output that exists: keyrite
+// never overwrites or merges into a bundle.
+func CheckNewOutput(out string) error { return fsutil.RefuseExisting(out, "bundle") }

@@ -81,6 +81,9 @@ func classify(err error) (int, string) {
 	case errors.As(err, &exists):
 		return exitFailed, fmt.Sprintf("init only creates repositories; this version cannot yet change an existing one (refresh and rotate are planned); to start over, delete %s on the server first", exists.GUN)
 	case errors.As(err, &output):
+		if output.What == "sheet" {
+			return exitFailed, "keyrite never overwrites an output: choose a new -o file"
+		}
 		return exitFailed, "keyrite never overwrites an output: choose a new -o directory"
 	case errors.As(err, &ca):
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate"
