@@ -75,7 +75,7 @@ func attestRootKeys(ctx context.Context, s *session.Session, uris []string, keys
 				if o, ok := k.(originOf); ok && o.Origin() == hsm.OriginImported {
 					origin = "its slot's origin is imported, and an imported key can never be attested"
 				}
-				return nil, nil, fmt.Errorf("root key %s is not attested (%s); --require-attestation refuses it", hsm.Redact(uris[i]), origin)
+				return nil, nil, &NotAttestedError{Key: hsm.Redact(uris[i]), Reason: origin}
 			}
 			continue
 		}
@@ -115,4 +115,12 @@ func attestationEvent(r *verify.AttestationRecord, file []byte) map[string]any {
 	return map[string]any{"key_id": r.KeyID, "key_uri": r.KeyURI, "serial": r.Attested.Serial, "firmware": r.Attested.Firmware,
 		"slot": r.Attested.Slot, "pin_policy": r.Attested.PINPolicy, "touch_policy": r.Attested.TouchPolicy,
 		"attestation_sha256": bundle.SHA256Hex(file)}
+}
+
+// NotAttestedError is a root key without a verified attestation where one
+// is required.
+type NotAttestedError struct{ Key, Reason string }
+
+func (e *NotAttestedError) Error() string {
+	return fmt.Sprintf("root key %s is not attested (%s); attestation is required", e.Key, e.Reason)
 }

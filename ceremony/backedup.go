@@ -252,7 +252,7 @@ func importAll(ctx context.Context, s *session.Session, o BackedUpOptions, backe
 
 func checkBackedUp(o BackedUpOptions) error {
 	if len(o.Devices) == 0 {
-		return errors.New("no device given: pass --device URI (repeat it for several devices)")
+		return &session.MissingInputError{What: "device"}
 	}
 	if o.Label == "" {
 		return errors.New("a key label is required")
@@ -261,7 +261,7 @@ func checkBackedUp(o BackedUpOptions) error {
 		return err
 	}
 	if len(o.Custodians) == 0 {
-		return errors.New("no custodian given: pass --custodian NAME=RECIPIENT for each")
+		return &session.MissingInputError{What: "custodian"}
 	}
 	if o.Threshold < 1 || o.Threshold > len(o.Custodians) {
 		return fmt.Errorf("threshold %d with %d custodians: it must be between 1 and %d", o.Threshold, len(o.Custodians), len(o.Custodians))
@@ -288,7 +288,7 @@ func checkBackedUp(o BackedUpOptions) error {
 		devs[k] = true
 	}
 	if o.Out == "" {
-		return errors.New("no backup directory given: pass -o DIR")
+		return &session.MissingInputError{What: "backup directory"}
 	}
 	return fsutil.RefuseExisting(o.Out, "backup")
 }

@@ -34,7 +34,7 @@ func PrintShare(share, out string) (*PrintResult, error) {
 		return nil, err
 	}
 	if f.Header == nil {
-		return nil, fmt.Errorf("%s has no keyrite header: print the share file keyrite wrote", share)
+		return nil, &paper.NoHeaderError{File: share}
 	}
 	created, err := time.Parse(time.DateOnly, f.Header.Created)
 	if err != nil {

@@ -134,7 +134,7 @@ func readNewRepos(o InitOptions) (*bundle.Request, error) {
 	for _, gun := range o.GUNs {
 		r, ok := req.Repo(gun)
 		if !ok {
-			return nil, fmt.Errorf("%s is not in the request bundle %s: fetch it first (keyrite fetch ... %s)", gun, o.Request, gun)
+			return nil, &session.NotInRequestError{GUN: gun, Request: o.Request}
 		}
 		if r.Exists {
 			return nil, &ExistsError{GUN: gun, Version: r.RootVersion}
@@ -187,7 +187,7 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 		k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
 		if err != nil {
 			if errors.Is(err, hsm.ErrExists) {
-				return nil, nil, fmt.Errorf("%s: a key labelled %q is already on the targets device: %w (pass --targets-key to reuse it, or remove it)", gun, label, err)
+				return nil, nil, &TargetsKeyExistsError{GUN: gun, Label: label, Err: err}
 			}
 			return nil, nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
 		}
@@ -217,8 +217,18 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 	return sr, ir, err
 }
 
-// errNoKeys is returned by a ceremony that was given no root key.
-var errNoKeys = errors.New("no root key given: pass --root-key URI (see keyrite key list)")
+// TargetsKeyExistsError is a per-GUN targets key init would create whose
+// label the targets device already holds.
+type TargetsKeyExistsError struct {
+	GUN, Label string
+	Err        error
+}
+
+func (e *TargetsKeyExistsError) Error() string {
+	return fmt.Sprintf("%s: a key labelled %q is already on the targets device: %v", e.GUN, e.Label, e.Err)
+}
+
+func (e *TargetsKeyExistsError) Unwrap() error { return e.Err }
 
 // TargetsLabel is the label of the targets key Init creates for a GUN.
 func TargetsLabel(gun string) string { return "targets:" + gun }
@@ -260,7 +270,7 @@ func checkInit(o InitOptions) error {
 		return err
 	}
 	if len(o.RootKeys) == 0 {
-		return errNoKeys
+		return &session.MissingInputError{What: "root key"}
 	}
 	if err := checkRootExpiry(o.RootExpiry); err != nil {
 		return err

@@ -29,7 +29,7 @@ func RotateRoot(ctx context.Context, env session.Env, o RotateRootOptions) (*ses
 		return nil, err
 	}
 	if len(o.NewRootKeys) == 0 {
-		return nil, fmt.Errorf("no new root key given: --new-root-key URI")
+		return nil, &session.MissingInputError{What: "new root key"}
 	}
 	threshold := o.Threshold
 	if threshold == 0 {

@@ -25,7 +25,7 @@ type SignOptions struct {
 // transcript continues the old one.
 func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateResult, error) {
 	if len(o.Keys) == 0 {
-		return nil, errors.New("no key given: --key URI")
+		return nil, &session.MissingInputError{What: "key"}
 	}
 	if err := session.CheckNewOutput(o.Out); err != nil {
 		return nil, err

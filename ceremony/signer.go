@@ -36,7 +36,7 @@ func AddSigner(ctx context.Context, env session.Env, o SignerOptions) (*session.
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("no signer key given: --key FILE (the PUBLIC KEY PEM docker trust key generate writes, or a certificate)")
+		return nil, &session.MissingInputError{What: "signer key"}
 	}
 	if _, err := trust.SignerRole(o.Name); err != nil {
 		return nil, err

@@ -148,13 +148,13 @@ type RestoreResult struct {
 // transcript.
 func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreResult, error) {
 	if o.To == "" {
-		return nil, errors.New("no device given: pass --to URI")
+		return nil, &session.MissingInputError{What: "restore device"}
 	}
 	if _, err := session.DeviceKey(o.To); err != nil {
 		return nil, err
 	}
 	if o.Out == "" {
-		return nil, errors.New("no record directory given: pass -o DIR")
+		return nil, &session.MissingInputError{What: "record directory"}
 	}
 	if err := fsutil.RefuseExisting(o.Out, "record"); err != nil {
 		return nil, err

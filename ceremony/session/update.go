@@ -132,10 +132,10 @@ func loadCurrents(req *bundle.Request, dir string, guns []string) ([]*trust.Curr
 	for i, gun := range guns {
 		r, ok := req.Repo(gun)
 		if !ok {
-			return nil, fmt.Errorf("%s is not in the request bundle %s: fetch it first", gun, dir)
+			return nil, &NotInRequestError{GUN: gun, Request: dir}
 		}
 		if !r.Exists {
-			return nil, fmt.Errorf("%s does not exist on the server yet: create it with keyrite init", gun)
+			return nil, &NotOnServerError{GUN: gun}
 		}
 		cur, err := trust.LoadCurrent(gun, req.Metadata(gun, data.CanonicalRootRole), req.Metadata(gun, data.CanonicalTargetsRole))
 		if err != nil {

@@ -40,8 +40,23 @@ func classify(err error) (int, string) {
 		output *fsutil.ExistsError
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
+		input  *session.MissingInputError
+		notreq *session.NotInRequestError
+		notsrv *session.NotOnServerError
+		tkey   *ceremony.TargetsKeyExistsError
+		natt   *ceremony.NotAttestedError
 	)
 	switch {
+	case errors.As(err, &input):
+		return exitFailed, inputHints[input.What]
+	case errors.As(err, &notreq):
+		return exitFailed, fmt.Sprintf("fetch it first on the online machine: keyrite fetch --server URL -o NEW_DIR %s", notreq.GUN)
+	case errors.As(err, &notsrv):
+		return exitFailed, "create it with keyrite init"
+	case errors.As(err, &tkey):
+		return exitFailed, "pass --targets-key to reuse that key for every GUN, or remove it from the device"
+	case errors.As(err, &natt):
+		return exitFailed, "--require-attestation refuses root keys without a verified attestation: use keys made with keyrite key generate --mode attested"
 	case errors.As(err, &imp):
 		code, _ := classify(imp.Err)
 		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup)
@@ -97,4 +112,17 @@ func classify(err error) (int, string) {
 		return exitFailed, "list the keys with keyrite key list --device URI"
 	}
 	return exitFailed, ""
+}
+
+// inputHints say which flag gives what an operation found missing.
+var inputHints = map[string]string{
+	"root key":         "pass --root-key URI (see keyrite key list)",
+	"new root key":     "pass --new-root-key URI",
+	"key":              "pass --key URI",
+	"signer key":       "pass --key FILE (the PUBLIC KEY PEM docker trust key generate writes, or a certificate)",
+	"device":           "pass --device URI (repeat it for several devices)",
+	"custodian":        "pass --custodian NAME=RECIPIENT for each",
+	"backup directory": "pass -o DIR",
+	"restore device":   "pass --to URI",
+	"record directory": "pass -o DIR",
 }

@@ -1,0 +1,29 @@
+package session
+
+import "fmt"
+
+// Errors of the operations, typed and free of command-line wording: what
+// the operator should do next is the command line's hint, which knows its
+// own flags.
+
+// MissingInputError is an operation given none of something it needs.
+type MissingInputError struct {
+	What string // "root key", "new root key", "key", "signer key", "device", "custodian", "backup directory", "record directory"
+}
+
+func (e *MissingInputError) Error() string { return fmt.Sprintf("no %s given", e.What) }
+
+// NotInRequestError is a GUN the request bundle does not carry.
+type NotInRequestError struct{ GUN, Request string }
+
+func (e *NotInRequestError) Error() string {
+	return fmt.Sprintf("%s is not in the request bundle %s: fetch it first", e.GUN, e.Request)
+}
+
+// NotOnServerError is a change to a repository the server does not have
+// yet.
+type NotOnServerError struct{ GUN string }
+
+func (e *NotOnServerError) Error() string {
+	return fmt.Sprintf("%s does not exist on the server yet", e.GUN)
+}
