@@ -1,0 +1,171 @@
+package session
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/trust"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// countingDriver counts how often a device is opened.
+type countingDriver struct {
+	hsm.Driver
+	opens int
+}
+
+func (d *countingDriver) Open(ctx context.Context, u *hsm.URI, o hsm.Options) (hsm.Backend, error) {
+	d.opens++
+	return d.Driver.Open(ctx, u, o)
+}
+
+var fixed = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+func testEnv(t *testing.T) (Env, *countingDriver, string) {
+	t.Helper()
+	d := &countingDriver{Driver: &softkey.Driver{WorkFactor: 10}}
+	r := hsm.NewRegistry()
+	r.Register("softkey", d)
+	pin := hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) { return []byte("test passphrase"), nil })
+	env := Env{Registry: r, HSM: hsm.Options{PIN: pin}, Clock: func() time.Time { return fixed }, Args: []string{"test", "--flag"}}
+	token := "softkey:file=" + filepath.Join(t.TempDir(), "t.softkey")
+	b, _, err := r.OpenDevice(context.Background(), token, env.HSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	d.opens = 0
+	return env, d, token
+}
+
+func TestSessionOpensEachDeviceOnceAndRecordsIt(t *testing.T) {
+	env, d, token := testEnv(t)
+	s := New(env, "test")
+	defer s.Close()
+	ctx := context.Background()
+	for range 3 {
+		if _, err := s.Key(ctx, token+";object=root"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Backend(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if d.opens != 1 || len(s.Devices()) != 1 || !s.Software() {
+		t.Fatalf("opens %d, devices %v, software %v: want one open of one software device", d.opens, s.Devices(), s.Software())
+	}
+	if err := s.Begin(nil, map[string]any{"guns": []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.End(map[string]any{"signatures": 0}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := bundle.VerifyTranscript(s.Transcript())
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("transcript: %d entries, %v", len(entries), err)
+	}
+	var start struct {
+		Args      []string        `json:"args"`
+		Devices   []bundle.Device `json:"devices"`
+		Rehearsal bool            `json:"rehearsal"`
+		GUNs      []string        `json:"guns"`
+	}
+	if err := json.Unmarshal(entries[0].Data, &start); err != nil {
+		t.Fatal(err)
+	}
+	if entries[0].Event != "ceremony.start" || entries[0].Command != "test" || !entries[0].Time.Equal(fixed) ||
+		strings.Join(start.Args, " ") != "test --flag" || len(start.Devices) != 1 || !start.Rehearsal || start.GUNs[0] != "a" {
+		t.Fatalf("ceremony.start records %+v at %s", start, entries[0].Time)
+	}
+	if entries[1].Event != "ceremony.end" {
+		t.Fatalf("last line %s", entries[1].Event)
+	}
+}
+
+// writeRequest writes a request bundle for one new GUN.
+func writeRequest(t *testing.T, dir, gun string) {
+	t.Helper()
+	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: fixed,
+		Repos: []bundle.RequestRepo{{GUN: gun}}}
+	files := bundle.Files{}
+	for _, role := range []string{"timestamp", "snapshot"} {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		kb, _ := json.Marshal(data.NewED25519PublicKey(pub))
+		files[bundle.RepoFile(gun, role+".key")] = kb
+	}
+	ib, _ := json.Marshal(info)
+	files[bundle.RequestInfoName] = ib
+	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriteSignedRemovesABundleThatDoesNotVerify(t *testing.T) {
+	env, _, _ := testEnv(t)
+	dir := t.TempDir()
+	writeRequest(t, filepath.Join(dir, "request"), "example.com/a")
+	req, err := bundle.ReadRequest(filepath.Join(dir, "request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(env, "test")
+	defer s.Close()
+	if err := s.Begin(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "signed")
+	// A bundle that signs nothing is written, fails verification, and is
+	// removed: nothing unverified is left for the USB stick.
+	_, err = s.WriteSigned(out, bundle.SignedInfo{Server: req.Info.Server}, bundle.Files{}, req)
+	if err == nil || !strings.Contains(err.Error(), "does not verify (removed)") {
+		t.Fatalf("WriteSigned: %v", err)
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the bundle that failed verification is still there: %v", err)
+	}
+}
+
+func TestRunUpdateRefusesBeforeAnyDeviceIsOpened(t *testing.T) {
+	env, d, token := testEnv(t)
+	dir := t.TempDir()
+	writeRequest(t, filepath.Join(dir, "request"), "example.com/new")
+	update := func(gun string) error {
+		_, err := RunUpdate(context.Background(), env, "refresh", Update{
+			UpdateOptions: UpdateOptions{Request: filepath.Join(dir, "request"), Out: filepath.Join(dir, "signed"),
+				GUNs: []string{gun}, Keys: []string{token + ";object=root"}},
+			Mutate: func(context.Context, *Batch, *trust.Current) (*Change, error) { return nil, errors.New("not reached") },
+		})
+		return err
+	}
+	var notReq *NotInRequestError
+	if err := update("example.com/other"); !errors.As(err, &notReq) || notReq.GUN != "example.com/other" {
+		t.Fatalf("a GUN the request bundle lacks: %v", err)
+	}
+	var notSrv *NotOnServerError
+	if err := update("example.com/new"); !errors.As(err, &notSrv) {
+		t.Fatalf("a GUN the server lacks: %v", err)
+	}
+	if d.opens != 0 {
+		t.Fatalf("%d device opens before the inputs were checked", d.opens)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "signed"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := update("example.com/new"); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("an existing output: %v", err)
+	}
+}
