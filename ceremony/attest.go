@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/trust"
 )
 
@@ -24,13 +22,13 @@ const AttestationDir = "attestations/"
 
 // AttestationRecord is an attestation as the bundle keeps it.
 type AttestationRecord struct {
-	Format   string            `json:"format"`
-	KeyURI   string            `json:"key_uri"`
-	KeyID    string            `json:"key_id"` // canonical (bare public key) ID
-	Origin   string            `json:"origin"` // always "generated": imported keys are never attested
-	Device   DeviceEvent       `json:"device"`
-	Certs    [][]byte          `json:"certificates"` // DER, leaf first
-	Attested *yubikey.Attested `json:"attested"`
+	Format   string           `json:"format"`
+	KeyURI   string           `json:"key_uri"`
+	KeyID    string           `json:"key_id"` // canonical (bare public key) ID
+	Origin   string           `json:"origin"` // always "generated": imported keys are never attested
+	Device   DeviceEvent      `json:"device"`
+	Certs    [][]byte         `json:"certificates"` // DER, leaf first
+	Attested *hsm.AttestedKey `json:"attested"`
 }
 
 // AttestationReport is what verify says about one attested key.
@@ -45,22 +43,19 @@ type AttestationReport struct {
 	Warnings    []string `json:"warnings,omitempty"`
 }
 
-// originOf is implemented by keys whose device records where they were born.
-type originOf interface{ Origin() string }
-
 // attestKey reads a key's attestation from its device and verifies it
-// against roots (nil: Yubico's), the device the key was opened on, and the
-// key itself. It returns nil, nil for a key that is not attestable (an
-// imported key, or a device without attestation).
-func attestKey(k hsm.Key, dev hsm.DeviceInfo, roots *x509.CertPool) (*AttestationRecord, error) {
-	if o, ok := k.(originOf); ok && o.Origin() != hsm.OriginGenerated {
+// with the registry's verifier for its format, against the device the key
+// was opened on, and the key itself. It returns nil, nil for a key that is
+// not attestable (an imported key, or a device without attestation).
+func attestKey(k hsm.Key, dev hsm.DeviceInfo, reg *hsm.Registry) (*AttestationRecord, error) {
+	if o, ok := k.(hsm.OriginReporter); ok && o.Origin() != hsm.OriginGenerated {
 		return nil, nil
 	}
 	att, err := k.Attestation()
 	if err != nil || att == nil {
 		return nil, err
 	}
-	facts, err := yubikey.VerifyAttestation(att, roots)
+	facts, err := reg.VerifyAttestation(att)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.URI(), err)
 	}
@@ -111,7 +106,7 @@ func keyID(pub crypto.PublicKey) (string, error) {
 // attestRootKeys collects and verifies the attestations of the root keys
 // for a signed bundle. With require, a root key without a verified
 // attestation is refused.
-func attestRootKeys(ctx context.Context, d *devices, uris []string, keys []hsm.Key, roots *x509.CertPool, require bool) (bundle.Files, []*AttestationRecord, error) {
+func attestRootKeys(ctx context.Context, d *devices, uris []string, keys []hsm.Key, reg *hsm.Registry, require bool) (bundle.Files, []*AttestationRecord, error) {
 	files := bundle.Files{}
 	var recs []*AttestationRecord
 	for i, k := range keys {
@@ -119,12 +114,12 @@ func attestRootKeys(ctx context.Context, d *devices, uris []string, keys []hsm.K
 		if err != nil {
 			return nil, nil, err
 		}
-		rec, err := attestKey(k, b.Info(), roots)
+		rec, err := attestKey(k, b.Info(), reg)
 		if err != nil {
 			return nil, nil, fmt.Errorf("root key %s: attestation refused: %w", hsm.Redact(uris[i]), err)
 		}
 		if rec == nil {
-			if o, ok := k.(originOf); ok {
+			if o, ok := k.(hsm.OriginReporter); ok {
 				// Recorded so that nobody later takes this key for an
 				// attested one: an imported (backed-up) key says so.
 				id, err := keyID(k.Public())
@@ -135,7 +130,7 @@ func attestRootKeys(ctx context.Context, d *devices, uris []string, keys []hsm.K
 			}
 			if require {
 				origin := "the device gives no attestation"
-				if o, ok := k.(originOf); ok && o.Origin() == hsm.OriginImported {
+				if o, ok := k.(hsm.OriginReporter); ok && o.Origin() == hsm.OriginImported {
 					origin = "its slot's origin is imported, and an imported key can never be attested"
 				}
 				return nil, nil, fmt.Errorf("root key %s is not attested (%s); --require-attestation refuses it", hsm.Redact(uris[i]), origin)
@@ -182,9 +177,11 @@ func attestationEvent(r *AttestationRecord, file []byte) map[string]any {
 
 // VerifyOptions control VerifyWith.
 type VerifyOptions struct {
-	// AttestationRoots replaces Yubico's attestation roots. Only tests set
-	// it (to their simulator's root); the command line has no way to.
-	AttestationRoots *x509.CertPool
+	// Registry verifies the bundle's attestations with the verifiers
+	// registered on it; a bundle holding an attestation of a format it
+	// has no verifier for (or any attestation, without a registry) is
+	// refused.
+	Registry *hsm.Registry
 }
 
 // VerifyWith is Verify with options.
@@ -204,7 +201,7 @@ func verifySignedWith(s *bundle.Signed, now time.Time, o VerifyOptions) (*Verify
 	}
 	// A bundle still waiting for threshold signatures is checked too: its
 	// attestations must hold before anyone adds a signature.
-	if aerr := checkAttestations(s, rep, o.AttestationRoots); aerr != nil {
+	if aerr := checkAttestations(s, rep, o.Registry); aerr != nil {
 		rep.OK = false
 		return rep, aerr
 	}
@@ -215,7 +212,7 @@ func verifySignedWith(s *bundle.Signed, now time.Time, o VerifyOptions) (*Verify
 // chain to the roots, the device serial, firmware and slot it names, that
 // the attested key is a root key of the bundle, that the key was generated
 // on the device, and that the transcript recorded this very file.
-func checkAttestations(s *bundle.Signed, rep *VerifyReport, roots *x509.CertPool) error {
+func checkAttestations(s *bundle.Signed, rep *VerifyReport, reg *hsm.Registry) error {
 	fail := func(format string, a ...any) error {
 		return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -254,13 +251,14 @@ func checkAttestations(s *bundle.Signed, rep *VerifyReport, roots *x509.CertPool
 		if err := json.Unmarshal(s.Files[p], &rec); err != nil {
 			return fail("%s: unreadable attestation: %v", p, err)
 		}
-		if rec.Format != yubikey.Format {
+		facts, err := reg.VerifyAttestation(&hsm.Attestation{Format: rec.Format, Certs: rec.Certs})
+		var unknown *hsm.UnknownAttestationError
+		if errors.As(err, &unknown) {
 			return fail("%s: unknown attestation format %q", p, rec.Format)
 		}
 		if rec.Origin != hsm.OriginGenerated {
 			return fail("%s: the key's origin is %q: an imported key is never attested", p, rec.Origin)
 		}
-		facts, err := yubikey.VerifyAttestation(&hsm.Attestation{Format: rec.Format, Certs: rec.Certs}, roots)
 		if err != nil {
 			return fail("%s: %v", p, err)
 		}
@@ -290,7 +288,7 @@ func checkAttestations(s *bundle.Signed, rep *VerifyReport, roots *x509.CertPool
 		}
 		ar := AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
 			Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root}
-		ar.Warnings = yubikey.FirmwareAdvisories(facts.Firmware)
+		ar.Warnings = append([]string(nil), facts.Warnings...)
 		if facts.PINPolicy == "never" || facts.TouchPolicy == "never" {
 			ar.Warnings = append(ar.Warnings, "the root key signs without a PIN or without a touch")
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,9 +16,6 @@ import (
 type Env struct {
 	Registry *hsm.Registry
 	HSM      hsm.Options
-	// AttestationRoots replaces Yubico's attestation roots; only tests set
-	// it.
-	AttestationRoots *x509.CertPool
 }
 
 // devices keeps one open backend per device for a command, so a batch

@@ -93,7 +93,7 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 		rootKeys = append(rootKeys, k)
 		rootHSMKeys = append(rootHSMKeys, k)
 	}
-	attFiles, attestations, err := attestRootKeys(ctx, d, o.RootKeys, rootHSMKeys, env.AttestationRoots, o.RequireAttestation)
+	attFiles, attestations, err := attestRootKeys(ctx, d, o.RootKeys, rootHSMKeys, env.Registry, o.RequireAttestation)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func Init(ctx context.Context, env Env, o InitOptions) (res *InitResult, err err
 	}
 	// Nothing unverified leaves the room: read the bundle back as verify would.
 	var incomplete *IncompleteError
-	if _, err := VerifyWith(o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil && !errors.As(err, &incomplete) {
+	if _, err := VerifyWith(o.Out, o.Now, VerifyOptions{Registry: env.Registry}); err != nil && !errors.As(err, &incomplete) {
 		os.RemoveAll(o.Out)
 		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
 	}

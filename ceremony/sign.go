@@ -36,7 +36,7 @@ func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err e
 		return nil, err
 	}
 	var inc *IncompleteError
-	if _, err := verifySignedWith(s, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots}); err != nil && !errors.As(err, &inc) {
+	if _, err := verifySignedWith(s, o.Now, VerifyOptions{Registry: env.Registry}); err != nil && !errors.As(err, &inc) {
 		return nil, err
 	}
 	d := newDevices(env)
@@ -125,7 +125,7 @@ func Sign(ctx context.Context, env Env, o SignOptions) (res *UpdateResult, err e
 	if err := bundle.WriteSigned(o.Out, info, files, s.Request, t.Bytes()); err != nil {
 		return nil, err
 	}
-	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots})
+	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{Registry: env.Registry})
 }
 
 func rootKeysOf(b []byte) ([]data.PublicKey, error) { return roleKeysOf(b, data.CanonicalRootRole) }

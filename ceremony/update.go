@@ -217,7 +217,7 @@ func runUpdate(ctx context.Context, env Env, command string, o UpdateOptions, se
 	if err := bundle.WriteSigned(o.Out, info, files, req, t.Bytes()); err != nil {
 		return nil, err
 	}
-	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{AttestationRoots: env.AttestationRoots})
+	return res, finishUpdate(res, o.Out, o.Now, VerifyOptions{Registry: env.Registry})
 }
 
 // describeRoot fills what bundle.json says about a repository's root.

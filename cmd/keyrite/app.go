@@ -76,6 +76,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	a.registry.Register(yubikey.Scheme, a.yubikey)
 	a.registry.Register("pkcs11", a.pkcs11)
 	a.registry.Register("softkey", softkey.NewDriver())
+	a.registry.RegisterAttestation(yubikey.Format, yubikey.AttestationVerifier{Roots: a.attestRoots})
 	defer a.pkcs11.Close()
 	defer a.yubikey.Close()
 	defer func() {
@@ -111,7 +112,7 @@ func (a *App) env() ceremony.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return ceremony.Env{Registry: a.registry, AttestationRoots: a.attestRoots,
+	return ceremony.Env{Registry: a.registry,
 		HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 

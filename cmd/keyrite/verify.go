@@ -24,7 +24,7 @@ Exit code 4 when anything fails.`,
   keyrite verify --json signed/ | jq '.repos[].roles'`,
 		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := ceremony.VerifyWith(args[0], a.Now(), ceremony.VerifyOptions{AttestationRoots: a.attestRoots})
+			rep, err := ceremony.VerifyWith(args[0], a.Now(), ceremony.VerifyOptions{Registry: a.registry})
 			if asJSON && rep != nil {
 				if perr := a.printJSON(rep); perr != nil {
 					return perr

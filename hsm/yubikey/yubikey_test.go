@@ -170,7 +170,7 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 	if err != nil || att == nil {
 		t.Fatalf("attestation: %v, %v", att, err)
 	}
-	facts, err := yubikey.VerifyAttestation(att, e.ca.Pool())
+	facts, err := yubikey.AttestationVerifier{Roots: e.ca.Pool()}.VerifyAttestation(att)
 	if err != nil {
 		t.Fatalf("verify attestation: %v", err)
 	}
@@ -180,15 +180,21 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 	if !facts.Public.(*ecdsa.PublicKey).Equal(k.Public()) {
 		t.Error("attested key is not the generated key")
 	}
+	if len(facts.Warnings) != 0 {
+		t.Errorf("firmware 5.7.1 attested with warnings: %v", facts.Warnings)
+	}
+	if a, ok := b.(hsm.Attester); !ok || a.AttestationFormat() != yubikey.Format || att.Format != yubikey.Format {
+		t.Errorf("the backend does not say it attests in %s (attestation format %s)", yubikey.Format, att.Format)
+	}
 	// Yubico's real roots do not know the simulator.
-	if _, err := yubikey.VerifyAttestation(att, nil); err == nil {
+	if _, err := (yubikey.AttestationVerifier{}).VerifyAttestation(att); err == nil {
 		t.Error("simulator attestation verified against Yubico's roots")
 	}
 	other, err := pivsim.NewCA("another root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := yubikey.VerifyAttestation(att, other.Pool()); err == nil {
+	if _, err := (yubikey.AttestationVerifier{Roots: other.Pool()}).VerifyAttestation(att); err == nil {
 		t.Error("attestation verified against another root")
 	}
 
@@ -456,5 +462,31 @@ func TestDeleteFreesTheSlot(t *testing.T) {
 	}
 	if k3.URI() != k1.URI() || k3.Public().(*ecdsa.PublicKey).Equal(k1.Public()) {
 		t.Errorf("reused slot %s, same key %v", k3.URI(), k3.Public().(*ecdsa.PublicKey).Equal(k1.Public()))
+	}
+}
+
+// The verifier reports the firmware advisories of the attested device, so
+// that whoever verifies a bundle sees them too.
+func TestAttestationWarnsOfOldFirmware(t *testing.T) {
+	e := newEnv(t, 1)
+	card := e.pcsc.VirtualYubiKey(t, 0, 7007, e.ca, pivsim.Config{Version: [3]byte{5, 4, 3}})
+	if err := testenv.Provision(card, testPIN, testPUK); err != nil {
+		t.Fatal(err)
+	}
+	b := e.open(t, "yubikey:serial=7007")
+	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c", TouchPolicy: "never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := k.Attestation()
+	if err != nil || att == nil {
+		t.Fatalf("attestation: %v, %v", att, err)
+	}
+	facts, err := yubikey.AttestationVerifier{Roots: e.ca.Pool()}.VerifyAttestation(att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Firmware != "5.4.3" || len(facts.Warnings) != 1 || !strings.Contains(facts.Warnings[0], "YSA-2024-03") {
+		t.Errorf("firmware %s, warnings %v", facts.Firmware, facts.Warnings)
 	}
 }
