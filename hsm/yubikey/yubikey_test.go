@@ -139,7 +139,7 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 
 	e.drv = yubikey.NewDriver()
 	b = e.open(t, "yubikey:serial=12345678")
-	rep, err := b.(*yubikey.Backend).Provision(context.Background(), yubikey.ProvisionOptions{NewPIN: []byte(testPIN), NewPUK: []byte(testPUK)})
+	rep, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte(testPIN), NewPUK: []byte(testPUK)})
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -147,8 +147,13 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 		t.Errorf("replaced %v", rep.Replaced)
 	}
 	// A second provisioning is refused: nothing is at its default any more.
-	if _, err := b.(*yubikey.Backend).Provision(context.Background(), yubikey.ProvisionOptions{NewPIN: []byte("999999"), NewPUK: []byte("88888888")}); err == nil || !strings.Contains(err.Error(), "not the factory default") {
+	if _, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte("999999"), NewPUK: []byte("88888888")}); err == nil || !strings.Contains(err.Error(), "not the factory default") {
 		t.Fatalf("second provision: %v", err)
+	}
+	// A reset needs the device's own serial, compared as the operator typed it.
+	if _, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte("999999"), NewPUK: []byte("88888888"),
+		Reset: true, ConfirmedSerial: "012345678"}); err == nil || !strings.Contains(err.Error(), "(012345678) is not this YubiKey's; nothing was changed") {
+		t.Fatalf("reset with another serial: %v", err)
 	}
 
 	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root-2026", Slot: "9c"})
