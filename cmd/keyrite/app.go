@@ -140,7 +140,7 @@ func usagef(cmd *cobra.Command, format string, a ...any) error {
 	return &usageError{cmd: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
 }
 
-const rehearsalBanner = "SOFTWARE TOKEN (" + softkey.Label + "): these keys are not protected by hardware"
+const rehearsalBanner = "SOFTWARE TOKEN (" + hsm.SoftwareLabel + "): these keys are not protected by hardware"
 
 // jsonOrBanner prints v as JSON when asked, and then the command is done;
 // otherwise it warns on stderr when a software token was involved, before
