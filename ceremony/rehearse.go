@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/internal/localserver"
 	"github.com/keyrite/keyrite/internal/term"
@@ -76,7 +77,9 @@ func Rehearse(ctx context.Context, env Env, o RehearseOptions) (*RehearseResult,
 	if err := fsutil.WriteFile(passFile, []byte(base64.RawURLEncoding.EncodeToString(raw)+"\n"), 0o600, false); err != nil {
 		return nil, err
 	}
-	env.HSM.PIN = &term.PINSource{File: passFile}
+	env.HSM.PIN = hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
+		return term.ReadSecretFile(passFile, nil)
+	})
 
 	srv := o.Server
 	if srv.URL == "" {

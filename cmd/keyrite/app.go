@@ -113,7 +113,7 @@ func (a *App) env() ceremony.Env {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
 	return ceremony.Env{Registry: a.registry,
-		HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 
 func (a *App) printJSON(v any) error {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/spf13/cobra"
 )
@@ -44,7 +43,7 @@ the device's serial to confirm.`,
 					if file != "" {
 						return term.ReadSecretFile(file, a.Stderr)
 					}
-					return prompt.PIN(cmd.Context(), hsm.PINRequest{Device: device, Kind: kind, Confirm: true})
+					return prompt.PIN(cmd.Context(), term.Request{Device: device, Kind: kind, Confirm: true})
 				}
 			}
 			o := ceremony.ProvisionOptions{Device: args[0], Reset: reset,
