@@ -214,7 +214,7 @@ func (b *Backend) openLocked(yk *piv.YubiKey, slot piv.Slot) (*Key, error) {
 	}
 	pub, isEC := ki.PublicKey.(*ecdsa.PublicKey)
 	if !isEC {
-		return nil, fmt.Errorf("%s: slot %s holds a %T key; keyrite uses ECDSA P-256 or P-384", b.dev.name(), slotName(slot), ki.PublicKey)
+		return nil, fmt.Errorf("%s: slot %s holds a %T key; only ECDSA P-256 and P-384 keys are supported", b.dev.name(), slotName(slot), ki.PublicKey)
 	}
 	return &Key{b: b, slot: slot, pub: pub, pin: ki.PINPolicy, touch: ki.TouchPolicy, origin: ki.Origin, label: label}, nil
 }
