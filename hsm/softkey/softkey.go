@@ -99,7 +99,8 @@ func (b *Backend) load(ctx context.Context, create bool) error {
 	}
 	if b.fresh {
 		if !create {
-			return fmt.Errorf("%s: %w (create it with keyrite key generate --device softkey:file=%s)", b.describe(), hsm.ErrNotFound, b.path)
+			return &hsm.HintError{Err: fmt.Errorf("%s: %w", b.describe(), hsm.ErrNotFound),
+				Hint: "create it with keyrite key generate --device softkey:file=" + b.path}
 		}
 		pass, err := b.opts.PIN.PIN(ctx, hsm.PINRequest{Device: b.describe(), Kind: "passphrase", Confirm: true})
 		if err != nil {

@@ -193,7 +193,8 @@ func (b *Backend) Open(ctx context.Context, uri string) (hsm.Key, error) {
 		return nil, fmt.Errorf("%s names YubiKey serial %d, not %s", uri, sel.serial, b.dev.name())
 	}
 	if !sel.hasSlot {
-		return nil, fmt.Errorf("%s names no key: add slot=9c (see keyrite key list --device %s)", uri, DeviceURI(sel.serial))
+		return nil, &hsm.HintError{Err: fmt.Errorf("%s names no key: add slot=9c", uri),
+			Hint: "see keyrite key list --device " + DeviceURI(sel.serial)}
 	}
 	yk, unlock, err := b.lock()
 	if err != nil {

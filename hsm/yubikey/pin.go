@@ -43,8 +43,8 @@ func (b *Backend) pinLocked(ctx context.Context, yk *piv.YubiKey) ([]byte, error
 		return nil, dev.pinErr
 	case retries == 1 && !b.opts.Force:
 		dev.pinErr = &hsm.AuthError{Device: dev.name(), Retries: 1,
-			Hint: "one PIN attempt is left and a wrong PIN now blocks the YubiKey: keyrite does not try without --force; unblock the PIN with the PUK first if in doubt"}
-		return nil, fmt.Errorf("%w: keyrite does not try the PIN with one attempt left (use --force if you are sure of the PIN)", dev.pinErr)
+			Hint: "one PIN attempt is left and a wrong PIN now blocks the YubiKey: use --force if you are sure of the PIN; unblock the PIN with the PUK first if in doubt"}
+		return nil, fmt.Errorf("%w: the PIN is not tried with one attempt left", dev.pinErr)
 	case retries == 1:
 		logf(b.opts.Log, "warning: %s: one PIN attempt left; trying because of --force", dev.name())
 	case retries > 1 && retries < 3:
@@ -78,10 +78,13 @@ func (b *Backend) authError(err error, what string) error {
 	}
 	if ae.Retries == 0 {
 		b.dev.pinErr = blockedError(b.dev.name())
-	} else {
-		b.dev.pinErr = &hsm.AuthError{Device: b.dev.name(), Retries: ae.Retries,
-			Hint: "keyrite never retries a PIN by itself: check the PIN (or the --pin-file) before you run the command again"}
+		return b.dev.pinErr
 	}
+	hint := "keyrite never retries a PIN by itself: check the PIN (or the --pin-file) before you run the command again"
+	if ae.Retries == 1 {
+		hint = "one attempt is left before the PIN blocks; " + hint
+	}
+	b.dev.pinErr = &hsm.AuthError{Device: b.dev.name(), Retries: ae.Retries, Hint: hint}
 	return b.dev.pinErr
 }
 
@@ -112,7 +115,8 @@ func (b *Backend) managementKeyLocked(ctx context.Context, yk *piv.YubiKey) ([]b
 		return nil, b.authError(err, "read the PIN-protected management key")
 	}
 	if m.ManagementKey == nil {
-		return nil, fmt.Errorf("%s has no PIN-protected management key: provision it first (keyrite device provision %s)", b.dev.name(), DeviceURI(b.dev.c.serial))
+		return nil, &hsm.HintError{Err: fmt.Errorf("%s has no PIN-protected management key", b.dev.name()),
+			Hint: "provision it first (keyrite device provision " + DeviceURI(b.dev.c.serial) + ")"}
 	}
 	return *m.ManagementKey, nil
 }

@@ -65,13 +65,15 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 		if isRemoved(err) {
 			return nil, b.check(err, "store the management key")
 		}
-		return nil, fmt.Errorf("%s: the management key is not the factory default, so the device was provisioned before or set up by another tool; keyrite only provisions a device in its factory state: erase it with --reset (which destroys its keys) if that is intended: %v", name, err)
+		return nil, &hsm.HintError{Err: fmt.Errorf("%s: the management key is not the factory default, so the device was provisioned before or set up by another tool; only a device in its factory state is provisioned: %v", name, err),
+			Hint: "erase it with --reset (which destroys its keys) if that is intended"}
 	}
 	// 2. PIN and PUK.
 	if err := yk.SetPIN(piv.DefaultPIN, pinString(o.NewPIN)); err != nil {
 		var ae piv.AuthErr
 		if errors.As(err, &ae) {
-			return nil, fmt.Errorf("%s: the PIN is not the factory default (%d attempts left); keyrite only provisions a device in its factory state: use --reset to erase it", name, ae.Retries)
+			return nil, &hsm.HintError{Err: fmt.Errorf("%s: the PIN is not the factory default (%d attempts left); only a device in its factory state is provisioned", name, ae.Retries),
+				Hint: "use --reset to erase it"}
 		}
 		return nil, b.check(err, "change the PIN")
 	}
@@ -79,7 +81,8 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 	if err := yk.SetPUK(piv.DefaultPUK, pinString(o.NewPUK)); err != nil {
 		var ae piv.AuthErr
 		if errors.As(err, &ae) {
-			return rep, fmt.Errorf("%s: the PIN was changed, but the PUK is not the factory default (%d attempts left); use --reset to start over", name, ae.Retries)
+			return rep, &hsm.HintError{Err: fmt.Errorf("%s: the PIN was changed, but the PUK is not the factory default (%d attempts left)", name, ae.Retries),
+				Hint: "use --reset to start over"}
 		}
 		return rep, b.check(err, "change the PUK")
 	}

@@ -127,8 +127,11 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 	b := e.open(t, "yubikey:serial=12345678")
 	// Before provisioning there is no management key to generate with.
 	e.pins.pin = "123456"
-	if _, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c"}); err == nil || !strings.Contains(err.Error(), "provision it first") {
-		t.Fatalf("generate before provisioning: %v", err)
+	_, err = b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c"})
+	var hinted *hsm.HintError
+	if !errors.As(err, &hinted) || !strings.Contains(err.Error(), "has no PIN-protected management key") ||
+		hinted.Hint != "provision it first (keyrite device provision yubikey:serial=12345678)" {
+		t.Fatalf("generate before provisioning: %v (hint %+v)", err, hinted)
 	}
 	if card.PINRetries() != 3 {
 		t.Fatalf("PIN retries = %d", card.PINRetries())
@@ -309,8 +312,9 @@ func TestWrongPINBlocksAndOneRetryNeedsForce(t *testing.T) {
 	b = e.open(t, "yubikey:serial=3003;slot=9c")
 	k, _ = b.Open(context.Background(), "yubikey:serial=3003;slot=9c")
 	asked := e.pins.asked
-	if _, err := sign(t, k); !errors.As(err, &ae) || ae.Retries != 1 || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("one retry left: %v", err)
+	if _, err := sign(t, k); !errors.As(err, &ae) || ae.Retries != 1 || !strings.Contains(err.Error(), "the PIN is not tried with one attempt left") ||
+		!strings.Contains(ae.Hint, "use --force if you are sure of the PIN") {
+		t.Fatalf("one retry left: %v (hint %q)", err, ae.Hint)
 	}
 	if e.pins.asked != asked || card.PINRetries() != 1 {
 		t.Fatalf("PIN asked %d times, retries %d", e.pins.asked-asked, card.PINRetries())
