@@ -2,7 +2,6 @@ package ceremony
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 
@@ -10,25 +9,21 @@ import (
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/hsm/yubikey"
 )
-
-// originOf is implemented by keys whose device records where they were born.
-type originOf interface{ Origin() string }
 
 // attestKey reads a key's attestation from its device and verifies it
 // against roots (nil: Yubico's), the device the key was opened on, and the
 // key itself. It returns nil, nil for a key that is not attestable (an
 // imported key, or a device without attestation).
-func attestKey(k hsm.Key, dev hsm.DeviceInfo, roots *x509.CertPool) (*verify.AttestationRecord, error) {
-	if o, ok := k.(originOf); ok && o.Origin() != hsm.OriginGenerated {
+func attestKey(k hsm.Key, dev hsm.DeviceInfo, reg *hsm.Registry) (*verify.AttestationRecord, error) {
+	if o, ok := k.(hsm.OriginReporter); ok && o.Origin() != hsm.OriginGenerated {
 		return nil, nil
 	}
 	att, err := k.Attestation()
 	if err != nil || att == nil {
 		return nil, err
 	}
-	facts, err := yubikey.VerifyAttestation(att, roots)
+	facts, err := reg.VerifyAttestation(att)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.URI(), err)
 	}
@@ -56,12 +51,12 @@ func attestRootKeys(ctx context.Context, s *session.Session, uris []string, keys
 		if err != nil {
 			return nil, nil, err
 		}
-		rec, err := attestKey(k, b.Info(), s.AttestationRoots)
+		rec, err := attestKey(k, b.Info(), s.Registry)
 		if err != nil {
 			return nil, nil, fmt.Errorf("root key %s: attestation refused: %w", hsm.Redact(uris[i]), err)
 		}
 		if rec == nil {
-			if o, ok := k.(originOf); ok {
+			if o, ok := k.(hsm.OriginReporter); ok {
 				// Recorded so that nobody later takes this key for an
 				// attested one: an imported (backed-up) key says so.
 				id, err := verify.KeyID(k.Public())
@@ -72,7 +67,7 @@ func attestRootKeys(ctx context.Context, s *session.Session, uris []string, keys
 			}
 			if require {
 				origin := "the device gives no attestation"
-				if o, ok := k.(originOf); ok && o.Origin() == hsm.OriginImported {
+				if o, ok := k.(hsm.OriginReporter); ok && o.Origin() == hsm.OriginImported {
 					origin = "its slot's origin is imported, and an imported key can never be attested"
 				}
 				return nil, nil, &NotAttestedError{Key: hsm.Redact(uris[i]), Reason: origin}

@@ -131,7 +131,9 @@ func benchInit(b *testing.B, shared bool) {
 		drv := pkcs11.NewDriver()
 		reg := hsm.NewRegistry()
 		reg.Register("pkcs11", drv)
-		env := session.Env{Registry: reg, HSM: hsm.Options{PIN: &term.PINSource{File: h.PINFile}, Module: h.Module}}
+		env := session.Env{Registry: reg, HSM: hsm.Options{PIN: hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
+			return term.ReadSecretFile(h.PINFile, nil)
+		}), Module: h.Module}}
 		label := fmt.Sprintf("root%d", i)
 		if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: "pkcs11:token=bench", Label: label}); err != nil {
 			b.Fatal(err)

@@ -35,7 +35,7 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 	if err != nil {
 		return nil, err
 	}
-	if o.Mode == ModeAttested && b.Info().Kind != "yubikey" {
+	if _, attests := b.(hsm.Attester); o.Mode == ModeAttested && !attests {
 		return nil, fmt.Errorf("attested mode needs a device that attests the keys it generates (a YubiKey); %s does not", hsm.Redact(o.Device))
 	}
 	u, err := hsm.ParseURI(o.Device)
@@ -56,7 +56,7 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 		return nil, err
 	}
 	if o.Mode == ModeAttested {
-		rec, err := attestKey(k, b.Info(), env.AttestationRoots)
+		rec, err := attestKey(k, b.Info(), env.Registry)
 		if err == nil && rec == nil {
 			err = errors.New("the device gave no attestation")
 		}

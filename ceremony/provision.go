@@ -6,7 +6,6 @@ import (
 
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/hsm/yubikey"
 )
 
 // ProvisionOptions control Provision.
@@ -18,33 +17,34 @@ type ProvisionOptions struct {
 	// Reset erases the device first. ConfirmSerial must return the serial
 	// the operator typed; a mismatch stops everything.
 	Reset         bool
-	ConfirmSerial func(serial uint32) (uint32, error)
+	ConfirmSerial func(serial string) (string, error)
 }
 
 // Provision takes a YubiKey out of its factory state (see
-// yubikey.Backend.Provision).
-func Provision(ctx context.Context, env session.Env, o ProvisionOptions) (*yubikey.ProvisionReport, error) {
+// hsm.Provisioner).
+func Provision(ctx context.Context, env session.Env, o ProvisionOptions) (*hsm.ProvisionReport, error) {
 	s := session.New(env, "device provision")
 	defer s.Close()
 	b, err := s.Backend(ctx, o.Device)
 	if err != nil {
 		return nil, err
 	}
-	yb, ok := b.(*yubikey.Backend)
+	p, ok := b.(hsm.Provisioner)
 	if !ok {
 		return nil, fmt.Errorf("%s is not a YubiKey: only YubiKeys are provisioned by keyrite (initialise PKCS#11 tokens with their own tools)", hsm.Redact(o.Device))
 	}
-	po := yubikey.ProvisionOptions{Reset: o.Reset}
-	name := fmt.Sprintf("YubiKey serial %d", yb.Serial())
+	po := hsm.ProvisionOptions{Reset: o.Reset}
+	info := b.Info()
+	name := fmt.Sprintf("%s serial %s", info.Label, info.Serial)
 	if o.Reset {
 		if o.ConfirmSerial == nil {
 			return nil, fmt.Errorf("%s: a reset must be confirmed by typing the serial", name)
 		}
-		if po.ConfirmedSerial, err = o.ConfirmSerial(yb.Serial()); err != nil {
+		if po.ConfirmedSerial, err = o.ConfirmSerial(info.Serial); err != nil {
 			return nil, err
 		}
-		if po.ConfirmedSerial != yb.Serial() {
-			return nil, fmt.Errorf("%s: the serial typed (%d) does not match; nothing was erased", name, po.ConfirmedSerial)
+		if po.ConfirmedSerial != info.Serial {
+			return nil, fmt.Errorf("%s: the serial typed (%s) does not match; nothing was erased", name, po.ConfirmedSerial)
 		}
 	}
 	if po.NewPIN, err = o.NewPIN(name); err != nil {
@@ -54,5 +54,5 @@ func Provision(ctx context.Context, env session.Env, o ProvisionOptions) (*yubik
 		hsm.Wipe(po.NewPIN)
 		return nil, err
 	}
-	return yb.Provision(ctx, po)
+	return p.Provision(ctx, po)
 }

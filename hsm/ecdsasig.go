@@ -70,7 +70,7 @@ func VerifyDigest(pub crypto.PublicKey, digest, sig []byte) error {
 func CurveName(pub crypto.PublicKey) (string, error) {
 	p, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return "", fmt.Errorf("unsupported public key type %T (keyrite uses ECDSA P-256 or P-384)", pub)
+		return "", fmt.Errorf("unsupported public key type %T (only ECDSA P-256 and P-384 are supported)", pub)
 	}
 	switch p.Curve {
 	case elliptic.P256():

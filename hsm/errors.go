@@ -38,6 +38,19 @@ func (e *AuthError) Error() string {
 	}
 }
 
+// HintError is an error with advice for the operator attached: what to do
+// next, in terms only the backend knows (a device tool, a URI attribute, a
+// command that sets the device up). Error is the error alone, so that the
+// advice stays out of messages that callers wrap; the command line shows
+// Hint after the error. AuthError has a Hint of its own.
+type HintError struct {
+	Err  error
+	Hint string
+}
+
+func (e *HintError) Error() string { return e.Err.Error() }
+func (e *HintError) Unwrap() error { return e.Err }
+
 // DeviceAbsentError reports that the device a URI names is not attached.
 type DeviceAbsentError struct {
 	Device string // what was asked for, e.g. `pkcs11 token "ceremony"`

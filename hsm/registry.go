@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,10 +21,13 @@ type Driver interface {
 type Registry struct {
 	drivers map[string]Driver
 	order   []string // registration order, which Devices follows
+	attest  map[string]AttestationVerifier
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{drivers: map[string]Driver{}} }
+func NewRegistry() *Registry {
+	return &Registry{drivers: map[string]Driver{}, attest: map[string]AttestationVerifier{}}
+}
 
 // Register adds a driver for a scheme.
 func (r *Registry) Register(scheme string, d Driver) {
@@ -92,4 +96,27 @@ func (r *Registry) Devices(ctx context.Context, opts Options) ([]DeviceInfo, map
 		all = append(all, ds...)
 	}
 	return all, errs
+}
+
+// RegisterAttestation adds the verifier of an attestation format. The
+// command line registers one per format it trusts, with its roots.
+func (r *Registry) RegisterAttestation(format string, v AttestationVerifier) {
+	r.attest[format] = v
+}
+
+// VerifyAttestation checks an attestation with the verifier registered for
+// its format. An unregistered format is refused (*UnknownAttestationError),
+// as is any attestation given a nil registry.
+func (r *Registry) VerifyAttestation(a *Attestation) (*AttestedKey, error) {
+	if a == nil {
+		return nil, errors.New("no attestation")
+	}
+	var v AttestationVerifier
+	if r != nil {
+		v = r.attest[a.Format]
+	}
+	if v == nil {
+		return nil, &UnknownAttestationError{Format: a.Format}
+	}
+	return v.VerifyAttestation(a)
 }

@@ -40,7 +40,8 @@ func ParseURI(s string) (*URI, error) {
 	}
 	for _, a := range append(append([]Attr{}, u.Path...), u.Query...) {
 		if secretAttrs[a.Name] {
-			return nil, fmt.Errorf("invalid key URI: %q must not carry a secret (%s); use --pin-file or the prompt", redact(s), a.Name)
+			return nil, &HintError{Err: fmt.Errorf("invalid key URI: %q must not carry a secret (%s)", redact(s), a.Name),
+				Hint: "use --pin-file or the prompt"}
 		}
 	}
 	return u, nil

@@ -1,6 +1,7 @@
 package hsm
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,11 @@ func TestParseURIRefuses(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "123456") {
 			t.Errorf("%q: the error echoes the secret: %v", c.uri, err)
+		}
+		// The advice for the operator is not part of the error.
+		var hinted *HintError
+		if c.want == "must not carry a secret" && (!errors.As(err, &hinted) || hinted.Hint == "" || strings.Contains(err.Error(), hinted.Hint)) {
+			t.Errorf("%q: want the advice as a hint beside the error, got %v", c.uri, err)
 		}
 	}
 }

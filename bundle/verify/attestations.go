@@ -3,7 +3,6 @@ package verify
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/trust"
 )
 
@@ -22,13 +20,13 @@ const AttestationDir = "attestations/"
 
 // AttestationRecord is an attestation as the bundle keeps it.
 type AttestationRecord struct {
-	Format   string            `json:"format"`
-	KeyURI   string            `json:"key_uri"`
-	KeyID    string            `json:"key_id"` // canonical (bare public key) ID
-	Origin   string            `json:"origin"` // always "generated": imported keys are never attested
-	Device   bundle.Device     `json:"device"`
-	Certs    [][]byte          `json:"certificates"` // DER, leaf first
-	Attested *yubikey.Attested `json:"attested"`
+	Format   string           `json:"format"`
+	KeyURI   string           `json:"key_uri"`
+	KeyID    string           `json:"key_id"` // canonical (bare public key) ID
+	Origin   string           `json:"origin"` // always "generated": imported keys are never attested
+	Device   bundle.Device    `json:"device"`
+	Certs    [][]byte         `json:"certificates"` // DER, leaf first
+	Attested *hsm.AttestedKey `json:"attested"`
 }
 
 // AttestationReport is what verify says about one attested key.
@@ -80,7 +78,7 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 // chain to the roots, the device serial, firmware and slot it names, that
 // the attested key is a root key of the bundle, that the key was generated
 // on the device, and that the transcript recorded this very file.
-func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, roots *x509.CertPool) error {
+func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, reg *hsm.Registry) error {
 	fail := func(format string, a ...any) error {
 		return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -115,13 +113,14 @@ func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *
 		if err := json.Unmarshal(s.Files[p], &rec); err != nil {
 			return fail("%s: unreadable attestation: %v", p, err)
 		}
-		if rec.Format != yubikey.Format {
+		facts, err := reg.VerifyAttestation(&hsm.Attestation{Format: rec.Format, Certs: rec.Certs})
+		var unknown *hsm.UnknownAttestationError
+		if errors.As(err, &unknown) {
 			return fail("%s: unknown attestation format %q", p, rec.Format)
 		}
 		if rec.Origin != hsm.OriginGenerated {
 			return fail("%s: the key's origin is %q: an imported key is never attested", p, rec.Origin)
 		}
-		facts, err := yubikey.VerifyAttestation(&hsm.Attestation{Format: rec.Format, Certs: rec.Certs}, roots)
 		if err != nil {
 			return fail("%s: %v", p, err)
 		}
@@ -151,7 +150,7 @@ func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *
 		}
 		ar := AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
 			Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root}
-		ar.Warnings = yubikey.FirmwareAdvisories(facts.Firmware)
+		ar.Warnings = append([]string(nil), facts.Warnings...)
 		if facts.PINPolicy == "never" || facts.TouchPolicy == "never" {
 			ar.Warnings = append(ar.Warnings, "the root key signs without a PIN or without a touch")
 		}

@@ -7,7 +7,6 @@
 package verify
 
 import (
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -34,9 +34,11 @@ type Report struct {
 
 // Options control verification.
 type Options struct {
-	// AttestationRoots replaces Yubico's attestation roots. Only tests set
-	// it (to their simulator's root); the command line has no way to.
-	AttestationRoots *x509.CertPool
+	// Registry verifies the bundle's attestations with the verifiers
+	// registered on it; a bundle holding an attestation of a format it
+	// has no verifier for (or any attestation, without a registry) is
+	// refused.
+	Registry *hsm.Registry
 }
 
 // Dir reads a signed bundle (its manifests are checked as it is read) and
@@ -72,7 +74,7 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err := checkTranscriptFiles(s, entries); err != nil {
 		return rep, err
 	}
-	if err := checkAttestations(s, entries, rep, o.AttestationRoots); err != nil {
+	if err := checkAttestations(s, entries, rep, o.Registry); err != nil {
 		return rep, err
 	}
 	if len(missing) > 0 {

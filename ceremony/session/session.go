@@ -8,7 +8,6 @@ package session
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -22,9 +21,6 @@ import (
 type Env struct {
 	Registry *hsm.Registry
 	HSM      hsm.Options
-	// AttestationRoots replaces Yubico's attestation roots; only tests set
-	// it.
-	AttestationRoots *x509.CertPool
 	// Clock is the time every signature, expiry and transcript line uses;
 	// nil means time.Now.
 	Clock func() time.Time
@@ -46,7 +42,7 @@ func (e Env) Now() time.Time {
 // VerifyOptions are the options every verification in this environment
 // uses.
 func (e Env) VerifyOptions() verify.Options {
-	return verify.Options{AttestationRoots: e.AttestationRoots}
+	return verify.Options{Registry: e.Registry}
 }
 
 // Session is one operation: its devices and its transcript. Close it.

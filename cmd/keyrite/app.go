@@ -76,6 +76,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	a.registry.Register(yubikey.Scheme, a.yubikey)
 	a.registry.Register("pkcs11", a.pkcs11)
 	a.registry.Register("softkey", softkey.NewDriver())
+	a.registry.RegisterAttestation(yubikey.Format, yubikey.AttestationVerifier{Roots: a.attestRoots})
 	defer a.pkcs11.Close()
 	defer a.yubikey.Close()
 	defer func() {
@@ -112,8 +113,8 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return session.Env{Registry: a.registry, AttestationRoots: a.attestRoots, Clock: a.Now, Args: a.args,
-		HSM: hsm.Options{PIN: a.pins, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args,
+		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 
 // batchEnv is env with a progress line per item, unless the output is
@@ -150,7 +151,7 @@ func usagef(cmd *cobra.Command, format string, a ...any) error {
 	return &usageError{cmd: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
 }
 
-const rehearsalBanner = "SOFTWARE TOKEN (" + softkey.Label + "): these keys are not protected by hardware"
+const rehearsalBanner = "SOFTWARE TOKEN (" + hsm.SoftwareLabel + "): these keys are not protected by hardware"
 
 // jsonOrBanner prints v as JSON when asked, and then the command is done;
 // otherwise it warns on stderr when a software token was involved, before

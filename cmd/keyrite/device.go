@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -51,6 +52,10 @@ func newDeviceListCmd(a *App) *cobra.Command {
 			sort.Strings(kinds)
 			for _, k := range kinds {
 				fmt.Fprintf(a.Stderr, "keyrite: warning: %s: %v\n", k, errs[k])
+				var hinted *hsm.HintError
+				if errors.As(errs[k], &hinted) {
+					fmt.Fprintf(a.Stderr, "keyrite: hint: %s\n", hinted.Hint)
+				}
 			}
 			if len(devs) == 0 {
 				fmt.Fprintln(a.Stderr, "keyrite: no device found; the software rehearsal token needs none: softkey:file=PATH")

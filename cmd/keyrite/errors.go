@@ -18,10 +18,13 @@ import (
 )
 
 // classify maps an error to an exit code and a hint telling the operator
-// what to do next.
+// what to do next. A device error that carries its backend's own hint
+// (hsm.AuthError.Hint, hsm.HintError) shows that hint rather than the
+// generic one: the backend knows its device's tools and states.
 func classify(err error) (int, string) {
 	var (
 		auth   *hsm.AuthError
+		hinted *hsm.HintError
 		absent *hsm.DeviceAbsentError
 		berr   *bundle.Error
 		verr   *trust.VerifyError
@@ -72,6 +75,8 @@ func classify(err error) (int, string) {
 		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin)
 	case errors.As(err, &auth):
 		switch {
+		case auth.Hint != "":
+			return exitDevice, auth.Hint
 		case auth.Blocked:
 			return exitDevice, "the PIN is blocked: unblock it with the security officer PIN (PKCS#11) or the PUK (YubiKey) before the next attempt"
 		case auth.Retries == 1:
@@ -106,6 +111,11 @@ func classify(err error) (int, string) {
 		return exitFailed, "print the share file keyrite wrote, not the armored text alone"
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
+	case errors.As(err, &hinted):
+		// After the ceremonies' own conditions, before the generic
+		// not-found and exists hints; the exit code is the wrapped error's.
+		code, _ := classify(hinted.Err)
+		return code, hinted.Hint
 	case errors.Is(err, hsm.ErrExists):
 		return exitFailed, "keyrite never replaces a key: choose another --label"
 	case errors.Is(err, hsm.ErrNotFound):

@@ -5,7 +5,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/spf13/cobra"
 )
@@ -68,7 +68,7 @@ the whole batch. Writes a signed bundle, or nothing.`,
 			fmt.Fprintf(a.Stdout, "signed %d repositories (%d device signatures, each verified) into %s for %s\n",
 				len(res.Repos), res.Signatures, res.Out, res.Server)
 			if res.Rehearsal {
-				fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+				fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 			}
 			return nil
 		},

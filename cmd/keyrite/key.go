@@ -9,7 +9,6 @@ import (
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/spf13/cobra"
 )
 
@@ -139,7 +138,7 @@ func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, a
 			at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy, at.Root)
 	}
 	if k.Software {
-		fmt.Fprintf(a.Stdout, "  (%s)\n", softkey.Label)
+		fmt.Fprintf(a.Stdout, "  (%s)\n", hsm.SoftwareLabel)
 	}
 	return nil
 }
@@ -189,7 +188,7 @@ func (a *App) generateBackedUp(cmd *cobra.Command, devices []string, g ceremony.
 	}
 	fmt.Fprintln(a.Stdout, "the key was wiped from this computer's memory; hand each custodian their share file")
 	if res.Rehearsal {
-		fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+		fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 	}
 	return nil
 }

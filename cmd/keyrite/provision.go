@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/spf13/cobra"
 )
@@ -45,26 +43,22 @@ the device's serial to confirm.`,
 					if file != "" {
 						return term.ReadSecretFile(file, a.Stderr)
 					}
-					return prompt.PIN(cmd.Context(), hsm.PINRequest{Device: device, Kind: kind, Confirm: true})
+					return prompt.PIN(cmd.Context(), term.Request{Device: device, Kind: kind, Confirm: true})
 				}
 			}
 			o := ceremony.ProvisionOptions{Device: args[0], Reset: reset,
 				NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(pukFile, "new PUK (6-8 characters)")}
 			if reset {
-				o.ConfirmSerial = func(serial uint32) (uint32, error) {
+				o.ConfirmSerial = func(serial string) (string, error) {
 					answer := confirmSerial
 					if answer == "" {
-						fmt.Fprintf(a.Stderr, "keyrite: --reset erases every key on YubiKey serial %d\n", serial)
+						fmt.Fprintf(a.Stderr, "keyrite: --reset erases every key on YubiKey serial %s\n", serial)
 						var err error
-						if answer, err = term.ReadLine(fmt.Sprintf("Type the serial of the YubiKey to erase (%d): ", serial)); err != nil {
-							return 0, err
+						if answer, err = term.ReadLine(fmt.Sprintf("Type the serial of the YubiKey to erase (%s): ", serial)); err != nil {
+							return "", err
 						}
 					}
-					n, err := strconv.ParseUint(strings.TrimSpace(answer), 10, 32)
-					if err != nil {
-						return 0, fmt.Errorf("%q is not a serial number; nothing was erased", answer)
-					}
-					return uint32(n), nil
+					return strings.TrimSpace(answer), nil
 				}
 			}
 			rep, err := ceremony.Provision(cmd.Context(), a.env(), o)

@@ -32,7 +32,7 @@ notary's client code pinned to the bundle's root certificates.`,
 					fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, state, gun)
 				}
 			}
-			o.Verify.AttestationRoots = a.attestRoots
+			o.Verify.Registry = a.registry
 			_, res, err := ceremony.Publish(cmd.Context(), o)
 			if err != nil {
 				return err

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/recovery"
 )
 
@@ -57,7 +57,7 @@ same key ID: the repositories it signs need no change.`,
 			fmt.Fprintf(a.Stdout, "  imported: %s (signature verified)\n  record:   %s\n", res.URI, res.Out)
 			fmt.Fprintln(a.Stdout, "the key was wiped from this computer's memory")
 			if res.Rehearsal {
-				fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+				fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 			}
 			return nil
 		},

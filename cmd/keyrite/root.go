@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -55,6 +56,12 @@ func checkURIs(c *cobra.Command, flag string, uris ...string) error {
 			continue
 		}
 		if _, err := hsm.ParseURI(u); err != nil {
+			// A usage error has a hint of its own (--help): the
+			// library's advice goes on the error line.
+			var hinted *hsm.HintError
+			if errors.As(err, &hinted) {
+				return usagef(c, "%s: %v; %s", flag, err, hinted.Hint)
+			}
 			return usagef(c, "%s: %v", flag, err)
 		}
 	}

@@ -14,6 +14,15 @@ import (
 	"github.com/keyrite/keyrite/recovery"
 )
 
+// devicePINs answers the devices' PIN requests from the terminal or the
+// --pin-file: internal/term does not know hsm's types, so this adapts them.
+type devicePINs struct{ src *term.PINSource }
+
+// PIN implements hsm.PINSource.
+func (p devicePINs) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
+	return p.src.PIN(ctx, term.Request{Device: req.Device, Kind: req.Kind, Confirm: req.Confirm})
+}
+
 // passphraseFiles is --passphrase-file, repeated: NAME=FILE for one
 // custodian's share, or FILE for every passphrase share.
 type passphraseFiles struct {
@@ -58,7 +67,7 @@ func (a *App) newPassphrase(ctx context.Context, p *passphraseFiles) func(c back
 			return term.ReadSecretFile(f, a.Stderr)
 		}
 		src := &term.PINSource{}
-		return src.PIN(ctx, hsm.PINRequest{Device: fmt.Sprintf("custodian %s's share (new)", c.Name), Kind: "passphrase", Confirm: true})
+		return src.PIN(ctx, term.Request{Device: fmt.Sprintf("custodian %s's share (new)", c.Name), Kind: "passphrase", Confirm: true})
 	}
 }
 
@@ -73,7 +82,7 @@ func (a *App) sharePassphrase(ctx context.Context, p *passphraseFiles) func(f *b
 			return term.ReadSecretFile(file, a.Stderr)
 		}
 		src := &term.PINSource{}
-		return src.PIN(ctx, hsm.PINRequest{Device: "share " + f.Describe(), Kind: "passphrase"})
+		return src.PIN(ctx, term.Request{Device: "share " + f.Describe(), Kind: "passphrase"})
 	}
 }
 
@@ -130,7 +139,7 @@ func (s *shareFlags) inputs(a *App, c *cobra.Command, shares []string) (recovery
 		Passphrase: a.sharePassphrase(ctx, p), PluginUI: a.pluginUI(),
 		SSHPassphrase: func(file string) ([]byte, error) {
 			src := &term.PINSource{}
-			return src.PIN(ctx, hsm.PINRequest{Device: "SSH key " + file, Kind: "passphrase"})
+			return src.PIN(ctx, term.Request{Device: "SSH key " + file, Kind: "passphrase"})
 		}}, nil
 }
 

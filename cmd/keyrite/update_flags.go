@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/keyrite/keyrite/ceremony/session"
-	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/spf13/cobra"
 )
 
@@ -81,7 +81,7 @@ func printUpdate(a *App, res *session.UpdateResult, asJSON bool) error {
 		fmt.Fprintf(a.Stderr, "keyrite: hint: each remaining holder adds signatures with keyrite sign %s --key URI -o NEW_DIR\n", res.Out)
 	}
 	if res.Rehearsal {
-		fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+		fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 	}
 	return nil
 }

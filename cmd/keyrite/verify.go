@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/bundle/verify"
-	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/spf13/cobra"
 )
 
@@ -74,7 +74,7 @@ func printVerify(a *App, rep *verify.Report) {
 	fmt.Fprintf(a.Stdout, "bundle %s %s: %d repositories for %s, transcript %d lines (head %s)\n",
 		rep.Bundle, verdict, len(rep.Repos), rep.Server, rep.TranscriptLines, rep.TranscriptHead[:16])
 	if rep.Rehearsal {
-		fmt.Fprintf(a.Stdout, "(%s)\n", softkey.Label)
+		fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 	}
 }
 

@@ -172,7 +172,8 @@ func (d *Driver) tokens(ctx context.Context, uriModule string, opts hsm.Options)
 		if len(failures) > 0 {
 			msg += ": " + strings.Join(failures, "; ")
 		}
-		return nil, errors.New(msg + "; give the module's path with --module or module-path= in the URI")
+		return nil, &hsm.HintError{Err: errors.New(msg),
+			Hint: "give the module's path with --module or module-path= in the URI"}
 	}
 	for _, f := range failures {
 		logf(opts.Log, "warning: %s", f)

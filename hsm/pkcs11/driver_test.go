@@ -157,15 +157,17 @@ func TestModuleErrors(t *testing.T) {
 		}
 	}
 
-	// No default module present: the error lists the paths and hints --module.
+	// No default module present: the error lists the paths, and its hint
+	// says how to name a module.
 	d := NewDriver()
 	defer d.Close()
 	d.defaults = []string{missing, missing + ".2"}
+	var hinted *hsm.HintError
 	_, err := d.Devices(ctx, hsm.Options{})
-	if err == nil || !strings.Contains(err.Error(), missing+", "+missing+".2") || !strings.Contains(err.Error(), "--module") {
-		t.Errorf("no default module: %v", err)
+	if !errors.As(err, &hinted) || !strings.Contains(err.Error(), missing+", "+missing+".2") || !strings.Contains(hinted.Hint, "--module or module-path=") {
+		t.Errorf("no default module: %v (hint %+v)", err, hinted)
 	}
-	if _, err := d.Open(ctx, parse(t, "pkcs11:token=x"), hsm.Options{}); err == nil || !strings.Contains(err.Error(), "--module") {
+	if _, err := d.Open(ctx, parse(t, "pkcs11:token=x"), hsm.Options{}); !errors.As(err, &hinted) || !strings.Contains(hinted.Hint, "--module") {
 		t.Errorf("Open without a module: %v", err)
 	}
 }

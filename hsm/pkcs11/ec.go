@@ -39,7 +39,7 @@ func curveFromParams(p []byte) (elliptic.Curve, string, error) {
 	case ecParamsP384:
 		return elliptic.P384(), hsm.P384, nil
 	}
-	return nil, "", fmt.Errorf("unsupported EC parameters %x (keyrite uses P-256 or P-384)", p)
+	return nil, "", fmt.Errorf("unsupported EC parameters %x (only P-256 and P-384 are supported)", p)
 }
 
 // parseECPoint decodes CKA_EC_POINT. PKCS#11 says it is a DER OCTET STRING

@@ -42,7 +42,7 @@ func (k *Key) Attestation() (*hsm.Attestation, error) { return nil, nil }
 // before it is returned.
 func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if opts == nil {
-		return nil, fmt.Errorf("%s: sign: no hash function given (keyrite signs SHA-256 or SHA-384 digests)", k.b.device)
+		return nil, fmt.Errorf("%s: sign: no hash function given (only SHA-256 and SHA-384 digests are signed)", k.b.device)
 	}
 	switch h := opts.HashFunc(); h {
 	case crypto.SHA256, crypto.SHA384:
@@ -50,7 +50,7 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 			return nil, fmt.Errorf("%s: sign: digest is %d bytes, %v needs %d", k.b.device, len(digest), h, h.Size())
 		}
 	default:
-		return nil, fmt.Errorf("%s: sign: unsupported hash %v (keyrite signs SHA-256 or SHA-384 digests; the caller hashes)", k.b.device, h)
+		return nil, fmt.Errorf("%s: sign: unsupported hash %v (only SHA-256 and SHA-384 digests are signed; the caller hashes)", k.b.device, h)
 	}
 	k.b.mu.Lock()
 	defer k.b.mu.Unlock()
@@ -130,7 +130,7 @@ func (b *Backend) keyFromPublicLocked(h p11.ObjectHandle) (*Key, error) {
 	}
 	k := &Key{b: b, label: string(v[1]), id: v[2]}
 	if kt != p11.CKK_EC {
-		return nil, fmt.Errorf("%s: key %s is not an EC key (key type 0x%x); keyrite uses ECDSA P-256 or P-384", b.device, k.name(), kt)
+		return nil, fmt.Errorf("%s: key %s is not an EC key (key type 0x%x); only ECDSA P-256 and P-384 keys are supported", b.device, k.name(), kt)
 	}
 	ec, err := b.attrs(h, p11.CKA_EC_PARAMS, p11.CKA_EC_POINT)
 	if err != nil {

@@ -61,7 +61,7 @@ func (b *Backend) Generate(ctx context.Context, spec hsm.KeySpec) (hsm.Key, erro
 func (b *Backend) Import(ctx context.Context, priv crypto.Signer, spec hsm.KeySpec) (hsm.Key, error) {
 	ek, ok := priv.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%s: import: unsupported key type %T (keyrite imports ECDSA P-256 or P-384 keys)", b.device, priv)
+		return nil, fmt.Errorf("%s: import: unsupported key type %T (only ECDSA P-256 and P-384 keys are imported)", b.device, priv)
 	}
 	alg, err := hsm.CurveName(&ek.PublicKey)
 	if err != nil {

@@ -89,7 +89,7 @@ func decryptFile(enc, pass []byte) (*tokenFile, error) {
 	defer hsm.Wipe(plain)
 	var f tokenFile
 	if err := json.Unmarshal(plain, &f); err != nil || f.Format != fileFormat {
-		return nil, errors.New("softkey: the file decrypts but is not a keyrite softkey file")
+		return nil, errors.New("softkey: the file decrypts but is not a softkey file")
 	}
 	return &f, nil
 }

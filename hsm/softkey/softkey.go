@@ -21,9 +21,6 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 )
 
-// Label is shown next to everything the software token does.
-const Label = "software — rehearsal only"
-
 // Driver opens softkey files. URIs: softkey:file=PATH[;object=LABEL].
 type Driver struct {
 	// WorkFactor is the scrypt log2(N) for files this driver writes;
@@ -86,11 +83,11 @@ func (b *Backend) Info() hsm.DeviceInfo {
 		Serial:   serial,
 		Model:    "keyrite software token",
 		Software: true,
-		Warnings: []string{Label + ": keys are in a passphrase-encrypted file, not on hardware"},
+		Warnings: []string{hsm.SoftwareLabel + ": keys are in a passphrase-encrypted file, not on hardware"},
 	}
 }
 
-func (b *Backend) describe() string { return fmt.Sprintf("softkey %s (%s)", b.path, Label) }
+func (b *Backend) describe() string { return fmt.Sprintf("softkey %s (%s)", b.path, hsm.SoftwareLabel) }
 
 // load decrypts the file once, asking the passphrase once.
 func (b *Backend) load(ctx context.Context, create bool) error {
@@ -102,7 +99,8 @@ func (b *Backend) load(ctx context.Context, create bool) error {
 	}
 	if b.fresh {
 		if !create {
-			return fmt.Errorf("%s: %w (create it with keyrite key generate --device softkey:file=%s)", b.describe(), hsm.ErrNotFound, b.path)
+			return &hsm.HintError{Err: fmt.Errorf("%s: %w", b.describe(), hsm.ErrNotFound),
+				Hint: "create it with keyrite key generate --device softkey:file=" + b.path}
 		}
 		pass, err := b.opts.PIN.PIN(ctx, hsm.PINRequest{Device: b.describe(), Kind: "passphrase", Confirm: true})
 		if err != nil {

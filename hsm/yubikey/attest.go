@@ -1,7 +1,6 @@
 package yubikey
 
 import (
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -14,23 +13,22 @@ import (
 // Format is the hsm.Attestation format of YubiKey PIV attestations.
 const Format = "yubikey-piv"
 
-// Attested is what a verified attestation proves about a key.
-type Attested struct {
-	Serial      uint32           `json:"serial"`
-	Firmware    string           `json:"firmware"`
-	FormFactor  string           `json:"form_factor,omitempty"`
-	Slot        string           `json:"slot"`
-	PINPolicy   string           `json:"pin_policy"`
-	TouchPolicy string           `json:"touch_policy"`
-	Root        string           `json:"root"` // subject of the root the chain ends in
-	Public      crypto.PublicKey `json:"-"`
+// AttestationVerifier checks YubiKey PIV attestations (hsm.AttestationVerifier
+// for Format). The command line registers it with the roots it trusts.
+type AttestationVerifier struct {
+	// Roots the device certificate must chain to; nil means Yubico's own
+	// PIV attestation roots, which is what keyrite always uses. Only tests
+	// give their simulator's root.
+	Roots *x509.CertPool
 }
+
+var _ hsm.AttestationVerifier = AttestationVerifier{}
 
 // VerifyAttestation checks a YubiKey attestation: the slot certificate
 // must chain through the device's attestation (F9) certificate to a root in
-// roots. nil roots means Yubico's own PIV attestation roots, which is what
-// keyrite always uses; only tests pass their simulator's root.
-func VerifyAttestation(att *hsm.Attestation, roots *x509.CertPool) (*Attested, error) {
+// v.Roots. The firmware's security advisories come back as Warnings.
+func (v AttestationVerifier) VerifyAttestation(att *hsm.Attestation) (*hsm.AttestedKey, error) {
+	roots := v.Roots
 	if att == nil {
 		return nil, errors.New("no attestation")
 	}
@@ -48,15 +46,15 @@ func VerifyAttestation(att *hsm.Attestation, roots *x509.CertPool) (*Attested, e
 	if err != nil {
 		return nil, fmt.Errorf("attestation: device certificate: %w", err)
 	}
-	v := piv.Verifier{Roots: roots}
-	a, err := v.Verify(f9, slotCert)
+	pv := piv.Verifier{Roots: roots}
+	a, err := pv.Verify(f9, slotCert)
 	if err != nil {
 		return nil, fmt.Errorf("attestation does not chain to %s: %w", rootsName(roots), err)
 	}
 	if a.Slot == (piv.Slot{}) {
 		return nil, fmt.Errorf("attestation names no PIV slot (subject %q)", slotCert.Subject.CommonName)
 	}
-	out := &Attested{
+	out := &hsm.AttestedKey{
 		Serial:      a.Serial,
 		Firmware:    fmt.Sprintf("%d.%d.%d", a.Version.Major, a.Version.Minor, a.Version.Patch),
 		Slot:        slotName(a.Slot),
@@ -71,6 +69,7 @@ func VerifyAttestation(att *hsm.Attestation, roots *x509.CertPool) (*Attested, e
 	if a.Serial == 0 {
 		return nil, errors.New("attestation carries no device serial number")
 	}
+	out.Warnings = FirmwareAdvisories(out.Firmware)
 	return out, nil
 }
 
@@ -80,3 +79,9 @@ func rootsName(roots *x509.CertPool) string {
 	}
 	return "the given attestation roots"
 }
+
+var _ hsm.Attester = (*Backend)(nil)
+
+// AttestationFormat implements hsm.Attester: a YubiKey attests the keys it
+// generates, in Format.
+func (b *Backend) AttestationFormat() string { return Format }

@@ -91,7 +91,7 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 func (k *Key) signLocked(ctx context.Context, yk *piv.YubiKey, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	name := k.b.dev.name()
 	if opts == nil {
-		return nil, fmt.Errorf("%s: sign: no hash function given (keyrite signs SHA-256 or SHA-384 digests)", name)
+		return nil, fmt.Errorf("%s: sign: no hash function given (only SHA-256 and SHA-384 digests are signed)", name)
 	}
 	switch h := opts.HashFunc(); h {
 	case crypto.SHA256, crypto.SHA384:
@@ -99,7 +99,7 @@ func (k *Key) signLocked(ctx context.Context, yk *piv.YubiKey, digest []byte, op
 			return nil, fmt.Errorf("%s: sign: digest is %d bytes, %v needs %d", name, len(digest), h, h.Size())
 		}
 	default:
-		return nil, fmt.Errorf("%s: sign: unsupported hash %v (keyrite signs SHA-256 or SHA-384 digests)", name, h)
+		return nil, fmt.Errorf("%s: sign: unsupported hash %v (only SHA-256 and SHA-384 digests are signed)", name, h)
 	}
 	switch k.pin {
 	case piv.PINPolicyAlways:

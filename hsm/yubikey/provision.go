@@ -13,34 +13,15 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 )
 
-// ProvisionOptions are the operator's choices for Provision. The new PIN
-// and PUK are wiped when Provision returns.
-type ProvisionOptions struct {
-	NewPIN, NewPUK []byte
-	// Reset erases the PIV application first (all keys and certificates)
-	// by blocking PIN and PUK; the caller must have had the operator type
-	// the device's serial.
-	Reset bool
-	// ConfirmedSerial is the serial the operator typed to allow Reset.
-	ConfirmedSerial uint32
-}
-
-// ProvisionReport says what Provision changed.
-type ProvisionReport struct {
-	Serial        uint32   `json:"serial"`
-	Firmware      string   `json:"firmware"`
-	Reset         bool     `json:"reset"`
-	Replaced      []string `json:"replaced"`
-	ManagementKey string   `json:"management_key"`
-	Warnings      []string `json:"warnings,omitempty"`
-}
+var _ hsm.Provisioner = (*Backend)(nil)
 
 // Provision takes a YubiKey out of its factory state: it stores a random
 // AES-192 management key PIN-protected on the device, then replaces the
 // default PIN, PUK and management key. It refuses a device whose management
 // key is not the factory one (already provisioned, or set up by another
-// tool) unless Reset.
-func (b *Backend) Provision(ctx context.Context, o ProvisionOptions) (*ProvisionReport, error) {
+// tool) unless Reset, which erases the PIV application first (all keys and
+// certificates) by blocking PIN and PUK.
+func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.ProvisionReport, error) {
 	defer hsm.Wipe(o.NewPIN)
 	defer hsm.Wipe(o.NewPUK)
 	name := b.dev.name()
@@ -57,13 +38,13 @@ func (b *Backend) Provision(ctx context.Context, o ProvisionOptions) (*Provision
 	defer unlock()
 	serial := b.dev.c.serial
 	v := b.dev.c.version
-	rep := &ProvisionReport{Serial: serial, Firmware: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), Warnings: Advisories(v)}
+	rep := &hsm.ProvisionReport{Serial: serial, Firmware: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), Warnings: Advisories(v)}
 	if !supportsAES(v) {
 		return nil, fmt.Errorf("%s: firmware %s has no AES management keys (5.4 or later needed)", name, rep.Firmware)
 	}
 	if o.Reset {
-		if o.ConfirmedSerial != serial {
-			return nil, fmt.Errorf("%s: the serial typed to confirm the reset (%d) is not this YubiKey's; nothing was changed", name, o.ConfirmedSerial)
+		if o.ConfirmedSerial != fmt.Sprint(serial) {
+			return nil, fmt.Errorf("%s: the serial typed to confirm the reset (%s) is not this YubiKey's; nothing was changed", name, o.ConfirmedSerial)
 		}
 		logf(b.opts.Log, "%s: erasing the PIV application (keys, certificates, PIN, PUK, management key)", name)
 		if err := yk.Reset(); err != nil {
@@ -84,13 +65,15 @@ func (b *Backend) Provision(ctx context.Context, o ProvisionOptions) (*Provision
 		if isRemoved(err) {
 			return nil, b.check(err, "store the management key")
 		}
-		return nil, fmt.Errorf("%s: the management key is not the factory default, so the device was provisioned before or set up by another tool; keyrite only provisions a device in its factory state: erase it with --reset (which destroys its keys) if that is intended: %v", name, err)
+		return nil, &hsm.HintError{Err: fmt.Errorf("%s: the management key is not the factory default, so the device was provisioned before or set up by another tool; only a device in its factory state is provisioned: %v", name, err),
+			Hint: "erase it with --reset (which destroys its keys) if that is intended"}
 	}
 	// 2. PIN and PUK.
 	if err := yk.SetPIN(piv.DefaultPIN, pinString(o.NewPIN)); err != nil {
 		var ae piv.AuthErr
 		if errors.As(err, &ae) {
-			return nil, fmt.Errorf("%s: the PIN is not the factory default (%d attempts left); keyrite only provisions a device in its factory state: use --reset to erase it", name, ae.Retries)
+			return nil, &hsm.HintError{Err: fmt.Errorf("%s: the PIN is not the factory default (%d attempts left); only a device in its factory state is provisioned", name, ae.Retries),
+				Hint: "use --reset to erase it"}
 		}
 		return nil, b.check(err, "change the PIN")
 	}
@@ -98,7 +81,8 @@ func (b *Backend) Provision(ctx context.Context, o ProvisionOptions) (*Provision
 	if err := yk.SetPUK(piv.DefaultPUK, pinString(o.NewPUK)); err != nil {
 		var ae piv.AuthErr
 		if errors.As(err, &ae) {
-			return rep, fmt.Errorf("%s: the PIN was changed, but the PUK is not the factory default (%d attempts left); use --reset to start over", name, ae.Retries)
+			return rep, &hsm.HintError{Err: fmt.Errorf("%s: the PIN was changed, but the PUK is not the factory default (%d attempts left)", name, ae.Retries),
+				Hint: "use --reset to start over"}
 		}
 		return rep, b.check(err, "change the PUK")
 	}

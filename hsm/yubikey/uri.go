@@ -53,7 +53,8 @@ func parseURI(u *hsm.URI) (selector, error) {
 		return s, err
 	}
 	if !u.Has("serial") {
-		return s, fmt.Errorf("invalid key URI %q: a YubiKey is named by its serial: add serial=N (see keyrite device list)", u.String())
+		return s, &hsm.HintError{Err: fmt.Errorf("invalid key URI %q: a YubiKey is named by its serial: add serial=N", u.String()),
+			Hint: "see keyrite device list"}
 	}
 	n, err := strconv.ParseUint(u.Get("serial"), 10, 32)
 	if err != nil || n == 0 {

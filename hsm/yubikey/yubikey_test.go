@@ -127,8 +127,11 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 	b := e.open(t, "yubikey:serial=12345678")
 	// Before provisioning there is no management key to generate with.
 	e.pins.pin = "123456"
-	if _, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c"}); err == nil || !strings.Contains(err.Error(), "provision it first") {
-		t.Fatalf("generate before provisioning: %v", err)
+	_, err = b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c"})
+	var hinted *hsm.HintError
+	if !errors.As(err, &hinted) || !strings.Contains(err.Error(), "has no PIN-protected management key") ||
+		hinted.Hint != "provision it first (keyrite device provision yubikey:serial=12345678)" {
+		t.Fatalf("generate before provisioning: %v (hint %+v)", err, hinted)
 	}
 	if card.PINRetries() != 3 {
 		t.Fatalf("PIN retries = %d", card.PINRetries())
@@ -139,7 +142,7 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 
 	e.drv = yubikey.NewDriver()
 	b = e.open(t, "yubikey:serial=12345678")
-	rep, err := b.(*yubikey.Backend).Provision(context.Background(), yubikey.ProvisionOptions{NewPIN: []byte(testPIN), NewPUK: []byte(testPUK)})
+	rep, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte(testPIN), NewPUK: []byte(testPUK)})
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -147,8 +150,13 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 		t.Errorf("replaced %v", rep.Replaced)
 	}
 	// A second provisioning is refused: nothing is at its default any more.
-	if _, err := b.(*yubikey.Backend).Provision(context.Background(), yubikey.ProvisionOptions{NewPIN: []byte("999999"), NewPUK: []byte("88888888")}); err == nil || !strings.Contains(err.Error(), "not the factory default") {
+	if _, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte("999999"), NewPUK: []byte("88888888")}); err == nil || !strings.Contains(err.Error(), "not the factory default") {
 		t.Fatalf("second provision: %v", err)
+	}
+	// A reset needs the device's own serial, compared as the operator typed it.
+	if _, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte("999999"), NewPUK: []byte("88888888"),
+		Reset: true, ConfirmedSerial: "012345678"}); err == nil || !strings.Contains(err.Error(), "(012345678) is not this YubiKey's; nothing was changed") {
+		t.Fatalf("reset with another serial: %v", err)
 	}
 
 	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root-2026", Slot: "9c"})
@@ -170,7 +178,7 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 	if err != nil || att == nil {
 		t.Fatalf("attestation: %v, %v", att, err)
 	}
-	facts, err := yubikey.VerifyAttestation(att, e.ca.Pool())
+	facts, err := yubikey.AttestationVerifier{Roots: e.ca.Pool()}.VerifyAttestation(att)
 	if err != nil {
 		t.Fatalf("verify attestation: %v", err)
 	}
@@ -180,15 +188,21 @@ func TestProvisionGenerateAttestSign(t *testing.T) {
 	if !facts.Public.(*ecdsa.PublicKey).Equal(k.Public()) {
 		t.Error("attested key is not the generated key")
 	}
+	if len(facts.Warnings) != 0 {
+		t.Errorf("firmware 5.7.1 attested with warnings: %v", facts.Warnings)
+	}
+	if a, ok := b.(hsm.Attester); !ok || a.AttestationFormat() != yubikey.Format || att.Format != yubikey.Format {
+		t.Errorf("the backend does not say it attests in %s (attestation format %s)", yubikey.Format, att.Format)
+	}
 	// Yubico's real roots do not know the simulator.
-	if _, err := yubikey.VerifyAttestation(att, nil); err == nil {
+	if _, err := (yubikey.AttestationVerifier{}).VerifyAttestation(att); err == nil {
 		t.Error("simulator attestation verified against Yubico's roots")
 	}
 	other, err := pivsim.NewCA("another root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := yubikey.VerifyAttestation(att, other.Pool()); err == nil {
+	if _, err := (yubikey.AttestationVerifier{Roots: other.Pool()}).VerifyAttestation(att); err == nil {
 		t.Error("attestation verified against another root")
 	}
 
@@ -298,8 +312,9 @@ func TestWrongPINBlocksAndOneRetryNeedsForce(t *testing.T) {
 	b = e.open(t, "yubikey:serial=3003;slot=9c")
 	k, _ = b.Open(context.Background(), "yubikey:serial=3003;slot=9c")
 	asked := e.pins.asked
-	if _, err := sign(t, k); !errors.As(err, &ae) || ae.Retries != 1 || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("one retry left: %v", err)
+	if _, err := sign(t, k); !errors.As(err, &ae) || ae.Retries != 1 || !strings.Contains(err.Error(), "the PIN is not tried with one attempt left") ||
+		!strings.Contains(ae.Hint, "use --force if you are sure of the PIN") {
+		t.Fatalf("one retry left: %v (hint %q)", err, ae.Hint)
 	}
 	if e.pins.asked != asked || card.PINRetries() != 1 {
 		t.Fatalf("PIN asked %d times, retries %d", e.pins.asked-asked, card.PINRetries())
@@ -456,5 +471,31 @@ func TestDeleteFreesTheSlot(t *testing.T) {
 	}
 	if k3.URI() != k1.URI() || k3.Public().(*ecdsa.PublicKey).Equal(k1.Public()) {
 		t.Errorf("reused slot %s, same key %v", k3.URI(), k3.Public().(*ecdsa.PublicKey).Equal(k1.Public()))
+	}
+}
+
+// The verifier reports the firmware advisories of the attested device, so
+// that whoever verifies a bundle sees them too.
+func TestAttestationWarnsOfOldFirmware(t *testing.T) {
+	e := newEnv(t, 1)
+	card := e.pcsc.VirtualYubiKey(t, 0, 7007, e.ca, pivsim.Config{Version: [3]byte{5, 4, 3}})
+	if err := testenv.Provision(card, testPIN, testPUK); err != nil {
+		t.Fatal(err)
+	}
+	b := e.open(t, "yubikey:serial=7007")
+	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c", TouchPolicy: "never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := k.Attestation()
+	if err != nil || att == nil {
+		t.Fatalf("attestation: %v, %v", att, err)
+	}
+	facts, err := yubikey.AttestationVerifier{Roots: e.ca.Pool()}.VerifyAttestation(att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Firmware != "5.4.3" || len(facts.Warnings) != 1 || !strings.Contains(facts.Warnings[0], "YSA-2024-03") {
+		t.Errorf("firmware %s, warnings %v", facts.Firmware, facts.Warnings)
 	}
 }

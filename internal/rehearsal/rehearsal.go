@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	res := &Result{Dir: o.Dir, Rehearsal: softkey.Label}
+	res := &Result{Dir: o.Dir, Rehearsal: hsm.SoftwareLabel}
 
 	// The passphrase of a rehearsal token is random and kept beside it: the
 	// token protects nothing real.
@@ -92,12 +92,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := fsutil.WriteFile(passFile, []byte(base64.RawURLEncoding.EncodeToString(raw)+"\n"), 0o600, false); err != nil {
 		return nil, err
 	}
-	pins := &term.PINSource{File: passFile}
-	defer pins.Wipe()
 	// The software token is the only device a rehearsal uses.
 	reg := hsm.NewRegistry()
 	reg.Register("softkey", softkey.NewDriver())
-	hsmOpts := hsm.Options{PIN: pins, Log: o.DeviceLog}
+	hsmOpts := hsm.Options{PIN: hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
+		return term.ReadSecretFile(passFile, nil)
+	}), Log: o.DeviceLog}
 
 	srv := o.Server
 	if srv.URL == "" {

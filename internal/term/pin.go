@@ -12,11 +12,19 @@ import (
 	"os"
 	"sync"
 
-	"github.com/keyrite/keyrite/hsm"
 	xterm "golang.org/x/term"
 )
 
-// PINSource answers hsm PIN requests from a file or the terminal. It asks at
+// Request says which secret is asked for. It mirrors hsm.PINRequest
+// without importing hsm: the terminal knows nothing of devices, and the
+// command line adapts one to the other.
+type Request struct {
+	Device  string // what the secret is for, e.g. `token "ceremony" (serial 1a2b)`
+	Kind    string // "PIN", "passphrase", "PUK", "new PIN" or "new PUK"
+	Confirm bool   // a new secret: ask twice
+}
+
+// PINSource answers PIN requests from a file or the terminal. It asks at
 // most once per device per command, so a batch needs one PIN entry.
 type PINSource struct {
 	File string    // --pin-file; empty means prompt on /dev/tty
@@ -26,8 +34,8 @@ type PINSource struct {
 	cache map[string][]byte
 }
 
-// PIN implements hsm.PINSource.
-func (p *PINSource) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
+// PIN returns the secret req asks for; the caller may wipe it.
+func (p *PINSource) PIN(ctx context.Context, req Request) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := req.Kind + "\x00" + req.Device
@@ -58,7 +66,7 @@ func (p *PINSource) Wipe() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k, v := range p.cache {
-		hsm.Wipe(v)
+		wipe(v)
 		delete(p.cache, k)
 	}
 }
@@ -85,7 +93,7 @@ func ReadSecretFile(path string, warn io.Writer) ([]byte, error) {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	out := bytes.Clone(line)
-	hsm.Wipe(b)
+	wipe(b)
 	if len(out) == 0 {
 		return nil, fmt.Errorf("PIN file %s is empty", path)
 	}
@@ -96,7 +104,7 @@ func ReadSecretFile(path string, warn io.Writer) ([]byte, error) {
 // terminal to ask on.
 var ErrNoTerminal = errors.New("no terminal to ask for the PIN or passphrase on")
 
-func promptSecret(req hsm.PINRequest) ([]byte, error) {
+func promptSecret(req Request) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, ErrNoTerminal
@@ -125,13 +133,13 @@ func promptSecret(req hsm.PINRequest) ([]byte, error) {
 	if req.Confirm {
 		again, err := ask(fmt.Sprintf("Confirm %s", what))
 		if err != nil {
-			hsm.Wipe(v)
+			wipe(v)
 			return nil, err
 		}
 		same := bytes.Equal(v, again)
-		hsm.Wipe(again)
+		wipe(again)
 		if !same {
-			hsm.Wipe(v)
+			wipe(v)
 			return nil, fmt.Errorf("the two %ss do not match", what)
 		}
 	}
@@ -163,5 +171,13 @@ func Ask(prompt string, secret bool) ([]byte, error) {
 		if err != nil || (n == 1 && buf[0] == '\n') {
 			return bytes.TrimSuffix(line, []byte("\r")), err
 		}
+	}
+}
+
+// wipe overwrites a secret in memory (as hsm.Wipe does; term does not
+// import hsm).
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
 	}
 }

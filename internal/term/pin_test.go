@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/keyrite/keyrite/hsm"
 )
 
 func TestReadSecretFile(t *testing.T) {
@@ -50,19 +48,19 @@ func TestPINSourceAsksOncePerDevice(t *testing.T) {
 	os.WriteFile(p, []byte("1111\n"), 0o600)
 	src := &PINSource{File: p}
 	ctx := context.Background()
-	a, _ := src.PIN(ctx, hsm.PINRequest{Device: "token A", Kind: "PIN"})
+	a, _ := src.PIN(ctx, Request{Device: "token A", Kind: "PIN"})
 	os.WriteFile(p, []byte("2222\n"), 0o600)
-	again, _ := src.PIN(ctx, hsm.PINRequest{Device: "token A", Kind: "PIN"})
-	other, _ := src.PIN(ctx, hsm.PINRequest{Device: "token B", Kind: "PIN"})
+	again, _ := src.PIN(ctx, Request{Device: "token A", Kind: "PIN"})
+	other, _ := src.PIN(ctx, Request{Device: "token B", Kind: "PIN"})
 	if string(a) != "1111" || string(again) != "1111" || string(other) != "2222" {
 		t.Fatalf("got %q %q %q: want the first answer reused for the same device only", a, again, other)
 	}
-	hsm.Wipe(again) // a caller wiping its copy must not wipe the cache
-	if v, _ := src.PIN(ctx, hsm.PINRequest{Device: "token A", Kind: "PIN"}); string(v) != "1111" {
+	wipe(again) // a caller wiping its copy must not wipe the cache
+	if v, _ := src.PIN(ctx, Request{Device: "token A", Kind: "PIN"}); string(v) != "1111" {
 		t.Errorf("cache damaged by a caller's wipe: %q", v)
 	}
 	src.Wipe()
-	if v, _ := src.PIN(ctx, hsm.PINRequest{Device: "token A", Kind: "PIN"}); string(v) != "2222" {
+	if v, _ := src.PIN(ctx, Request{Device: "token A", Kind: "PIN"}); string(v) != "2222" {
 		t.Errorf("after Wipe the old PIN is still cached: %q", v)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyrite/keyrite/bundle"
-	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/rehearsal"
 	"github.com/keyrite/keyrite/trust"
 )
@@ -68,7 +68,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	return exitFailed
 }
 
-const banner = "SOFTWARE TOKEN (" + softkey.Label + "): these keys are not protected by hardware"
+const banner = "SOFTWARE TOKEN (" + hsm.SoftwareLabel + "): these keys are not protected by hardware"
 
 func newCmd(stdout, stderr io.Writer, now func() time.Time) *cobra.Command {
 	var (

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
+)
+
+// A backend's own hint reaches the operator in place of the generic one;
+// without one the generic hint stays. Exit codes do not depend on hints.
+func TestClassifyShowsBackendHint(t *testing.T) {
+	const ykBlocked = "the PIN is blocked: unblock it with the PUK (ykman piv access unblock-pin), or reset the YubiKey's PIV application"
+	for _, c := range []struct {
+		name string
+		err  error
+		code int
+		hint string
+	}{
+		{"auth error with a backend hint", &hsm.AuthError{Device: "YubiKey serial 1", Retries: 0, Blocked: true, Hint: ykBlocked},
+			exitDevice, ykBlocked},
+		{"wrapped auth error with a backend hint", fmt.Errorf("root key yubikey:serial=1;slot=9c: %w", &hsm.AuthError{Device: "YubiKey serial 1", Retries: 2, Hint: "check the PIN"}),
+			exitDevice, "check the PIN"},
+		{"blocked, no backend hint", &hsm.AuthError{Device: "d", Retries: 0, Blocked: true},
+			exitDevice, "the PIN is blocked: unblock it with the security officer PIN (PKCS#11) or the PUK (YubiKey) before the next attempt"},
+		{"one attempt left, no backend hint", &hsm.AuthError{Device: "d", Retries: 1},
+			exitDevice, "one attempt is left before the PIN blocks; keyrite never retries by itself: check the PIN before you run the command again"},
+		{"wrong passphrase, no backend hint", &hsm.AuthError{Device: "d", Retries: -1, What: "passphrase"},
+			exitDevice, "check the passphrase (or the --pin-file) and run the command again"},
+		{"hinted not-found", fmt.Errorf("listing: %w", &hsm.HintError{Err: fmt.Errorf("softkey f: %w", hsm.ErrNotFound), Hint: "create it with keyrite key generate --device softkey:file=f"}),
+			exitFailed, "create it with keyrite key generate --device softkey:file=f"},
+		{"hinted error without sentinel", &hsm.HintError{Err: errors.New("no usable PKCS#11 module"), Hint: "give the module's path with --module or module-path= in the URI"},
+			exitFailed, "give the module's path with --module or module-path= in the URI"},
+		{"not found, no backend hint", fmt.Errorf("x: %w", hsm.ErrNotFound),
+			exitFailed, "list the keys with keyrite key list --device URI"},
+	} {
+		code, hint := classify(c.err)
+		if code != c.code || hint != c.hint {
+			t.Errorf("%s: got %d %q, want %d %q", c.name, code, hint, c.code, c.hint)
+		}
+	}
+
+	// An interrupted import keeps the hint about the complete backup: it
+	// matters more than the device's own advice. The code is the device's.
+	imp := &ceremony.ImportError{Backup: "backup/", Err: &hsm.AuthError{Device: "d", Retries: 0, Blocked: true, Hint: ykBlocked}}
+	code, hint := classify(imp)
+	if code != exitDevice || !strings.HasPrefix(hint, "the backup in backup/ is complete and verified") {
+		t.Errorf("import error: %d %q", code, hint)
+	}
+}
