@@ -14,10 +14,9 @@ type ProvisionOptions struct {
 	// NewPIN and NewPUK return the new secrets (asked twice on a terminal,
 	// or read from files); they are asked only once the device is found.
 	NewPIN, NewPUK func(device string) ([]byte, error)
-	// Reset erases the device first. ConfirmSerial must return the serial
-	// the operator typed; a mismatch stops everything.
-	Reset         bool
-	ConfirmSerial func(serial string) (string, error)
+	// Reset erases the device first, once the operator has typed its
+	// serial back (Env.Confirm); a mismatch stops everything.
+	Reset bool
 }
 
 // Provision takes a YubiKey out of its factory state (see
@@ -37,15 +36,11 @@ func Provision(ctx context.Context, env session.Env, o ProvisionOptions) (*hsm.P
 	info := b.Info()
 	name := fmt.Sprintf("%s serial %s", info.Label, info.Serial)
 	if o.Reset {
-		if o.ConfirmSerial == nil {
-			return nil, fmt.Errorf("%s: a reset must be confirmed by typing the serial", name)
-		}
-		if po.ConfirmedSerial, err = o.ConfirmSerial(info.Serial); err != nil {
+		if err := env.ConfirmTyped(session.Confirmation{Action: "reset erases every key on " + name, What: "serial",
+			Prompt: fmt.Sprintf("Type the serial of the %s to erase (%s): ", info.Label, info.Serial), Want: info.Serial}); err != nil {
 			return nil, err
 		}
-		if po.ConfirmedSerial != info.Serial {
-			return nil, fmt.Errorf("%s: the serial typed (%s) does not match; nothing was erased", name, po.ConfirmedSerial)
-		}
+		po.ConfirmedSerial = info.Serial
 	}
 	if po.NewPIN, err = o.NewPIN(name); err != nil {
 		return nil, err

@@ -13,6 +13,21 @@ type MissingInputError struct {
 
 func (e *MissingInputError) Error() string { return fmt.Sprintf("no %s given", e.What) }
 
+// ConfirmationError is an irreversible step the operator did not confirm:
+// nothing was done.
+type ConfirmationError struct {
+	Action string
+	What   string
+	Typed  string // what was typed instead; empty when nobody could be asked
+}
+
+func (e *ConfirmationError) Error() string {
+	if e.Typed == "" {
+		return fmt.Sprintf("not confirmed: nothing was done (%s)", e.Action)
+	}
+	return fmt.Sprintf("the %s typed (%s) does not match: not confirmed, nothing was done (%s)", e.What, e.Typed, e.Action)
+}
+
 // NotInRequestError is a GUN the request bundle does not carry.
 type NotInRequestError struct{ GUN, Request string }
 

@@ -9,6 +9,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -29,6 +30,35 @@ type Env struct {
 	Args []string
 	// Progress is told of each item of a batch as it completes; nil: silent.
 	Progress func(done, total int, item string)
+	// Confirm asks the operator to type an answer before an irreversible
+	// step and returns what was typed; nil: nothing irreversible can be
+	// confirmed, so it is refused.
+	Confirm func(c Confirmation) (string, error)
+}
+
+// Confirmation is a question put to the operator before an irreversible
+// step: it is confirmed only by typing Want back exactly.
+type Confirmation struct {
+	Action string // what happens if confirmed, e.g. "reset erases every key on YubiKey serial 7000003"
+	Prompt string // the question, naming what to type
+	What   string // what is typed, e.g. "serial"
+	Want   string
+}
+
+// ConfirmTyped asks for a typed confirmation; a mismatch, or no way to
+// ask, is a *ConfirmationError.
+func (e Env) ConfirmTyped(c Confirmation) error {
+	if e.Confirm == nil {
+		return &ConfirmationError{Action: c.Action}
+	}
+	got, err := e.Confirm(c)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(got) != c.Want {
+		return &ConfirmationError{Action: c.Action, What: c.What, Typed: strings.TrimSpace(got)}
+	}
+	return nil
 }
 
 // Now is the environment's clock.

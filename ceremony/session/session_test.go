@@ -169,3 +169,27 @@ func TestRunUpdateRefusesBeforeAnyDeviceIsOpened(t *testing.T) {
 		t.Fatalf("an existing output: %v", err)
 	}
 }
+
+func TestConfirmTypedNeedsTheExactAnswer(t *testing.T) {
+	c := Confirmation{Action: "reset erases every key", What: "serial", Prompt: "serial? ", Want: "7000001"}
+	answer := func(s string) Env {
+		return Env{Confirm: func(got Confirmation) (string, error) {
+			if got != c {
+				t.Fatalf("asked %+v", got)
+			}
+			return s, nil
+		}}
+	}
+	var ce *ConfirmationError
+	for _, typed := range []string{"7000002", "", "700000", "7000001x"} {
+		if err := answer(typed).ConfirmTyped(c); !errors.As(err, &ce) {
+			t.Errorf("typed %q: %v, want a refusal", typed, err)
+		}
+	}
+	if err := (Env{}).ConfirmTyped(c); !errors.As(err, &ce) {
+		t.Errorf("nobody to ask: %v, want a refusal", err)
+	}
+	if err := answer(" 7000001\n").ConfirmTyped(c); err != nil {
+		t.Errorf("the right answer: %v", err)
+	}
+}

@@ -113,7 +113,7 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args,
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm,
 		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 
@@ -169,4 +169,11 @@ func (a *App) warnSoftware(software bool) {
 	if software {
 		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
 	}
+}
+
+// confirm asks on the terminal for the answer an irreversible step needs,
+// after saying what it will do.
+func (a *App) confirm(c session.Confirmation) (string, error) {
+	fmt.Fprintf(a.Stderr, "keyrite: %s\n", c.Action)
+	return term.ReadLine(c.Prompt)
 }

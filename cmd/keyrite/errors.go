@@ -48,8 +48,11 @@ func classify(err error) (int, string) {
 		notsrv *session.NotOnServerError
 		tkey   *ceremony.TargetsKeyExistsError
 		natt   *ceremony.NotAttestedError
+		conf   *session.ConfirmationError
 	)
 	switch {
+	case errors.As(err, &conf):
+		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed"
 	case errors.As(err, &input):
 		return exitFailed, inputHints[input.What]
 	case errors.As(err, &notreq):

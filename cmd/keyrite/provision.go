@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/spf13/cobra"
 )
@@ -48,20 +48,11 @@ the device's serial to confirm.`,
 			}
 			o := ceremony.ProvisionOptions{Device: args[0], Reset: reset,
 				NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(pukFile, "new PUK (6-8 characters)")}
-			if reset {
-				o.ConfirmSerial = func(serial string) (string, error) {
-					answer := confirmSerial
-					if answer == "" {
-						fmt.Fprintf(a.Stderr, "keyrite: --reset erases every key on YubiKey serial %s\n", serial)
-						var err error
-						if answer, err = term.ReadLine(fmt.Sprintf("Type the serial of the YubiKey to erase (%s): ", serial)); err != nil {
-							return "", err
-						}
-					}
-					return strings.TrimSpace(answer), nil
-				}
+			env := a.env()
+			if confirmSerial != "" {
+				env.Confirm = func(session.Confirmation) (string, error) { return confirmSerial, nil }
 			}
-			rep, err := ceremony.Provision(cmd.Context(), a.env(), o)
+			rep, err := ceremony.Provision(cmd.Context(), env, o)
 			if err != nil {
 				return err
 			}
