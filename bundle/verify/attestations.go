@@ -79,16 +79,39 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 // the attested key is a root key of the bundle, that the key was generated
 // on the device, and that the transcript recorded this very file.
 func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, reg *hsm.Registry) error {
-	fail := func(format string, a ...any) error {
-		return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf(format, a...)}
-	}
 	rootIDs := map[string]bool{}
 	for _, r := range s.Info.Repos {
 		for _, id := range r.RootCanonicalIDs {
 			rootIDs[id] = true
 		}
 	}
-	recorded := map[string]string{} // key ID -> attestation SHA-256 in the transcript
+	recorded := recordedAttestations(entries)
+	var names []string
+	for p := range s.Files {
+		if strings.HasPrefix(p, AttestationDir) {
+			names = append(names, p)
+		}
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		ar, err := checkAttestation(p, s.Files[p], reg, rootIDs, recorded)
+		if err != nil {
+			return &bundle.Error{Bundle: s.Dir, Reason: err.Error()}
+		}
+		rep.Attestations = append(rep.Attestations, *ar)
+	}
+	for id := range recorded {
+		if _, ok := s.Files[AttestationDir+id+".json"]; !ok {
+			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("the transcript records an attestation of key %s that the bundle does not hold", id)}
+		}
+	}
+	return nil
+}
+
+// recordedAttestations maps each key ID to the SHA-256 of the attestation
+// file the transcript's key.attested line names.
+func recordedAttestations(entries []bundle.TranscriptEntry) map[string]string {
+	recorded := map[string]string{}
 	for _, e := range entries {
 		if e.Event != "key.attested" {
 			continue
@@ -101,67 +124,60 @@ func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *
 			recorded[ev.KeyID] = ev.SHA256
 		}
 	}
-	var names []string
-	for p := range s.Files {
-		if strings.HasPrefix(p, AttestationDir) {
-			names = append(names, p)
-		}
+	return recorded
+}
+
+// checkAttestation verifies one attestation file p: its chain through the
+// registry's verifier for its format, that it attests a root key of the
+// bundle generated on the device, that the record claims exactly what the
+// certificates prove, and that the transcript recorded this very file.
+func checkAttestation(p string, file []byte, reg *hsm.Registry, rootIDs map[string]bool, recorded map[string]string) (*AttestationReport, error) {
+	var rec AttestationRecord
+	if err := json.Unmarshal(file, &rec); err != nil {
+		return nil, fmt.Errorf("%s: unreadable attestation: %v", p, err)
 	}
-	sort.Strings(names)
-	for _, p := range names {
-		var rec AttestationRecord
-		if err := json.Unmarshal(s.Files[p], &rec); err != nil {
-			return fail("%s: unreadable attestation: %v", p, err)
-		}
-		facts, err := reg.VerifyAttestation(&hsm.Attestation{Format: rec.Format, Certs: rec.Certs})
-		var unknown *hsm.UnknownAttestationError
-		if errors.As(err, &unknown) {
-			return fail("%s: unknown attestation format %q", p, rec.Format)
-		}
-		if rec.Origin != hsm.OriginGenerated {
-			return fail("%s: the key's origin is %q: an imported key is never attested", p, rec.Origin)
-		}
-		if err != nil {
-			return fail("%s: %v", p, err)
-		}
-		id, err := KeyID(facts.Public)
-		if err != nil {
-			return fail("%s: attested key: %v", p, err)
-		}
-		if id != rec.KeyID || p != AttestationDir+id+".json" {
-			return fail("%s: the attested key is %s, not the key the file names", p, id)
-		}
-		if !rootIDs[id] {
-			return fail("%s: the attested key %s is not a root key of this bundle", p, id)
-		}
-		// What the record says it proves must be what the certificates
-		// prove: device serial, firmware, slot and policies.
-		if c := rec.Attested; c == nil || c.Serial != facts.Serial || c.Firmware != facts.Firmware || c.Slot != facts.Slot ||
-			c.PINPolicy != facts.PINPolicy || c.TouchPolicy != facts.TouchPolicy {
-			return fail("%s: the recorded device, slot or policies differ from what the attestation certificates prove (serial %d, firmware %s, slot %s, PIN %s, touch %s)",
-				p, facts.Serial, facts.Firmware, facts.Slot, facts.PINPolicy, facts.TouchPolicy)
-		}
-		rec.Attested.Public = facts.Public
-		if err := rec.Check(facts.Public); err != nil {
-			return fail("%s: %v", p, err)
-		}
-		if recorded[id] != bundle.SHA256Hex(s.Files[p]) {
-			return fail("%s is not the attestation the transcript records", p)
-		}
-		ar := AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
-			Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root}
-		ar.Warnings = append([]string(nil), facts.Warnings...)
-		if facts.PINPolicy == "never" || facts.TouchPolicy == "never" {
-			ar.Warnings = append(ar.Warnings, "the root key signs without a PIN or without a touch")
-		}
-		rep.Attestations = append(rep.Attestations, ar)
+	facts, err := reg.VerifyAttestation(&hsm.Attestation{Format: rec.Format, Certs: rec.Certs})
+	var unknown *hsm.UnknownAttestationError
+	if errors.As(err, &unknown) {
+		return nil, fmt.Errorf("%s: unknown attestation format %q", p, rec.Format)
 	}
-	for id := range recorded {
-		if _, ok := s.Files[AttestationDir+id+".json"]; !ok {
-			return fail("the transcript records an attestation of key %s that the bundle does not hold", id)
-		}
+	if rec.Origin != hsm.OriginGenerated {
+		return nil, fmt.Errorf("%s: the key's origin is %q: an imported key is never attested", p, rec.Origin)
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", p, err)
+	}
+	id, err := KeyID(facts.Public)
+	if err != nil {
+		return nil, fmt.Errorf("%s: attested key: %v", p, err)
+	}
+	if id != rec.KeyID || p != AttestationDir+id+".json" {
+		return nil, fmt.Errorf("%s: the attested key is %s, not the key the file names", p, id)
+	}
+	if !rootIDs[id] {
+		return nil, fmt.Errorf("%s: the attested key %s is not a root key of this bundle", p, id)
+	}
+	// What the record says it proves must be what the certificates
+	// prove: device serial, firmware, slot and policies.
+	if c := rec.Attested; c == nil || c.Serial != facts.Serial || c.Firmware != facts.Firmware || c.Slot != facts.Slot ||
+		c.PINPolicy != facts.PINPolicy || c.TouchPolicy != facts.TouchPolicy {
+		return nil, fmt.Errorf("%s: the recorded device, slot or policies differ from what the attestation certificates prove (serial %d, firmware %s, slot %s, PIN %s, touch %s)",
+			p, facts.Serial, facts.Firmware, facts.Slot, facts.PINPolicy, facts.TouchPolicy)
+	}
+	rec.Attested.Public = facts.Public
+	if err := rec.Check(facts.Public); err != nil {
+		return nil, fmt.Errorf("%s: %v", p, err)
+	}
+	if recorded[id] != bundle.SHA256Hex(file) {
+		return nil, fmt.Errorf("%s is not the attestation the transcript records", p)
+	}
+	ar := &AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
+		Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root}
+	ar.Warnings = append([]string(nil), facts.Warnings...)
+	if facts.PINPolicy == "never" || facts.TouchPolicy == "never" {
+		ar.Warnings = append(ar.Warnings, "the root key signs without a PIN or without a touch")
+	}
+	return ar, nil
 }
 
 // CarryAttestations copies the attestations of a bundle into the files of

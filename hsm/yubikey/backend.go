@@ -24,9 +24,6 @@ var _ hsm.Backend = (*Backend)(nil)
 // Info describes the YubiKey.
 func (b *Backend) Info() hsm.DeviceInfo { return deviceInfo(b.dev.c) }
 
-// Serial is the YubiKey's serial number.
-func (b *Backend) Serial() uint32 { return b.dev.c.serial }
-
 // Close releases the backend's share of the connection.
 func (b *Backend) Close() error {
 	if b.closed {
