@@ -21,110 +21,157 @@ import (
 // what to do next. A device error that carries its backend's own hint
 // (hsm.AuthError.Hint, hsm.HintError) shows that hint rather than the
 // generic one: the backend knows its device's tools and states.
+//
+// The groups are tried in order: an operation's own conditions (which may
+// wrap device errors) first, generic not-found and exists last.
 func classify(err error) (int, string) {
+	for _, group := range []func(error) (int, string, bool){operationHint, backupHint, deviceHint, bundleHint, genericHint} {
+		if code, hint, ok := group(err); ok {
+			return code, hint
+		}
+	}
+	return exitFailed, ""
+}
+
+// operationHint covers the ceremonies' and recovery's own conditions.
+func operationHint(err error) (int, string, bool) {
 	var (
-		auth   *hsm.AuthError
-		hinted *hsm.HintError
-		absent *hsm.DeviceAbsentError
-		berr   *bundle.Error
-		verr   *trust.VerifyError
-		terr   *bundle.TranscriptError
-		exists *ceremony.ExistsError
-		stale  *bundle.StaleError
-		inc    *verify.IncompleteError
-		keys   *session.MissingKeysError
-		last   *trust.ErrLastReleasesKey
-		imp    *ceremony.ImportError
-		share  *backup.ShareError
-		ident  *backup.IdentityError
-		thresh *backup.ThresholdError
-		plug   *backup.PluginMissingError
-		kmis   *recovery.KeyMismatchError
-		output *fsutil.ExistsError
-		ca     *bundle.CAFileError
-		nohdr  *paper.NoHeaderError
+		conf   *session.ConfirmationError
 		input  *session.MissingInputError
 		notreq *session.NotInRequestError
 		notsrv *session.NotOnServerError
 		tkey   *ceremony.TargetsKeyExistsError
 		natt   *ceremony.NotAttestedError
-		conf   *session.ConfirmationError
+		imp    *ceremony.ImportError
 	)
 	switch {
 	case errors.As(err, &conf):
-		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed"
+		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed", true
 	case errors.As(err, &input):
-		return exitFailed, inputHints[input.What]
+		return exitFailed, inputHints[input.What], true
 	case errors.As(err, &notreq):
-		return exitFailed, fmt.Sprintf("fetch it first on the online machine: keyrite fetch --server URL -o NEW_DIR %s", notreq.GUN)
+		return exitFailed, fmt.Sprintf("fetch it first on the online machine: keyrite fetch --server URL -o NEW_DIR %s", notreq.GUN), true
 	case errors.As(err, &notsrv):
-		return exitFailed, "create it with keyrite init"
+		return exitFailed, "create it with keyrite init", true
 	case errors.As(err, &tkey):
-		return exitFailed, "pass --targets-key to reuse that key for every GUN, or remove it from the device"
+		return exitFailed, "pass --targets-key to reuse that key for every GUN, or remove it from the device", true
 	case errors.As(err, &natt):
-		return exitFailed, "--require-attestation refuses root keys without a verified attestation: use keys made with keyrite key generate --mode attested"
+		return exitFailed, "--require-attestation refuses root keys without a verified attestation: use keys made with keyrite key generate --mode attested", true
 	case errors.As(err, &imp):
 		code, _ := classify(imp.Err)
-		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup)
+		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup), true
+	}
+	return 0, "", false
+}
+
+// backupHint covers shares, custodians' identities and restored keys.
+func backupHint(err error) (int, string, bool) {
+	var (
+		share  *backup.ShareError
+		kmis   *recovery.KeyMismatchError
+		ident  *backup.IdentityError
+		thresh *backup.ThresholdError
+		plug   *backup.PluginMissingError
+	)
+	switch {
 	case errors.As(err, &share):
-		return exitVerifyKO, "this share cannot be used: ask its custodian for an intact copy (its paper sheet restores it too), or use other custodians' shares"
+		return exitVerifyKO, "this share cannot be used: ask its custodian for an intact copy (its paper sheet restores it too), or use other custodians' shares", true
 	case errors.As(err, &kmis):
-		return exitVerifyKO, "do not use these shares for this key: check that they come from the right backup"
+		return exitVerifyKO, "do not use these shares for this key: check that they come from the right backup", true
 	case errors.As(err, &ident):
-		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase"
+		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase", true
 	case errors.As(err, &thresh):
-		return exitFailed, "bring the shares of more custodians; nothing was written"
+		return exitFailed, "bring the shares of more custodians; nothing was written", true
 	case errors.As(err, &plug):
-		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin)
+		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin), true
+	}
+	return 0, "", false
+}
+
+// deviceHint covers PINs, passphrases and absent devices (exit 3).
+func deviceHint(err error) (int, string, bool) {
+	var (
+		auth   *hsm.AuthError
+		absent *hsm.DeviceAbsentError
+	)
+	switch {
 	case errors.As(err, &auth):
 		switch {
 		case auth.Hint != "":
-			return exitDevice, auth.Hint
+			return exitDevice, auth.Hint, true
 		case auth.Blocked:
-			return exitDevice, "the PIN is blocked: unblock it with the security officer PIN (PKCS#11) or the PUK (YubiKey) before the next attempt"
+			return exitDevice, "the PIN is blocked: unblock it with the security officer PIN (PKCS#11) or the PUK (YubiKey) before the next attempt", true
 		case auth.Retries == 1:
-			return exitDevice, "one attempt is left before the PIN blocks; keyrite never retries by itself: check the PIN before you run the command again"
+			return exitDevice, "one attempt is left before the PIN blocks; keyrite never retries by itself: check the PIN before you run the command again", true
 		case auth.What == "passphrase":
-			return exitDevice, "check the passphrase (or the --pin-file) and run the command again"
+			return exitDevice, "check the passphrase (or the --pin-file) and run the command again", true
 		default:
-			return exitDevice, "keyrite never retries a PIN by itself: check the PIN (or the --pin-file) before you run the command again"
+			return exitDevice, "keyrite never retries a PIN by itself: check the PIN (or the --pin-file) before you run the command again", true
 		}
 	case errors.As(err, &absent):
-		return exitDevice, "attach the device, or pick another with a URI from keyrite device list"
+		return exitDevice, "attach the device, or pick another with a URI from keyrite device list", true
 	case errors.Is(err, term.ErrNoTerminal):
-		return exitDevice, "run keyrite in a terminal, or give --pin-file FILE (mode 0600)"
+		return exitDevice, "run keyrite in a terminal, or give --pin-file FILE (mode 0600)", true
+	}
+	return 0, "", false
+}
+
+// bundleHint covers bundles, their verification, outputs and the server.
+func bundleHint(err error) (int, string, bool) {
+	var (
+		inc    *verify.IncompleteError
+		keys   *session.MissingKeysError
+		last   *trust.ErrLastReleasesKey
+		berr   *bundle.Error
+		verr   *trust.VerifyError
+		terr   *bundle.TranscriptError
+		exists *ceremony.ExistsError
+		output *fsutil.ExistsError
+		ca     *bundle.CAFileError
+		nohdr  *paper.NoHeaderError
+		stale  *bundle.StaleError
+	)
+	switch {
 	case errors.As(err, &inc):
-		return exitVerifyKO, "nothing was uploaded: the other holders add their signatures with keyrite sign BUNDLE --key URI -o NEW_DIR"
+		return exitVerifyKO, "nothing was uploaded: the other holders add their signatures with keyrite sign BUNDLE --key URI -o NEW_DIR", true
 	case errors.As(err, &keys):
-		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role)
+		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role), true
 	case errors.As(err, &last):
-		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags"
+		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags", true
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
-		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"
+		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle", true
 	case errors.As(err, &exists):
-		return exitFailed, fmt.Sprintf("init only creates repositories; this version cannot yet change an existing one (refresh and rotate are planned); to start over, delete %s on the server first", exists.GUN)
+		return exitFailed, fmt.Sprintf("init only creates repositories: change %s with keyrite refresh, rotate or signer from a request bundle fetched again", exists.GUN), true
 	case errors.As(err, &output):
 		if output.What == "sheet" {
-			return exitFailed, "keyrite never overwrites an output: choose a new -o file"
+			return exitFailed, "keyrite never overwrites an output: choose a new -o file", true
 		}
-		return exitFailed, "keyrite never overwrites an output: choose a new -o directory"
+		return exitFailed, "keyrite never overwrites an output: choose a new -o directory", true
 	case errors.As(err, &ca):
-		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate"
+		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate", true
 	case errors.As(err, &nohdr):
-		return exitFailed, "print the share file keyrite wrote, not the armored text alone"
+		return exitFailed, "print the share file keyrite wrote, not the armored text alone", true
 	case errors.As(err, &stale):
-		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle"
+		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle", true
+	}
+	return 0, "", false
+}
+
+// genericHint covers a backend's own hint and the generic key errors.
+func genericHint(err error) (int, string, bool) {
+	var hinted *hsm.HintError
+	switch {
 	case errors.As(err, &hinted):
-		// After the ceremonies' own conditions, before the generic
+		// After the operations' own conditions, before the generic
 		// not-found and exists hints; the exit code is the wrapped error's.
 		code, _ := classify(hinted.Err)
-		return code, hinted.Hint
+		return code, hinted.Hint, true
 	case errors.Is(err, hsm.ErrExists):
-		return exitFailed, "keyrite never replaces a key: choose another --label"
+		return exitFailed, "keyrite never replaces a key: choose another --label", true
 	case errors.Is(err, hsm.ErrNotFound):
-		return exitFailed, "list the keys with keyrite key list --device URI"
+		return exitFailed, "list the keys with keyrite key list --device URI", true
 	}
-	return exitFailed, ""
+	return 0, "", false
 }
 
 // inputHints say which flag gives what an operation found missing.
