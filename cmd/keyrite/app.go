@@ -16,9 +16,9 @@ import (
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/keyrite/keyrite/hsm/yubikey"
+	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/sirupsen/logrus"
-	"github.com/spf13/cobra"
 )
 
 // Exit codes (house style).
@@ -93,10 +93,10 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	var ue *usageError
+	var ue *cliutil.UsageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", ue.err)
-		fmt.Fprintf(a.Stderr, "keyrite: hint: see %s --help\n", ue.cmd)
+		fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", ue.Err)
+		fmt.Fprintf(a.Stderr, "keyrite: hint: see %s --help\n", ue.Cmd)
 		return exitUsage
 	}
 	code, hint := classify(err)
@@ -139,19 +139,8 @@ func (a *App) progress(verb string) func(done, total int, gun string) {
 	}
 }
 
-// usageError is a command line keyrite cannot act on (exit code 2).
-type usageError struct {
-	cmd string
-	err error
-}
-
-func (e *usageError) Error() string { return e.err.Error() }
-
-func usagef(cmd *cobra.Command, format string, a ...any) error {
-	return &usageError{cmd: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
-}
-
-const rehearsalBanner = "SOFTWARE TOKEN (" + hsm.SoftwareLabel + "): these keys are not protected by hardware"
+// usagef is a command line keyrite cannot act on (exit code 2).
+var usagef = cliutil.Usagef
 
 // jsonOrBanner prints v as JSON when asked, and then the command is done;
 // otherwise it warns on stderr when a software token was involved, before
@@ -167,7 +156,7 @@ func (a *App) jsonOrBanner(v any, asJSON, software bool) (done bool, err error) 
 // warnSoftware prints the rehearsal banner when software keys were used.
 func (a *App) warnSoftware(software bool) {
 	if software {
-		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", rehearsalBanner)
+		fmt.Fprintf(a.Stderr, "keyrite: warning: %s\n", cliutil.SoftwareBanner)
 	}
 }
 

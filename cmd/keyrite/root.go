@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().BoolVar(&a.NoWait, "no-wait", false, "fail (exit code 3) instead of asking for a device that is not attached and waiting for it")
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c.CommandPath(), err: err} })
+	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {

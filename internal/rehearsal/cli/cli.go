@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyrite/keyrite/bundle"
-	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/rehearsal"
 	"github.com/keyrite/keyrite/trust"
 )
@@ -50,10 +50,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	if err == nil {
 		return exitOK
 	}
-	var ue *usageError
+	var ue *cliutil.UsageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "keyrite: error: %v\n", ue.err)
-		fmt.Fprintf(stderr, "keyrite: hint: see %s --help\n", ue.cmd)
+		fmt.Fprintf(stderr, "keyrite: error: %v\n", ue.Err)
+		fmt.Fprintf(stderr, "keyrite: hint: see %s --help\n", ue.Cmd)
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "keyrite: error: %v\n", err)
@@ -67,8 +67,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	}
 	return exitFailed
 }
-
-const banner = "SOFTWARE TOKEN (" + hsm.SoftwareLabel + "): these keys are not protected by hardware"
 
 func newCmd(stdout, stderr io.Writer, now func() time.Time) *cobra.Command {
 	var (
@@ -112,7 +110,7 @@ air-gapped machine does not carry.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
 			}
-			fmt.Fprintf(stderr, "keyrite: warning: %s\n", banner)
+			fmt.Fprintf(stderr, "keyrite: warning: %s\n", cliutil.SoftwareBanner)
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "GUN\tROOT VERSION\tROOT KEY ID (docker \"Root Key\")\tPUBLISHED")
 			for _, p := range res.Published {
@@ -124,7 +122,7 @@ air-gapped machine does not carry.`,
 			return nil
 		},
 	}
-	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{cmd: c.CommandPath(), err: err} })
+	c.SetFlagErrorFunc(cliutil.FlagError)
 	c.Flags().StringVar(&o.Dir, "dir", "keyrite-rehearsal", "directory to create for the rehearsal's token and bundles")
 	// As keyrite's serverFlags.
 	c.Flags().StringVar(&o.Server.URL, "server", "", "notary-server URL, e.g. https://notary.example:4443")
@@ -136,14 +134,5 @@ air-gapped machine does not carry.`,
 	return c
 }
 
-// usageError is a command line keyrite-rehearse cannot act on (exit code 2).
-type usageError struct {
-	cmd string
-	err error
-}
-
-func (e *usageError) Error() string { return e.err.Error() }
-
-func usagef(cmd *cobra.Command, format string, a ...any) error {
-	return &usageError{cmd: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
-}
+// usagef is a command line keyrite-rehearse cannot act on (exit code 2).
+var usagef = cliutil.Usagef
