@@ -54,6 +54,15 @@ func Fetch(ctx context.Context, o FetchOptions) (*RequestInfo, error) {
 			repo.Exists, repo.RootVersion = true, sr.Signed.Version
 			files[RepoFile(gun, "root.json")] = root
 			repo.Metadata = append(repo.Metadata, "root")
+			// Every earlier root too: the offline side trusts the current
+			// one only by walking the chain from the version it pinned.
+			for v := 1; v < sr.Signed.Version; v++ {
+				b, err := c.get(ctx, tufPath(gun, fmt.Sprintf("%d.root.json", v)))
+				if err != nil {
+					return nil, fmt.Errorf("%s: fetching root version %d: %w", gun, v, err)
+				}
+				files[RepoFile(gun, RootVersionFile(v))] = b
+			}
 			for _, role := range []string{"targets", "snapshot", "timestamp"} {
 				b, err := c.get(ctx, tufPath(gun, role+".json"))
 				if errors.Is(err, errNotFound) {

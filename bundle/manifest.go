@@ -31,6 +31,7 @@ const manifestFormat = "keyrite-bundle/v1"
 const (
 	KindRequest = "request"
 	KindSigned  = "signed"
+	KindTrust   = "trust" // a trust store's pins, exported for another air-gapped machine
 )
 
 // Manifest lists every file of a bundle.
@@ -207,3 +208,25 @@ func (f Files) Sub(prefix string) Files {
 // cannot be a repository name component, so no GUN's files can collide
 // with another's.
 func RepoFile(gun, name string) string { return path.Join("repos", gun, "_trust", name) }
+
+// KindOf reads the kind a bundle's manifest declares, without checking
+// anything else: to choose how to read it.
+func KindOf(dir string) (string, error) {
+	p := filepath.Join(dir, ManifestName)
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > 64<<20 {
+		return "", &Error{Bundle: dir, Reason: ManifestName + " is not a regular file of a sane size"}
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "", &Error{Bundle: dir, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
+	}
+	return m.Kind, nil
+}

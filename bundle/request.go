@@ -99,3 +99,19 @@ func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, err
 func (r *Request) Metadata(gun string, role data.RoleName) []byte {
 	return r.Files[RepoFile(gun, role.String()+".json")]
 }
+
+// RootVersionFile is the name of root version v beside a GUN's metadata,
+// as notary-server serves it.
+func RootVersionFile(v int) string { return fmt.Sprintf("%d.root.json", v) }
+
+// RootOfVersion returns root version v of a GUN as fetched (the current
+// root for its own version), nil when the request does not carry it.
+func (r *Request) RootOfVersion(gun string, v int) []byte {
+	if b := r.Files[RepoFile(gun, RootVersionFile(v))]; b != nil {
+		return b
+	}
+	if repo, ok := r.Repo(gun); ok && repo.Exists && repo.RootVersion == v {
+		return r.Metadata(gun, data.CanonicalRootRole)
+	}
+	return nil
+}

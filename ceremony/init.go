@@ -46,6 +46,10 @@ type InitRepo struct {
 	TargetsKeyID     string    `json:"targets_key_id"`
 	TargetsKeyURI    string    `json:"targets_key_uri"`
 	RootExpires      time.Time `json:"root_expires"`
+	// The server's keys, from the request bundle: nothing on the offline
+	// side can check them, so they are shown and recorded.
+	TimestampKeyID string `json:"timestamp_key_id"`
+	SnapshotKeyID  string `json:"snapshot_key_id"`
 }
 
 // InitResult is what Init reports.
@@ -82,6 +86,11 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	}
 	s := session.New(env, "init")
 	defer s.Close()
+	for _, gun := range o.GUNs {
+		if err := s.CheckNew(gun); err != nil {
+			return nil, err
+		}
+	}
 	keys, err := openInitKeys(ctx, s, o)
 	if err != nil {
 		return nil, err
@@ -156,6 +165,19 @@ func openInitKeys(ctx context.Context, s *session.Session, o InitOptions) (*init
 		keys.root = append(keys.root, k)
 		rootHSMKeys = append(rootHSMKeys, k)
 	}
+	// Thresholds count distinct public keys: one backed-up key imported
+	// into two devices is one key, not two.
+	var pubs []data.PublicKey
+	for _, k := range keys.root {
+		p, err := trust.PublicKey(k.Public())
+		if err != nil {
+			return nil, err
+		}
+		pubs = append(pubs, p)
+	}
+	if err := trust.DistinctKeys(pubs); err != nil {
+		return nil, err
+	}
 	var err error
 	keys.attFiles, keys.attestations, err = attestRootKeys(ctx, s, o.RootKeys, rootHSMKeys, o.RequireAttestation)
 	if err != nil {
@@ -208,7 +230,8 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 		RootVersion: 1, RootExpires: repo.RootExpires, RootKeyIDs: repo.RootKeyIDs,
 		RootCanonicalIDs: repo.RootKeyBare, TargetsKeyID: repo.TargetsKeyID}
 	ir := &InitRepo{GUN: gun, RootKeyIDs: repo.RootKeyIDs, RootCanonicalIDs: repo.RootKeyBare,
-		TargetsKeyID: repo.TargetsKeyID, TargetsKeyURI: targetsKey.URI(), RootExpires: repo.RootExpires}
+		TargetsKeyID: repo.TargetsKeyID, TargetsKeyURI: targetsKey.URI(), RootExpires: repo.RootExpires,
+		TimestampKeyID: ts.ID(), SnapshotKeyID: ss.ID()}
 	err = s.Record("repo.init", struct {
 		InitRepo
 		RootSHA256    string `json:"root_sha256"`

@@ -81,7 +81,8 @@ func RotateRoot(ctx context.Context, env session.Env, o RotateRootOptions) (*ses
 		return &session.Change{Root: root, RootSigners: append(oldKeys, certs...),
 			Event: map[string]any{"root_version": root.Signed.Version, "new_root_key_ids": ids, "threshold": threshold}}, nil
 	}
-	return session.RunUpdate(ctx, env, "rotate-root", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate})
+	return session.RunUpdate(ctx, env, "rotate-root", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate,
+		RootRoles: []data.RoleName{data.CanonicalRootRole}})
 }
 
 // RotateSnapshotOptions control RotateSnapshot.
@@ -136,5 +137,6 @@ func RotateSnapshot(ctx context.Context, env session.Env, o RotateSnapshotOption
 		return &session.Change{Root: root, RootSigners: rootKeys,
 			Event: map[string]any{"snapshot_managed_by": mode, "snapshot_key_id": key.ID()}}, nil
 	}
-	return session.RunUpdate(ctx, env, "rotate-snapshot", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate})
+	return session.RunUpdate(ctx, env, "rotate-snapshot", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate,
+		RootRoles: []data.RoleName{data.CanonicalSnapshotRole}})
 }

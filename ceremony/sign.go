@@ -40,6 +40,14 @@ func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateR
 	}
 	s := session.New(env, "sign")
 	defer s.Close()
+	// The root a changed root replaces must be one this machine trusts.
+	for _, r := range in.Info.Repos {
+		if q, ok := in.Request.Repo(r.GUN); ok && q.Exists {
+			if _, err := s.TrustContinued(in.Request, r.GUN, in.RepoMetadata(r.GUN, "root")); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ks := trust.NewKeyService()
 	for _, uri := range o.Keys {
 		k, err := s.Key(ctx, uri)
@@ -51,6 +59,9 @@ func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateR
 		}
 	}
 	if err := s.Begin(in.Files[bundle.TranscriptName], map[string]any{"keys": o.Keys}); err != nil {
+		return nil, err
+	}
+	if err := s.RecordTrust(); err != nil {
 		return nil, err
 	}
 	res := &session.UpdateResult{Command: "sign", Out: o.Out, Server: in.Info.Server}

@@ -47,5 +47,6 @@ func Targets(ctx context.Context, env session.Env, o TargetsOptions) (*session.U
 		return &session.Change{Root: root, RootSigners: rootKeys, Targets: targets, TargetsSigners: []data.PublicKey{newPub},
 			Event: map[string]any{"old_targets_key_ids": oldIDs, "new_targets_key_id": newPub.ID()}}, nil
 	}
-	return session.RunUpdate(ctx, env, "rotate-targets", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate})
+	return session.RunUpdate(ctx, env, "rotate-targets", session.Update{UpdateOptions: o.UpdateOptions, Setup: setup, Check: check, Mutate: mutate,
+		RootRoles: []data.RoleName{data.CanonicalTargetsRole}})
 }

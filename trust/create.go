@@ -63,7 +63,7 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 		return nil, fmt.Errorf("root threshold %d is more than the %d root keys", threshold, len(spec.RootKeys))
 	}
 	out := &NewRepo{GUN: spec.GUN, RootExpires: spec.RootExpires.UTC()}
-	var rootKeys []data.PublicKey
+	var rootKeys, bareKeys []data.PublicKey
 	for _, k := range spec.RootKeys {
 		cert, pub, err := ks.Certify(k, spec.GUN, spec.Now.Add(-time.Minute), spec.RootExpires, spec.Rand)
 		if err != nil {
@@ -76,6 +76,7 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 		out.RootCerts = append(out.RootCerts, cert)
 		out.RootKeyIDs = append(out.RootKeyIDs, pub.ID())
 		out.RootKeyBare = append(out.RootKeyBare, bare.ID())
+		bareKeys = append(bareKeys, bare)
 		rootKeys = append(rootKeys, pub)
 	}
 	targetsPub, err := ks.Add(spec.TargetsKey, data.CanonicalTargetsRole)
@@ -83,6 +84,9 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 		return nil, err
 	}
 	out.TargetsKeyID = targetsPub.ID()
+	if err := DistinctKeys(bareKeys); err != nil {
+		return nil, err
+	}
 
 	repo := tuf.NewRepo(ks)
 	if err := repo.InitRoot(

@@ -24,16 +24,22 @@ type Current struct {
 // (signed by the root's targets role). Expired metadata is accepted: an
 // expiring root is exactly what a refresh is for.
 func LoadCurrent(gun string, root, targets []byte) (*Current, error) {
-	fail := func(role, format string, a ...any) error {
-		return &VerifyError{GUN: gun, Role: role, Reason: "current metadata from the request bundle: " + fmt.Sprintf(format, a...)}
-	}
 	var rs data.Signed
 	if err := json.Unmarshal(root, &rs); err != nil {
-		return nil, fail("root", "not valid JSON: %v", err)
+		return nil, &VerifyError{GUN: gun, Role: "root", Reason: "current metadata from the request bundle: not valid JSON: " + err.Error()}
 	}
 	sr, err := trustpinning.ValidateRoot(nil, &rs, data.GUN(gun), trustpinning.TrustPinConfig{})
 	if err != nil {
-		return nil, fail("root", "notary rejects it: %v", err)
+		return nil, &VerifyError{GUN: gun, Role: "root", Reason: "current metadata from the request bundle: notary rejects it: " + err.Error()}
+	}
+	return LoadCurrentTrusted(gun, sr, root, targets)
+}
+
+// LoadCurrentTrusted is LoadCurrent with a root already established (by
+// walking the chain from a pin): targets is checked against it.
+func LoadCurrentTrusted(gun string, sr *data.SignedRoot, root, targets []byte) (*Current, error) {
+	fail := func(role, format string, a ...any) error {
+		return &VerifyError{GUN: gun, Role: role, Reason: "current metadata from the request bundle: " + fmt.Sprintf(format, a...)}
 	}
 	c := &Current{GUN: gun, Root: sr, Raw: map[string][]byte{"root": root}}
 	if targets == nil {

@@ -147,6 +147,9 @@ func checkRootCerts(rep *RepoReport, in VerifyInput, root *data.SignedRoot) (dat
 	if err != nil {
 		return rootRole, fail("root", "root role: %v", err)
 	}
+	if err := DistinctRootKeys(root); err != nil {
+		return rootRole, fail("root", "%v", err)
+	}
 	for _, id := range rootRole.ListKeyIDs() {
 		c, err := checkRootCert(rootRole.Keys[id], in.GUN, in.Now)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
@@ -21,17 +22,34 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 	if err := bundle.WriteSigned(out, info, files, req, s.Transcript()); err != nil {
 		return nil, err
 	}
-	_, err = verify.Dir(out, s.Now(), s.VerifyOptions())
+	rep, err := verify.Dir(out, s.Now(), s.VerifyOptions())
 	var inc *verify.IncompleteError
 	switch {
 	case err == nil:
-		return nil, nil
 	case errors.As(err, &inc):
-		return inc.Missing, nil
+		missing = inc.Missing
 	default:
 		os.RemoveAll(out)
 		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
 	}
+	complete := map[string]bool{}
+	for _, r := range rep.Repos {
+		complete[r.GUN] = rootComplete(r)
+	}
+	if err := s.pinWritten(out, files, info, complete); err != nil {
+		return missing, fmt.Errorf("the bundle %s is written and verified, but its roots could not be pinned in the trust store: %w", out, err)
+	}
+	return missing, nil
+}
+
+// rootComplete says whether a repository's root met its thresholds.
+func rootComplete(r *trust.RepoReport) bool {
+	for _, role := range r.Roles {
+		if strings.HasPrefix(role.Role, "root") && !role.ThresholdMet {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckGUNs refuses an empty list, an invalid name or a name given twice.

@@ -15,6 +15,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/trust/store"
 )
 
 // Env is what every operation needs from the outside world. It carries no
@@ -34,6 +35,13 @@ type Env struct {
 	// step and returns what was typed; nil: nothing irreversible can be
 	// confirmed, so it is refused.
 	Confirm func(c Confirmation) (string, error)
+	// Trust is the trust store: current metadata is accepted only by
+	// walking the root chain from its pins, and what this machine signs
+	// is pinned there. nil: nothing is pinned and nothing is recorded.
+	Trust *store.Store
+	// TOFU names, per GUN the trust store has no pin for, the root key IDs
+	// the operator vouches for (full or at least 12 characters).
+	TOFU map[string][]string
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -84,6 +92,7 @@ type Session struct {
 	software bool
 	devices  []bundle.Device
 	t        *bundle.Transcript
+	trusted  []*Trusted
 }
 
 // New starts a session for a command (the name its transcript records).
@@ -170,6 +179,9 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 	}
 	s.t = t
 	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	if s.Trust != nil {
+		ev["trust_dir"] = s.Trust.Dir
+	}
 	for k, v := range fields {
 		ev[k] = v
 	}

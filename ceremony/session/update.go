@@ -62,6 +62,9 @@ type Update struct {
 	// Mutate computes one repository's change. It must not sign: every
 	// repository is checked before anything is signed.
 	Mutate func(ctx context.Context, b *Batch, cur *trust.Current) (*Change, error)
+	// RootRoles are the base roles of root the command may change (their
+	// keys or threshold); any other difference refuses the change.
+	RootRoles []data.RoleName
 }
 
 // Batch is what an update's callbacks can use: the session, the request
@@ -101,12 +104,12 @@ func RunUpdate(ctx context.Context, env Env, command string, u Update) (*UpdateR
 	if err != nil {
 		return nil, err
 	}
-	currents, err := loadCurrents(req, u.Request, u.GUNs)
+	s := New(env, command)
+	defer s.Close()
+	currents, err := s.loadCurrents(req, u.Request, u.GUNs)
 	if err != nil {
 		return nil, err
 	}
-	s := New(env, command)
-	defer s.Close()
 	b := &Batch{Session: s, Request: req, Keys: trust.NewKeyService(), atHand: map[string]bool{}}
 	for _, uri := range u.Keys {
 		if _, _, err := b.AddKey(ctx, uri, ""); err != nil {
@@ -125,9 +128,10 @@ func RunUpdate(ctx context.Context, env Env, command string, u Update) (*UpdateR
 	return b.sign(u, currents, changes)
 }
 
-// loadCurrents loads each GUN's current metadata from the request bundle
-// with notary's checks.
-func loadCurrents(req *bundle.Request, dir string, guns []string) ([]*trust.Current, error) {
+// loadCurrents loads each GUN's current metadata from the request bundle:
+// root only as this machine's trust store lets it (TrustCurrent), targets
+// against that root, before any device is opened.
+func (s *Session) loadCurrents(req *bundle.Request, dir string, guns []string) ([]*trust.Current, error) {
 	currents := make([]*trust.Current, len(guns))
 	for i, gun := range guns {
 		r, ok := req.Repo(gun)
@@ -137,7 +141,11 @@ func loadCurrents(req *bundle.Request, dir string, guns []string) ([]*trust.Curr
 		if !r.Exists {
 			return nil, &NotOnServerError{GUN: gun}
 		}
-		cur, err := trust.LoadCurrent(gun, req.Metadata(gun, data.CanonicalRootRole), req.Metadata(gun, data.CanonicalTargetsRole))
+		t, err := s.TrustCurrent(req, gun)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := trust.LoadCurrentTrusted(gun, t.Root, req.Metadata(gun, data.CanonicalRootRole), req.Metadata(gun, data.CanonicalTargetsRole))
 		if err != nil {
 			return nil, err
 		}
@@ -162,6 +170,11 @@ func (b *Batch) plan(ctx context.Context, u Update, currents []*trust.Current) (
 		if err != nil {
 			return nil, err
 		}
+		if ch.Root != nil {
+			if err := b.checkRootChange(cur, ch, u.RootRoles); err != nil {
+				return nil, err
+			}
+		}
 		// A client-managed snapshot must be re-signed with every change,
 		// by a key at hand.
 		if keys := b.clientSnapshotKeys(cur, ch); keys != nil {
@@ -179,6 +192,9 @@ func (b *Batch) sign(u Update, currents []*trust.Current, changes []*Change) (*U
 	req := b.Request
 	if err := b.Begin(nil, map[string]any{"request_manifest_sha256": bundle.SHA256Hex(req.Manifest), "server": req.Info.Server,
 		"keys": u.Keys, "guns": u.GUNs}); err != nil {
+		return nil, err
+	}
+	if err := b.RecordTrust(); err != nil {
 		return nil, err
 	}
 	res := &UpdateResult{Command: b.Command(), Out: u.Out, Server: req.Info.Server}

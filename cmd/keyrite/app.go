@@ -18,6 +18,7 @@ import (
 	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/trust/store"
 	"github.com/sirupsen/logrus"
 )
 
@@ -36,8 +37,9 @@ type App struct {
 	Stdout, Stderr io.Writer
 	PINFile        string
 	Module         string
-	NoWait         bool // fail at once when a named device is absent
-	Force          bool // try a PIN even with one attempt left
+	NoWait         bool   // fail at once when a named device is absent
+	Force          bool   // try a PIN even with one attempt left
+	TrustDir       string // the trust store; empty: store.DefaultDir()
 	Now            func() time.Time
 
 	args     []string // the command line, recorded in transcripts
@@ -113,7 +115,7 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm,
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(),
 		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 
@@ -165,4 +167,20 @@ func (a *App) warnSoftware(software bool) {
 func (a *App) confirm(c session.Confirmation) (string, error) {
 	fmt.Fprintf(a.Stderr, "keyrite: %s\n", c.Action)
 	return term.ReadLine(c.Prompt)
+}
+
+// trustStore is the trust store --trust-dir names, else the default one
+// under the user's configuration directory.
+func (a *App) trustStore() *store.Store {
+	dir := a.TrustDir
+	if dir == "" {
+		d, err := store.DefaultDir()
+		if err != nil {
+			// No configuration directory: nothing can be pinned, and an
+			// existing repository is then trusted only on first use.
+			return nil
+		}
+		dir = d
+	}
+	return store.Open(dir)
 }

@@ -44,7 +44,26 @@ func operationHint(err error) (int, string, bool) {
 		natt   *ceremony.NotAttestedError
 		imp    *ceremony.ImportError
 	)
+	var (
+		chain  *trust.ChainError
+		nott   *session.NotTrustedError
+		hidden *session.HiddenRepoError
+		srvkey *session.ServerKeyMismatchError
+		plan   *session.PlanError
+		unv    *session.UnvouchedKeysError
+		dup    *trust.DuplicateKeyError
+	)
 	switch {
+	case errors.As(err, &chain):
+		return exitVerifyKO, "nothing was signed: do not trust this request bundle; if the repository's root was rotated in a ceremony elsewhere, bring that ceremony's signed bundle and run keyrite trust import BUNDLE first", true
+	case errors.As(err, &nott):
+		return exitFailed, fmt.Sprintf("compare the root key IDs with your records, then pin the repository: keyrite trust import BUNDLE (a signed bundle of its last ceremony), or --trust-on-first-use %s=KEYID[,KEYID...]", nott.GUN), true
+	case errors.As(err, &hidden), errors.As(err, &srvkey), errors.As(err, &unv):
+		return exitVerifyKO, "nothing was signed: do not trust this request bundle; fetch it again from the server, and check the online machine", true
+	case errors.As(err, &plan):
+		return exitVerifyKO, "nothing was signed: the change planned from the request bundle is not the one asked for; do not trust this request bundle", true
+	case errors.As(err, &dup):
+		return exitFailed, "give keys that are distinct public keys: a backed-up key imported into two devices is one key, and counts once", true
 	case errors.As(err, &conf):
 		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed", true
 	case errors.As(err, &input):

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,9 +20,22 @@ import (
 func runKeyrite(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &e, Now: time.Now}
+	a := &App{Stdout: &o, Stderr: &e, Now: time.Now, TrustDir: testTrustDir(t)}
 	code = a.Run(context.Background(), args)
 	return o.String(), e.String(), code
+}
+
+// trustDirs gives each test its own trust store, kept for the whole test:
+// the air-gapped machine of one story.
+var trustDirs sync.Map
+
+func testTrustDir(t testing.TB) string {
+	if d, ok := trustDirs.Load(t.Name()); ok {
+		return d.(string)
+	}
+	d := filepath.Join(t.TempDir(), "trust")
+	trustDirs.Store(t.Name(), d)
+	return d
 }
 
 func mustKeyrite(t *testing.T, args ...string) string {

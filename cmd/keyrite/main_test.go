@@ -140,6 +140,8 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 	env.Setenv("MODULE", hsm.Module)
 	env.Setenv("NOTARY_URL", notary.URL)
 	env.Setenv("NOTARY_CA", notary.CAFile)
+	// Each script has its own trust store.
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
 	return setupYubiKeys(env)
 }
 

@@ -9,6 +9,7 @@ func newSignCmd(a *App) *cobra.Command {
 	var (
 		o      ceremony.SignOptions
 		asJSON bool
+		tofu   tofuFlag
 	)
 	c := &cobra.Command{
 		Use:   "sign BUNDLE --key URI -o NEW_BUNDLE",
@@ -28,7 +29,12 @@ whether each threshold is met.`,
 				return err
 			}
 			o.Bundle = args[0]
-			res, err := ceremony.Sign(cmd.Context(), a.env(), o)
+			env := a.env()
+			var err error
+			if env.TOFU, err = tofu.parse(cmd); err != nil {
+				return err
+			}
+			res, err := ceremony.Sign(cmd.Context(), env, o)
 			if err != nil {
 				return err
 			}
@@ -38,5 +44,6 @@ whether each threshold is met.`,
 	c.Flags().StringArrayVar(&o.Keys, "key", nil, "key URI of this holder (repeat for several)")
 	c.Flags().StringVarP(&o.Out, "out", "o", "", "new bundle directory to create")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	addTOFUFlag(c, &tofu)
 	return c
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // story runs keyrite commands of one long ceremony history against a live
@@ -230,8 +231,14 @@ func TestStoryRotationsAndSigners(t *testing.T) {
 	}
 	s.notaryList(s.trustV1)
 
-	// A request bundle older than the server: publish refuses before uploading.
-	s.keyrite("refresh", "--in", s.path("request02"), "-o", s.path("stale"), "--root-key", root1, s.gun)
+	// A request bundle older than what this machine trusts (it pinned v5):
+	// refused offline as a rollback, before any device signs.
+	s.keyriteFails(exitVerifyKO, "a rollback", s.path("stale"), "refresh", "--in", s.path("request02"), "-o", s.path("stale"), "--root-key", root1, s.gun)
+	// Made on another machine that trusts only what request02 shows, the
+	// stale bundle is refused by publish before uploading.
+	ids := requestRootKeyIDs(t, s.path("request02"), s.gun)
+	s.keyrite("refresh", "--in", s.path("request02"), "-o", s.path("stale"), "--root-key", root1, "--trust-dir", s.path("other-machine"),
+		"--trust-on-first-use", s.gun+"="+strings.Join(ids, ","), s.gun)
 	s.keyriteFails(exitFailed, "fetch again", "", "publish", "--server", s.srv.URL, "--tls-ca", s.srv.CAFile, s.path("stale"))
 	if st := s.status(); st.RootVersion != 5 {
 		t.Fatalf("the stale bundle changed the server: root v%d", st.RootVersion)
@@ -306,4 +313,19 @@ func writeEd25519PEM(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// requestRootKeyIDs are the root key IDs of a GUN's current root in a
+// request bundle, as an operator would read them from a record.
+func requestRootKeyIDs(t *testing.T, dir, gun string) []string {
+	t.Helper()
+	req, err := bundle.ReadRequest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr data.SignedRoot
+	if err := json.Unmarshal(req.Metadata(gun, data.CanonicalRootRole), &sr); err != nil {
+		t.Fatal(err)
+	}
+	return sr.Signed.Roles[data.CanonicalRootRole].KeyIDs
 }

@@ -18,6 +18,8 @@ type updateFlags struct {
 	targetsKey  string
 	snapshotKey string
 	asJSON      bool
+	tofu        tofuFlag
+	tofuIDs     map[string][]string
 }
 
 func addUpdateFlags(c *cobra.Command, f *updateFlags, targetsKey bool) {
@@ -29,6 +31,7 @@ func addUpdateFlags(c *cobra.Command, f *updateFlags, targetsKey bool) {
 	}
 	c.Flags().StringVar(&f.snapshotKey, "snapshot-key", "", "the client-managed snapshot key, for repositories that have one")
 	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
+	addTOFUFlag(c, &f.tofu)
 }
 
 // prepare validates the shared flags and fills the options.
@@ -44,11 +47,17 @@ func (f *updateFlags) prepare(a *App, cmd *cobra.Command, guns []string) error {
 	}
 	f.o.Keys = append(append([]string{}, f.rootKeys...), nonEmpty(f.targetsKey, f.snapshotKey)...)
 	f.o.GUNs = guns
-	return nil
+	var err error
+	f.tofuIDs, err = f.tofu.parse(cmd)
+	return err
 }
 
 // env is the command's environment, with progress unless --json.
-func (f *updateFlags) env(a *App) session.Env { return a.batchEnv("signed", f.asJSON) }
+func (f *updateFlags) env(a *App) session.Env {
+	env := a.batchEnv("signed", f.asJSON)
+	env.TOFU = f.tofuIDs
+	return env
+}
 
 func nonEmpty(s ...string) []string {
 	var out []string

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/spf13/cobra"
 )
@@ -24,18 +25,32 @@ Exit code 4 when anything fails.`,
   keyrite verify --json signed/ | jq '.repos[].roles'`,
 		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := verify.Dir(args[0], a.Now(), a.env().VerifyOptions())
+			env := a.env()
+			rep, err := verify.Dir(args[0], a.Now(), env.VerifyOptions())
+			var inc *verify.IncompleteError
+			out := verifyOutput{Report: rep}
+			if err == nil || errors.As(err, &inc) {
+				// This machine's pins have a say too: the root the bundle
+				// starts from must chain from the one trusted here.
+				notes, terr := ceremony.CheckTrust(env, args[0])
+				if terr != nil {
+					rep.OK, err = false, terr
+				}
+				out.Trust = notes
+			}
 			if asJSON && rep != nil {
-				if perr := a.printJSON(rep); perr != nil {
+				if perr := a.printJSON(out); perr != nil {
 					return perr
 				}
 			}
-			var inc *verify.IncompleteError
 			if err != nil && !errors.As(err, &inc) {
 				return err
 			}
 			if !asJSON {
 				printVerify(a, rep)
+				for _, n := range out.Trust {
+					fmt.Fprintf(a.Stdout, "trust: %s: %s\n", n.GUN, n.Note)
+				}
 			}
 			return err
 		},
@@ -87,4 +102,11 @@ func shortIDs(ids []string) string {
 		s = append(s, id)
 	}
 	return strings.Join(s, ", ")
+}
+
+// verifyOutput is verify's JSON: the bundle's report and what this
+// machine's trust store says of it.
+type verifyOutput struct {
+	*verify.Report
+	Trust []ceremony.TrustNote `json:"trust,omitempty"`
 }

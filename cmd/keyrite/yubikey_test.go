@@ -64,7 +64,7 @@ func newYKEnv(t *testing.T, slots int) *ykEnv {
 func (e *ykEnv) run(args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
 	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool()}
+	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(e.t)}
 	code = a.Run(context.Background(), args)
 	return o.String(), errb.String(), code
 }
@@ -413,6 +413,9 @@ func TestYubiKeyAttestationRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	importKey(t, e, yubikey.DeviceURI(50000003)+";slot=9c")
+	// The first init's root was never published: this machine forgets it
+	// before making another for the same GUN.
+	e.must("trust", "forget", "registry.example.com/att/app", "--confirm-gun", "registry.example.com/att/app")
 	signed2 := filepath.Join(e.dir, "signed2")
 	_, errOut, code = e.run("init", "--in", req, "-o", signed2, "--root-key", yubikey.DeviceURI(50000003)+";slot=9c",
 		"--require-attestation", "--pin-file", e.pinFile, "registry.example.com/att/app")
