@@ -2,7 +2,10 @@ package session
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -16,6 +19,7 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/keyrite/keyrite/trust"
+	"github.com/keyrite/keyrite/trust/store"
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
@@ -191,5 +195,84 @@ func TestConfirmTypedNeedsTheExactAnswer(t *testing.T) {
 	}
 	if err := answer(" 7000001\n").ConfirmTyped(c); err != nil {
 		t.Errorf("the right answer: %v", err)
+	}
+}
+
+// writeExisting writes a request bundle for a GUN whose repository exists
+// (root v1 made here), and returns its root key IDs.
+func writeExisting(t *testing.T, dir, gun string) []string {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub := func() data.PublicKey {
+		p, _, _ := ed25519.GenerateKey(rand.Reader)
+		return data.NewED25519PublicKey(p)
+	}
+	ts, ss := pub(), pub()
+	repo, err := trust.CreateRepository(trust.NewKeyService(), trust.NewRepoSpec{GUN: gun, RootKeys: []crypto.Signer{k}, TargetsKey: tk,
+		Timestamp: ts, Snapshot: ss, Now: fixed, RootExpires: fixed.AddDate(5, 0, 0), TargetsExpiry: fixed.AddDate(1, 0, 0), Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: fixed,
+		Repos: []bundle.RequestRepo{{GUN: gun, Exists: true, RootVersion: 1, Metadata: []string{"root", "targets"}}}}
+	files := bundle.Files{bundle.RepoFile(gun, "root.json"): repo.Root, bundle.RepoFile(gun, "targets.json"): repo.Targets}
+	for role, k := range map[string]data.PublicKey{"timestamp": ts, "snapshot": ss} {
+		kb, _ := json.Marshal(k)
+		files[bundle.RepoFile(gun, role+".key")] = kb
+	}
+	ib, _ := json.Marshal(info)
+	files[bundle.RequestInfoName] = ib
+	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
+		t.Fatal(err)
+	}
+	return repo.RootKeyIDs
+}
+
+// With no pin, a GUN is trusted only when the operator types its root key
+// IDs back, or names them; anything else refuses it.
+func TestFirstUseNeedsTheRootKeyIDs(t *testing.T) {
+	const gun = "example.com/first"
+	dir := filepath.Join(t.TempDir(), "request")
+	ids := writeExisting(t, dir, gun)
+	req, err := bundle.ReadRequest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(env Env) error {
+		env.Clock = func() time.Time { return fixed }
+		env.Trust = store.Open(filepath.Join(t.TempDir(), "trust"))
+		_, err := New(env, "refresh").TrustCurrent(req, gun)
+		return err
+	}
+	typed := func(s string) func(Confirmation) (string, error) {
+		return func(c Confirmation) (string, error) {
+			if !strings.Contains(c.Action, ids[0]) {
+				t.Errorf("the question does not show the root key ID:\n%s", c.Action)
+			}
+			return s, nil
+		}
+	}
+	if err := try(Env{Confirm: typed(ids[0][:12])}); err != nil {
+		t.Errorf("typed right: %v", err)
+	}
+	var ce *ConfirmationError
+	if err := try(Env{Confirm: typed("000000000000")}); !errors.As(err, &ce) {
+		t.Errorf("typed wrong: %v", err)
+	}
+	var nt *NotTrustedError
+	if err := try(Env{}); !errors.As(err, &nt) {
+		t.Errorf("nobody to ask: %v", err)
+	}
+	if err := try(Env{Confirm: func(Confirmation) (string, error) { return "", errors.New("no terminal") }}); !errors.As(err, &nt) {
+		t.Errorf("no terminal: %v", err)
+	}
+	if err := try(Env{TOFU: map[string][]string{gun: {ids[0][:12]}}}); err != nil {
+		t.Errorf("named right: %v", err)
+	}
+	for _, given := range [][]string{{"0123456789ab"}, {ids[0][:11]}, {ids[0], ids[0]}} {
+		if err := try(Env{TOFU: map[string][]string{gun: given}}); !errors.As(err, &nt) {
+			t.Errorf("named %v: %v", given, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -133,7 +134,7 @@ func (s *Session) TrustContinued(req *bundle.Request, gun string, newRoot []byte
 		if err != nil {
 			return nil, err
 		}
-		if pin != nil {
+		if pin != nil && s.heldCurrent(req, gun) {
 			if root, err := trust.WalkRoots(gun, pinned, nil, newRoot); err == nil {
 				t := &Trusted{GUN: gun, How: TrustedByPin, PinnedVersion: pin.Version, Version: pin.Version, Root: root, raw: newRoot}
 				s.trusted = append(s.trusted, t)
@@ -142,6 +143,23 @@ func (s *Session) TrustContinued(req *bundle.Request, gun string, newRoot []byte
 		}
 	}
 	return s.TrustCurrent(req, gun)
+}
+
+// heldCurrent says whether the request's current root of gun is a root
+// this machine holds (the one its bundle was made from), byte for byte in
+// content: a carried request cannot be doctored after the bundle is made.
+func (s *Session) heldCurrent(req *bundle.Request, gun string) bool {
+	cur := req.Metadata(gun, data.CanonicalRootRole)
+	v, err := trust.RootVersion(cur)
+	if err != nil {
+		return false
+	}
+	held, err := s.Trust.Root(gun, v)
+	if err != nil || held == nil {
+		return false
+	}
+	_, err = trust.WalkRoots(gun, held, nil, cur)
+	return err == nil
 }
 
 // vouch asks the operator to vouch for the root key IDs of a GUN trusted
@@ -163,11 +181,16 @@ func (s *Session) vouch(gun string, root *data.SignedRoot) (string, error) {
 		shown = append(shown, fmt.Sprintf("%s (%s)", id, words))
 		want = append(want, trust.ShortID(id))
 	}
+	var ce *ConfirmationError
 	err := s.ConfirmTyped(Confirmation{
 		Action: fmt.Sprintf("%s has no trusted root on this machine; its root keys in the request bundle are:\n  %s\ncompare them with your record before you trust them",
 			gun, strings.Join(shown, "\n  ")),
 		Prompt: "Type the first 12 characters of each root key ID, in this order, separated by spaces: ",
 		What:   "root key IDs", Want: strings.Join(want, " ")})
+	if err != nil && !errors.As(err, &ce) {
+		// Nobody could be asked (no terminal): the GUN stays untrusted.
+		return "", &NotTrustedError{GUN: gun, KeyIDs: ids, Reason: "no pin, and its root keys could not be confirmed: " + err.Error()}
+	}
 	if err != nil {
 		return "", err
 	}
