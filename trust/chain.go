@@ -202,3 +202,27 @@ func ChangedRoles(old, new *data.SignedRoot) []data.RoleName {
 	}
 	return out
 }
+
+// ForeignSignatures lists the key IDs of signatures on raw metadata that no
+// key of the allowed roles made a claim to: a signature by a key the
+// metadata cannot name is an alteration, never a missing signature.
+func ForeignSignatures(raw []byte, allowed ...data.BaseRole) ([]string, error) {
+	var s data.Signed
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sig := range s.Signatures {
+		known := false
+		for _, r := range allowed {
+			if _, ok := r.Keys[sig.KeyID]; ok {
+				known = true
+				break
+			}
+		}
+		if !known {
+			out = append(out, sig.KeyID)
+		}
+	}
+	return out, nil
+}

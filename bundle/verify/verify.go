@@ -65,6 +65,12 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	if err := checkBundleClaims(s); err != nil {
+		return rep, err
+	}
+	if err := checkRequestRecorded(s, entries); err != nil {
+		return rep, err
+	}
 	missing, err := repos(s, rep, now)
 	if err != nil {
 		return rep, err
@@ -145,6 +151,9 @@ func repos(s *bundle.Signed, rep *Report, now time.Time) (missing []string, err 
 		if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
 			return nil, err
 		}
+		if err := checkForeignSignatures(s, r, in.Root, in.PrevRoot); err != nil {
+			return nil, err
+		}
 		if snapshot != nil {
 			sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
 				map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
@@ -189,6 +198,9 @@ func checkClaims(r bundle.SignedRepo, rr *trust.RepoReport, req *bundle.Request,
 	}
 	if r.TargetsKeyID != "" && !slices.Equal(rr.TargetsKeyIDs, []string{r.TargetsKeyID}) {
 		return fail("bundle.json names targets key %s, root.json has %v", r.TargetsKeyID, rr.TargetsKeyIDs)
+	}
+	if !r.RootExpires.Equal(root.Expires) {
+		return fail("altered: bundle.json says root expires %s, root.json says %s", r.RootExpires.Format("2006-01-02T15:04:05Z"), root.Expires.Format("2006-01-02T15:04:05Z"))
 	}
 	return nil
 }

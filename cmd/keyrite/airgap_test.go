@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +312,106 @@ func writePublicPEM(t *testing.T, path string, k *ecdsa.PrivateKey) {
 	}
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// offlineRequest writes a request bundle for new GUNs with server keys made
+// here: enough for init, which never talks to a server.
+func offlineRequest(t *testing.T, dir string, guns ...string) {
+	t.Helper()
+	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: time.Now().UTC()}
+	files := bundle.Files{}
+	for _, gun := range guns {
+		info.Repos = append(info.Repos, bundle.RequestRepo{GUN: gun})
+		for _, role := range []string{"timestamp", "snapshot"} {
+			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			pub, _ := trust.PublicKey(k.Public())
+			b, _ := json.Marshal(pub)
+			files[bundle.RepoFile(gun, role+".key")] = b
+		}
+	}
+	b, _ := json.Marshal(info)
+	files[bundle.RequestInfoName] = b
+	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Tampering is reported as tampering (exit 4, "altered"), never as a
+// bundle waiting for signatures: bundle.json claims that the files do not
+// bear out, and a carried request swapped with both manifests rebuilt.
+func TestTamperingIsAltered(t *testing.T) {
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass.txt")
+	if err := writeSecret(pass, "a rehearsal passphrase for this test"); err != nil {
+		t.Fatal(err)
+	}
+	token := "softkey:file=" + filepath.Join(dir, "t.softkey")
+	mustKeyrite(t, "key", "generate", "--device", token, "--label", "root", "--pin-file", pass)
+	guns := []string{"example.com/alter/app", "example.com/alter/web"}
+	offlineRequest(t, filepath.Join(dir, "request"), guns...)
+	signed := filepath.Join(dir, "signed")
+	mustKeyrite(t, append([]string{"init", "--in", filepath.Join(dir, "request"), "-o", signed, "--root-key", token + ";object=root", "--pin-file", pass}, guns...)...)
+
+	editInfo := func(edit func(*bundle.SignedInfo)) func(bundle.Files) {
+		return func(f bundle.Files) {
+			var info bundle.SignedInfo
+			if err := json.Unmarshal(f[bundle.SignedInfoName], &info); err != nil {
+				t.Fatal(err)
+			}
+			edit(&info)
+			f[bundle.SignedInfoName], _ = json.Marshal(info)
+		}
+	}
+	cases := map[string]struct {
+		edit func(bundle.Files)
+		want string
+	}{
+		"a GUN listed twice": {editInfo(func(i *bundle.SignedInfo) { i.Repos = append(i.Repos, i.Repos[0]) }), "lists example.com/alter/app twice"},
+		"a GUN left out":     {editInfo(func(i *bundle.SignedInfo) { i.Repos = i.Repos[:1] }), "is not a file of a repository bundle.json lists"},
+		"an upload dropped":  {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].Upload = []string{"root"} }), "bundle.json uploads [root], the bundle holds [root targets]"},
+		"an expiry moved":    {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].RootExpires = i.Repos[0].RootExpires.AddDate(1, 0, 0) }), "altered: bundle.json says root expires"},
+		"an extra file": {func(f bundle.Files) {
+			f[bundle.RepoFile(guns[0], "timestamp.json")] = []byte("{}")
+		}, "is not a file of a repository bundle.json lists"},
+		"the carried request swapped": {func(f bundle.Files) {
+			other := filepath.Join(dir, "other-request")
+			offlineRequest(t, other, guns...)
+			req, err := bundle.ReadRequest(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p := range f {
+				if strings.HasPrefix(p, "request/") {
+					delete(f, p)
+				}
+			}
+			for p, b := range req.Files {
+				f["request/"+p] = b
+			}
+			f["request/"+bundle.ManifestName] = req.Manifest
+		}, "altered: the request bundle it carries is not the one transcript line 1 records"},
+	}
+	for name, c := range cases {
+		files, err := bundle.Read(signed, bundle.KindSigned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.edit(files)
+		doctoredDir := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := bundle.Write(doctoredDir, bundle.KindSigned, files); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runKeyrite(t, "verify", doctoredDir)
+		if code != exitVerifyKO || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "not fully signed") {
+			t.Errorf("%s: exit %d, want 4 with %q\n%s", name, code, c.want, stderr)
+		}
+		out := doctoredDir + "-signed"
+		if _, _, code := runKeyrite(t, "sign", doctoredDir, "--key", token+";object=root", "--pin-file", pass, "-o", out); code != exitVerifyKO {
+			t.Errorf("%s: sign exit %d, want 4", name, code)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s: sign wrote %s", name, out)
+		}
 	}
 }

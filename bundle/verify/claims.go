@@ -1,0 +1,124 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/trust"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// uploadOrder is the order publish uploads roles in, as bundle.json lists
+// them.
+var uploadOrder = []string{"root", "targets", "snapshot"}
+
+// checkBundleClaims recomputes from the files what bundle.json says of the
+// bundle as a whole: each GUN listed once, exactly the repositories whose
+// files are present, each uploading exactly the roles it holds a file for.
+func checkBundleClaims(s *bundle.Signed) error {
+	fail := func(format string, a ...any) error {
+		return &bundle.Error{Bundle: s.Dir, Reason: "altered: " + fmt.Sprintf(format, a...)}
+	}
+	listed := map[string]bool{}
+	for _, r := range s.Info.Repos {
+		if listed[r.GUN] {
+			return fail("bundle.json lists %s twice", r.GUN)
+		}
+		listed[r.GUN] = true
+		var present []string
+		for _, role := range uploadOrder {
+			if s.RepoMetadata(r.GUN, role) != nil {
+				present = append(present, role)
+			}
+		}
+		if !slices.Equal(present, r.Upload) {
+			return fail("%s: bundle.json uploads %v, the bundle holds %v", r.GUN, r.Upload, present)
+		}
+	}
+	for p := range s.Files {
+		rest, ok := strings.CutPrefix(p, "repos/")
+		if !ok {
+			continue
+		}
+		gun, file, ok := strings.Cut(rest, "/_trust/")
+		if !ok || !listed[gun] || path.Dir(file) != "." || !slices.Contains(uploadOrder, strings.TrimSuffix(file, ".json")) {
+			return fail("%s is not a file of a repository bundle.json lists", p)
+		}
+	}
+	return nil
+}
+
+// checkForeignSignatures refuses metadata the bundle signs that carries a
+// signature by a key none of its roles names.
+func checkForeignSignatures(s *bundle.Signed, r bundle.SignedRepo, root, prevRoot []byte) error {
+	roleOf := func(raw []byte, role data.RoleName) (data.BaseRole, error) {
+		var sr data.SignedRoot
+		if err := json.Unmarshal(raw, &sr); err != nil {
+			return data.BaseRole{}, err
+		}
+		return sr.BuildBaseRole(role)
+	}
+	check := func(file string, raw []byte, roles ...data.BaseRole) error {
+		foreign, err := trust.ForeignSignatures(raw, roles...)
+		if err != nil {
+			return err
+		}
+		if len(foreign) > 0 {
+			return &trust.VerifyError{GUN: r.GUN, Role: strings.TrimSuffix(file, ".json"),
+				Reason: fmt.Sprintf("altered: signed by key(s) %s that %s cannot name", trust.ListIDs(foreign, true), file)}
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		file string
+		role data.RoleName
+	}{{"root.json", data.CanonicalRootRole}, {"targets.json", data.CanonicalTargetsRole}, {"snapshot.json", data.CanonicalSnapshotRole}} {
+		raw := s.RepoMetadata(r.GUN, strings.TrimSuffix(f.file, ".json"))
+		if raw == nil {
+			continue
+		}
+		role, err := roleOf(root, f.role)
+		if err != nil {
+			return err
+		}
+		roles := []data.BaseRole{role}
+		if f.role == data.CanonicalRootRole && prevRoot != nil && s.RepoMetadata(r.GUN, "root") != nil {
+			prev, err := roleOf(prevRoot, data.CanonicalRootRole)
+			if err != nil {
+				return err
+			}
+			roles = append(roles, prev)
+		}
+		if err := check(f.file, raw, roles...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRequestRecorded binds the carried request bundle to the transcript:
+// the ceremony that made the bundle recorded the SHA-256 of the request
+// manifest it started from, so a request swapped afterwards, manifests and
+// all, is an alteration.
+func checkRequestRecorded(s *bundle.Signed, entries []bundle.TranscriptEntry) error {
+	for _, e := range entries {
+		if e.Event != "ceremony.start" {
+			continue
+		}
+		var ev struct {
+			Request string `json:"request_manifest_sha256"`
+		}
+		if json.Unmarshal(e.Data, &ev) != nil || ev.Request == "" {
+			continue
+		}
+		if ev.Request != bundle.SHA256Hex(s.Request.Manifest) {
+			return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("altered: the request bundle it carries is not the one transcript line %d records", e.Seq)}
+		}
+		return nil
+	}
+	return nil
+}
