@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/keyrite/keyrite/ceremony/session"
@@ -36,9 +35,13 @@ type App struct {
 	Stdout, Stderr io.Writer
 	PINFile        string
 	Module         string
-	NoWait         bool // fail at once when a named device is absent
-	Force          bool // try a PIN even with one attempt left
+	NoWait         bool   // fail at once when a named device is absent
+	Force          bool   // try a PIN even with one attempt left
+	StateDir       string // --state-dir: where the journal lives
 	Now            func() time.Time
+
+	cleanLeftovers, resume bool // the leftovers question answered in advance
+	warnedState            bool
 
 	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
@@ -60,7 +63,7 @@ func mainWithRoots(roots *x509.CertPool) int {
 	// through its own errors instead.
 	logrus.SetOutput(io.Discard)
 	app := &App{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, attestRoots: roots}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext()
 	defer stop()
 	return app.Run(ctx, os.Args[1:])
 }
@@ -100,6 +103,9 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	code, hint := classify(err)
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%v: %w", cause, err)
+	}
 	fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", err)
 	if hint != "" {
 		fmt.Fprintf(a.Stderr, "keyrite: hint: %s\n", hint)
@@ -114,7 +120,8 @@ func (a *App) env() session.Env {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm,
-		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+		HSM:     hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
+		Journal: a.journalDir(), Leftovers: a.leftoverAction()}
 }
 
 // batchEnv is env with a progress line per item, unless the output is

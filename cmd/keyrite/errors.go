@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -43,8 +44,12 @@ func operationHint(err error) (int, string, bool) {
 		tkey   *ceremony.TargetsKeyExistsError
 		natt   *ceremony.NotAttestedError
 		imp    *ceremony.ImportError
+		left   *session.LeftoversError
+		rolled *ceremony.RolledBackError
 	)
 	switch {
+	case errors.As(err, &left):
+		return exitFailed, "deal with them first: run the command again with --clean-leftovers to destroy them, or --resume to reuse the ones marked (the others are destroyed); keyrite key delete URI removes one by hand", true
 	case errors.As(err, &conf):
 		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed", true
 	case errors.As(err, &input):
@@ -60,6 +65,10 @@ func operationHint(err error) (int, string, bool) {
 	case errors.As(err, &imp):
 		code, _ := classify(imp.Err)
 		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup), true
+	case errors.Is(err, context.Canceled) && errors.As(err, &rolled):
+		return exitFailed, "nothing of this run is left: run the command again when you are ready", true
+	case errors.Is(err, context.Canceled):
+		return exitFailed, "run the command again: it finds what this run left in its journal and asks what to do with it", true
 	}
 	return 0, "", false
 }

@@ -121,6 +121,7 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create")
 	c.Flags().StringArrayVar(&passphrases, "passphrase-file", nil, "backed-up: NAME=FILE, the new passphrase of custodian NAME's share (default: asked twice)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	a.addLeftoverFlags(c)
 	return c
 }
 

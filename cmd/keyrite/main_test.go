@@ -140,6 +140,8 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 	env.Setenv("MODULE", hsm.Module)
 	env.Setenv("NOTARY_URL", notary.URL)
 	env.Setenv("NOTARY_CA", notary.CAFile)
+	// The journal of keys being created: $WORK/.state/keyrite/journal.
+	env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 	return setupYubiKeys(env)
 }
 
