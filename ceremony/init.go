@@ -277,6 +277,7 @@ func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun 
 	}
 	k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
 	if err != nil {
+		s.NotCreated(ctx, keys.device, label)
 		if errors.Is(err, hsm.ErrExists) {
 			return nil, &TargetsKeyExistsError{GUN: gun, Label: label, Err: err}
 		}

@@ -155,6 +155,26 @@ func (s *Session) Created(b hsm.Backend, label string, k hsm.Key) error {
 	return j.Created(o)
 }
 
+// NotCreated is called when creating the key Creating announced failed:
+// if the device holds no key under its label (the backend rolled back, or
+// never began), the journal lets it go; otherwise the key stays in the
+// journal for the next run. It works on a context of its own: an
+// interrupted run gets here too.
+func (s *Session) NotCreated(ctx context.Context, b hsm.Backend, label string) {
+	if s.journal == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	keys, err := labelled(ctx, b)
+	if err != nil {
+		return
+	}
+	if _, held := keys[label]; !held {
+		s.journal.Released(journalObject(b, label), "not created")
+	}
+}
+
 // Destroyed records that a key this run created (or reused) was destroyed
 // again.
 func (s *Session) Destroyed(b hsm.Backend, label string) error {

@@ -297,3 +297,21 @@ func TestLeftoversAnotherKeyUnderTheLabel(t *testing.T) {
 		t.Errorf("journal: %v", files)
 	}
 }
+
+func TestNotCreatedLetsTheIntentGo(t *testing.T) {
+	env, _, token := testEnv(t)
+	env.Journal = filepath.Join(t.TempDir(), "journal")
+	ctx, cancel := context.WithCancel(context.Background())
+	s := New(env, "init")
+	b, _ := s.Backend(ctx, token)
+	s.Creating(b, "targets:a", "", "")
+	s.Creating(b, "root", "", "") // "root" exists: a failure that leaves a key under the label
+	cancel()                      // interrupted: NotCreated still looks
+	s.NotCreated(ctx, b, "targets:a")
+	s.NotCreated(ctx, b, "root")
+	s.Close()
+	files := journalFiles(t, env.Journal)
+	if len(files) != 1 || strings.Contains(files[0], `"label":"targets:a","key_id"`) || !strings.Contains(files[0], `"reason":"not created"`) {
+		t.Fatalf("journal: %v", files)
+	}
+}

@@ -155,8 +155,15 @@ func (e *crashEnv) run(args ...string) (stdout, stderr string, code int) {
 	return
 }
 
+// initArgs is init of every GUN, reporting in JSON (extra flags before
+// the GUNs; "--human" instead reports progress on stderr).
 func (e *crashEnv) initArgs(extra ...string) []string {
-	args := []string{"init", "--in", e.req, "-o", e.out, "--root-key", e.uri + ";object=root", "--json"}
+	args := []string{"init", "--in", e.req, "-o", e.out, "--root-key", e.uri + ";object=root"}
+	if i := slices.Index(extra, "--human"); i >= 0 {
+		extra = slices.Delete(slices.Clone(extra), i, i+1)
+	} else {
+		args = append(args, "--json")
+	}
 	return append(append(args, extra...), e.guns...)
 }
 
@@ -437,4 +444,70 @@ func TestCrashInitKilledAtEachPoint(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestCrashInitInterrupted sends SIGINT or SIGTERM to init of 20 GUNs once
+// it has signed five: it rolls back (the targets keys it made are
+// destroyed), writes nothing, leaves no journal and no partial output, and
+// says which signal stopped it. More signals during the rollback change
+// nothing.
+func TestCrashInitInterrupted(t *testing.T) {
+	bin := buildKeyrite(t, "")
+	for _, c := range []struct {
+		name string
+		sigs []syscall.Signal
+	}{
+		{"SIGINT", []syscall.Signal{syscall.SIGINT}},
+		{"SIGTERM", []syscall.Signal{syscall.SIGTERM}},
+		{"SIGINT, then more during the rollback", []syscall.Signal{syscall.SIGINT, syscall.SIGINT, syscall.SIGTERM, syscall.SIGINT}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newCrashEnv(t, bin, 20)
+			before := e.keys()
+			cmd := e.command(e.initArgs("--human")...)
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			sc := bufio.NewScanner(stderr)
+			sent := false
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+				if !sent && strings.Contains(sc.Text(), "[5/20] signed") {
+					sent = true
+					for _, s := range c.sigs {
+						cmd.Process.Signal(s)
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+			}
+			err = cmd.Wait()
+			out := strings.Join(lines, "\n")
+			var ee *exec.ExitError
+			if !sent || !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("sent %v, exit %v:\n%s", sent, err, out)
+			}
+			want := "interrupted (" + c.name[:strings.Index(c.name+",", ",")] + ")"
+			if !strings.Contains(out, "keyrite: error: "+want) || !strings.Contains(out, "this run created were removed; nothing was written") ||
+				!strings.Contains(out, "keyrite: hint: nothing of this run is left") {
+				t.Errorf("stderr:\n%s", out)
+			}
+			if after := e.keys(); !mapsEqual(before, after) {
+				t.Errorf("the token changed: %v, was %v", after, before)
+			}
+			if fileExists(e.out) {
+				t.Error("an output was written")
+			}
+			e.checkClean()
+			// The next run has nothing to ask about.
+			if _, stderr, code := e.run(e.initArgs()...); code != 0 {
+				t.Fatalf("rerun: exit %d\n%s", code, stderr)
+			}
+			e.checkFinished()
+		})
+	}
 }
