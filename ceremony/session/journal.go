@@ -420,8 +420,25 @@ func (s *Session) settle(ctx context.Context, left []Leftover, action LeftoverAc
 		if err := l.j.Removed(l.obj); err != nil {
 			return nil, err
 		}
+		s.logf("removed the key an interrupted run left: %s", l.URI)
+	}
+	for _, l := range reused {
+		s.logf("resuming with the key an interrupted run left: %s", l.URI)
 	}
 	return reused, nil
+}
+
+// HoldsLabel says whether a device holds a key with this label.
+func HoldsLabel(ctx context.Context, b hsm.Backend, label string) (bool, error) {
+	keys, err := labelled(ctx, b)
+	_, held := keys[label]
+	return held, err
+}
+
+func (s *Session) logf(format string, args ...any) {
+	if s.HSM.Log != nil {
+		fmt.Fprintf(s.HSM.Log, "keyrite: "+format+"\n", args...)
+	}
 }
 
 // record appends an event to the transcript, or keeps it for Begin when
