@@ -21,10 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/theupdateframework/notary/tuf/data"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/keyrite/keyrite/recovery"
 )
 
 // The crash tests run keyrite as a separate process (built here, with the
@@ -508,6 +510,142 @@ func TestCrashInitInterrupted(t *testing.T) {
 				t.Fatalf("rerun: exit %d\n%s", code, stderr)
 			}
 			e.checkFinished()
+		})
+	}
+}
+
+// TestCrashBackedUpKilledDuringImports kills a backed-up generation onto a
+// softkey file and a SoftHSM token while it imports the key into the token
+// (the backup written and verified): before the token's objects exist,
+// between its private and public objects, after both exist but before the
+// journal records them, and during the device's test signature. The rerun
+// with the same -o says which devices lack the key and names the restore
+// command (after removing a half-made import, if asked to), or finishes
+// at once when every device holds the key; given two custodians' shares it
+// finishes, and both devices end up with the backed-up key.
+func TestCrashBackedUpKilledDuringImports(t *testing.T) {
+	bin := buildKeyrite(t, "faultinject")
+	idA, _ := age.GenerateX25519Identity()
+	idB, _ := age.GenerateX25519Identity()
+	setup := func(t *testing.T) (*crashEnv, []string) {
+		e := newCrashEnv(t, bin, 1)
+		for name, id := range map[string]*age.X25519Identity{"alice": idA, "bob": idB} {
+			if err := os.WriteFile(filepath.Join(e.dir, name+".key"), []byte(id.String()+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e, []string{"key", "generate", "--mode", "backed-up", "--label", "root-bu",
+			"--device", "softkey:file=" + filepath.Join(e.dir, "soft.softkey"), "--device", e.uri,
+			"--custodian", "alice=" + idA.Recipient().String(), "--custodian", "bob=" + idB.Recipient().String(),
+			"--threshold", "2", "-o", filepath.Join(e.dir, "backup"), "--json"}
+	}
+	shares := func(e *crashEnv) []string {
+		return []string{"--share", filepath.Join(e.dir, "backup", "alice.share.age"), "--share", filepath.Join(e.dir, "backup", "bob.share.age"),
+			"-i", filepath.Join(e.dir, "alice.key"), "-i", filepath.Join(e.dir, "bob.key")}
+	}
+
+	count, args := setup(t)
+	count.faultLog = filepath.Join(count.dir, "calls.log")
+	if _, stderr, code := count.run(args...); code != 0 {
+		t.Fatalf("counting run: exit %d\n%s", code, stderr)
+	}
+	calls, _ := readFaultLog(t, count.faultLog)
+	var creates, signs []int
+	for _, c := range calls {
+		if strings.Contains(c.caller, "(*Backend).Import ") {
+			creates = append(creates, c.n)
+		}
+		if strings.Contains(c.caller, "signLocked") {
+			signs = append(signs, c.n)
+		}
+	}
+	if len(creates) != 2 || len(signs) == 0 {
+		t.Fatalf("calls: %v", calls)
+	}
+	// What the rerun (without shares) must do after each kill.
+	const (
+		names  = "names the device that lacks the key"
+		asks   = "asks about the half-made import, then names the device"
+		atOnce = "finishes at once"
+	)
+	points := []struct {
+		name string
+		k    int
+		want string
+	}{
+		{"before the token's objects exist", creates[0] - 1, names},
+		{"between the private and the public object", creates[0], asks},
+		{"after both objects, before the journal", creates[1], atOnce},
+		{"during the token's test signature", signs[len(signs)-1] - 1, atOnce},
+	}
+	for _, p := range points {
+		name, k := p.name, p.k
+		t.Run(name, func(t *testing.T) {
+			e, args := setup(t)
+			e.faultAfter = strconv.Itoa(k)
+			if _, stderr, code := e.run(args...); code != -1 {
+				t.Fatalf("not killed: exit %d\n%s", code, stderr)
+			}
+			e.faultAfter = ""
+			g, err := recovery.ReadGeneration(filepath.Join(e.dir, "backup"))
+			if err != nil || !g.Verified || g.Finished {
+				t.Fatalf("the backup after the kill: %+v %v", g, err)
+			}
+			_, stderr, code := e.run(args...)
+			got := map[bool]string{true: atOnce, false: names}[code == 0]
+			if code == 1 && strings.Contains(stderr, "an interrupted run left") {
+				got = asks
+				// A half-made import: only removing it is offered.
+				if !strings.Contains(stderr, "its creation was cut short") {
+					t.Errorf("question:\n%s", stderr)
+				}
+				_, stderr, code = e.run(append(args, "--clean-leftovers")...)
+			}
+			if got != p.want {
+				t.Errorf("the rerun %s, want: %s\n%s", got, p.want, stderr)
+			}
+			switch {
+			case code == 0:
+				t.Logf("the rerun finished at once: the token held the key\n%s", stderr)
+			case code == 1:
+				for _, want := range []string{
+					"keyrite: error: " + filepath.Join(e.dir, "backup") + " is an interrupted backed-up generation of key " + g.KeyID,
+					"its backup was written and verified",
+					"the key is on softkey:file=",
+					"it is NOT on " + e.uri,
+					"keyrite: hint: give any 2 of the shares",
+					"keyrite recover restore --to '" + e.uri + "' -o " + filepath.Join(e.dir, "backup") + ".restore-1 -i IDENTITY... SHARE...;",
+				} {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("stderr lacks %q:\n%s", want, stderr)
+					}
+				}
+				stdout, stderr, code := e.run(append(args, shares(e)...)...)
+				if code != 0 {
+					t.Fatalf("finishing with the shares: exit %d\n%s", code, stderr)
+				}
+				if !strings.Contains(stdout, `"imported": [`) || !strings.Contains(stdout, e.uri) {
+					t.Errorf("finish: %s", stdout)
+				}
+			default:
+				t.Fatalf("rerun: exit %d\n%s", code, stderr)
+			}
+			g, err = recovery.ReadGeneration(filepath.Join(e.dir, "backup"))
+			if err != nil || !g.Finished {
+				t.Fatalf("not finished: %+v %v", g, err)
+			}
+			if got := e.keys(); got["root-bu"] != g.KeyID {
+				t.Errorf("token: %v, want root-bu = %s", got, g.KeyID)
+			}
+			stdout, _, _ := e.run("key", "list", "--device", "softkey:file="+filepath.Join(e.dir, "soft.softkey"), "--json")
+			if !strings.Contains(stdout, g.KeyID) {
+				t.Errorf("softkey: %s", stdout)
+			}
+			// Finished: the same command refuses the existing backup.
+			if _, stderr, code := e.run(args...); code != 1 || !strings.Contains(stderr, "already exists") {
+				t.Errorf("after finishing: exit %d\n%s", code, stderr)
+			}
+			e.checkClean()
 		})
 	}
 }

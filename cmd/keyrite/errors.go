@@ -46,8 +46,11 @@ func operationHint(err error) (int, string, bool) {
 		imp    *ceremony.ImportError
 		left   *session.LeftoversError
 		rolled *ceremony.RolledBackError
+		intr   *recovery.InterruptedGenerationError
 	)
 	switch {
+	case errors.As(err, &intr):
+		return exitFailed, interruptedHint(intr), true
 	case errors.As(err, &left):
 		return exitFailed, "deal with them first: run the command again with --clean-leftovers to destroy them, or --resume to reuse the ones marked (the others are destroyed); keyrite key delete URI removes one by hand", true
 	case errors.As(err, &conf):
