@@ -62,6 +62,19 @@ type released struct {
 	URI    string `json:"uri,omitempty"`
 	KeyID  string `json:"key_id,omitempty"`
 	Reason string `json:"reason"`
+
+	obj journal.Object
+	j   *journal.Journal
+}
+
+// release lets the journal entries go.
+func release(let []released) error {
+	for _, r := range let {
+		if err := r.j.Released(r.obj, r.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LeftoversError is keys an interrupted run left that the operator did not
@@ -253,10 +266,7 @@ func (s *Session) Leftovers(ctx context.Context, backends []hsm.Backend, reusabl
 			}
 			l, why := classifyLeftover(j, o, keys)
 			if why != "" {
-				if err := j.Released(o, why); err != nil {
-					return nil, err
-				}
-				let = append(let, released{Device: o.Device, Label: o.Label, URI: o.URI, KeyID: o.KeyID, Reason: why})
+				let = append(let, released{Device: o.Device, Label: o.Label, URI: o.URI, KeyID: o.KeyID, Reason: why, obj: o, j: j})
 				continue
 			}
 			l.b = b
@@ -266,12 +276,20 @@ func (s *Session) Leftovers(ctx context.Context, backends []hsm.Backend, reusabl
 	}
 	if len(left) == 0 {
 		if len(let) > 0 {
+			if err := release(let); err != nil {
+				return nil, err
+			}
 			return nil, s.record("leftovers", map[string]any{"released": let})
 		}
 		return nil, nil
 	}
+	// Nothing changes, not even the journal, until the question is
+	// answered.
 	action, answered, err := s.leftoverAction(left)
 	if err != nil {
+		return nil, err
+	}
+	if err := release(let); err != nil {
 		return nil, err
 	}
 	reused, err := s.settle(ctx, left, action)

@@ -151,7 +151,7 @@ func TestLeftoversRemove(t *testing.T) {
 func TestLeftoversDeclinedChangesNothing(t *testing.T) {
 	env, _, token := testEnv(t)
 	env.Journal = filepath.Join(t.TempDir(), "journal")
-	interruptedRun(t, env, token, "", []string{"targets:a", "targets:b"}, nil, nil)
+	interruptedRun(t, env, token, "", []string{"targets:a", "targets:b"}, nil, []string{"targets:never"})
 	before := journalFiles(t, env.Journal)
 	for _, c := range []struct {
 		confirm func(Confirmation) (string, error)

@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/internal/journal"
 )
 
@@ -84,10 +86,31 @@ func (a *App) journalDir() string {
 	return dir
 }
 
-// checkCrashFlags refuses contradictory answers.
-func (a *App) checkCrashFlags(c *cobra.Command) error {
+// beforeCommand runs before every command: it refuses contradictory
+// answers to the leftovers question, and removes the partial outputs an
+// interrupted keyrite left where this command writes (-o).
+func (a *App) beforeCommand(c *cobra.Command) error {
 	if a.cleanLeftovers && a.resume {
 		return usagef(c, "--clean-leftovers and --resume exclude each other")
+	}
+	f := c.Flags().Lookup("out")
+	if f == nil || f.Value.String() == "" {
+		return nil
+	}
+	out := f.Value.String()
+	targets := []string{out}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		// A backup directory being finished: its transcript is rewritten.
+		targets = append(targets, filepath.Join(out, bundle.TranscriptName))
+	}
+	for _, t := range targets {
+		removed, err := fsutil.RemoveStalePartials(t)
+		for _, p := range removed {
+			fmt.Fprintf(a.Stderr, "keyrite: removed %s, a partial output an interrupted keyrite left\n", p)
+		}
+		if err != nil {
+			fmt.Fprintf(a.Stderr, "keyrite: warning: looking for partial outputs an interrupted keyrite left: %v\n", err)
+		}
 	}
 	return nil
 }
