@@ -374,6 +374,10 @@ func (s *Session) leftoverAction(left []Leftover) (LeftoverAction, string, error
 		return "", "", &LeftoversError{Leftovers: left, Err: errors.New("no way to ask")}
 	}
 	got, err := s.Confirm(c)
+	var ce *ConfirmationError
+	if errors.As(err, &ce) && ce.Typed == "" {
+		err = errors.New("nobody to answer it")
+	}
 	if err != nil {
 		return "", "", &LeftoversError{Leftovers: left, Err: err}
 	}

@@ -121,7 +121,11 @@ func (a *App) env() session.Env {
 	}
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm,
 		HSM:     hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
-		Journal: a.journalDir(), Leftovers: a.leftoverAction()}
+		Journal: a.journalDir(), Leftovers: a.leftoverAction(),
+		// TODO(trust store): KeyInUse must answer from the trust store's
+		// pinned roots once it exists (trust/), so that key delete refuses
+		// a root key clients pin; nil means nothing is pinned.
+		KeyInUse: nil}
 }
 
 // batchEnv is env with a progress line per item, unless the output is
@@ -171,5 +175,10 @@ func (a *App) warnSoftware(software bool) {
 // after saying what it will do.
 func (a *App) confirm(c session.Confirmation) (string, error) {
 	fmt.Fprintf(a.Stderr, "keyrite: %s\n", c.Action)
-	return term.ReadLine(c.Prompt)
+	got, err := term.ReadLine(c.Prompt)
+	if errors.Is(err, term.ErrNoTerminal) {
+		// Nobody to ask: not confirmed (and not a PIN problem).
+		return "", &session.ConfirmationError{Action: c.Action}
+	}
+	return got, err
 }

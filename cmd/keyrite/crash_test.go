@@ -649,3 +649,17 @@ func TestCrashBackedUpKilledDuringImports(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyDeleteWithoutTerminal: with nobody to type the key ID and no
+// --confirm-key-id, key delete deletes nothing and says how to answer.
+func TestKeyDeleteWithoutTerminal(t *testing.T) {
+	e := newCrashEnv(t, buildKeyrite(t, ""), 1)
+	_, stderr, code := e.run("key", "delete", e.uri+";object=root")
+	if code != 1 || !strings.Contains(stderr, "keyrite: error: not confirmed: nothing was done (delete destroys key ") ||
+		!strings.Contains(stderr, "keyrite: hint: nobody could be asked: run keyrite in a terminal to type the answer, or give it in advance") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if _, ok := e.keys()["root"]; !ok {
+		t.Error("the key was deleted")
+	}
+}

@@ -47,12 +47,17 @@ func operationHint(err error) (int, string, bool) {
 		left   *session.LeftoversError
 		rolled *ceremony.RolledBackError
 		intr   *recovery.InterruptedGenerationError
+		inuse  *ceremony.KeyInUseError
 	)
 	switch {
+	case errors.As(err, &inuse):
+		return exitFailed, "rotate the repository's root away from this key first (keyrite rotate root); --force deletes it anyway", true
 	case errors.As(err, &intr):
 		return exitFailed, interruptedHint(intr), true
 	case errors.As(err, &left):
 		return exitFailed, "deal with them first: run the command again with --clean-leftovers to destroy them, or --resume to reuse the ones marked (the others are destroyed); keyrite key delete URI removes one by hand", true
+	case errors.As(err, &conf) && conf.Typed == "":
+		return exitFailed, "nobody could be asked: run keyrite in a terminal to type the answer, or give it in advance (see the command's --help); nothing was changed", true
 	case errors.As(err, &conf):
 		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed", true
 	case errors.As(err, &input):

@@ -13,7 +13,7 @@ import (
 )
 
 func newKeyCmd(a *App) *cobra.Command {
-	return group(&cobra.Command{Use: "key", Short: "Generate and list keys on devices"}, newKeyGenerateCmd(a), newKeyListCmd(a))
+	return group(&cobra.Command{Use: "key", Short: "Generate, list and delete keys on devices"}, newKeyGenerateCmd(a), newKeyListCmd(a), newKeyDeleteCmd(a))
 }
 
 // Key generation modes. The default stays on-device generation: a
