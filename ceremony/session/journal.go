@@ -129,11 +129,24 @@ func (s *Session) ensureJournal() (*journal.Journal, error) {
 	h.Command, h.Args, h.Started = s.command, s.Args, time.Now()
 	j, err := journal.Create(s.Journal, h)
 	if err != nil {
-		return nil, err
+		return nil, &JournalError{Dir: s.Journal, Err: err}
 	}
 	s.journal = j
 	return j, nil
 }
+
+// JournalError is a journal that cannot be kept: the run stops before it
+// creates anything a crash could leave unrecorded.
+type JournalError struct {
+	Dir string
+	Err error
+}
+
+func (e *JournalError) Error() string {
+	return fmt.Sprintf("cannot keep the journal of the keys this run creates in %s: %v; nothing was created", e.Dir, e.Err)
+}
+
+func (e *JournalError) Unwrap() error { return e.Err }
 
 func journalObject(b hsm.Backend, label string) journal.Object {
 	info := b.Info()
@@ -237,7 +250,7 @@ func (s *Session) Leftovers(ctx context.Context, backends []hsm.Backend, reusabl
 	}
 	found, _, err := journal.Scan(s.Journal)
 	if err != nil {
-		return nil, err
+		return nil, &JournalError{Dir: s.Journal, Err: err}
 	}
 	defer func() {
 		for _, j := range found {

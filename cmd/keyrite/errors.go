@@ -13,6 +13,7 @@ import (
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/internal/journal"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
@@ -48,8 +49,14 @@ func operationHint(err error) (int, string, bool) {
 		rolled *ceremony.RolledBackError
 		intr   *recovery.InterruptedGenerationError
 		inuse  *ceremony.KeyInUseError
+		jerr   *session.JournalError
 	)
+	var corrupt *journal.CorruptError
 	switch {
+	case errors.As(err, &corrupt):
+		return exitFailed, fmt.Sprintf("%s is damaged: read what it names (the keys an interrupted run made), deal with those keys (keyrite key list, keyrite key delete), then move the file out of the journal directory", corrupt.Path), true
+	case errors.As(err, &jerr):
+		return exitFailed, "give keyrite a state directory it can write: --state-dir DIR (or XDG_STATE_HOME); keep the same one for the next runs on these devices", true
 	case errors.As(err, &inuse):
 		return exitFailed, "rotate the repository's root away from this key first (keyrite rotate root); --force deletes it anyway", true
 	case errors.As(err, &intr):
