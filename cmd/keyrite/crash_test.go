@@ -39,6 +39,18 @@ var (
 	buildCache = map[string]string{}
 )
 
+// removingBuilds runs the tests, then removes the binaries buildKeyrite
+// made.
+type removingBuilds struct{ m *testing.M }
+
+func (r removingBuilds) Run() int {
+	code := r.m.Run()
+	for _, p := range buildCache {
+		os.RemoveAll(filepath.Dir(p))
+	}
+	return code
+}
+
 // buildKeyrite builds cmd/keyrite with the given build tags, once per test
 // binary.
 func buildKeyrite(t *testing.T, tags string) string {

@@ -40,7 +40,7 @@ import (
 // commands: testscript copies it into $PATH under both names, and a
 // script's exec keyrite runs Main.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removingBuilds{m}, map[string]func(){
 		"keyrite":          func() { os.Exit(mainWithRoots(testAttestationRoots())) },
 		"keyrite-rehearse": func() { os.Exit(cli.Main()) },
 	})
