@@ -145,3 +145,19 @@ func TestDefaultDir(t *testing.T) {
 		t.Error("no HOME: no error")
 	}
 }
+
+// BenchmarkRecord is the cost of one journal record (a line written and
+// fsynced): init pays two per targets key it makes.
+func BenchmarkRecord(b *testing.B) {
+	j, err := Create(b.TempDir(), Header{Command: "init"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	o := obj("targets:example.com/bench")
+	for b.Loop() {
+		if err := j.Intent(o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
