@@ -35,7 +35,7 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().BoolVar(&a.NoWait, "no-wait", false, "fail (exit code 3) instead of asking for a device that is not attached and waiting for it")
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
-	root.PersistentFlags().StringVar(&a.StateDir, "state-dir", "", "keyrite's state directory, holding the journal of keys being created (default $XDG_STATE_HOME/keyrite, else ~/.local/state/keyrite)")
+	root.PersistentFlags().StringVar(&a.StateDir, "state-dir", a.StateDir, "keyrite's state directory, holding the journal of keys being created (default $XDG_STATE_HOME/keyrite, else ~/.local/state/keyrite)")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.beforeCommand(c) }
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
