@@ -122,9 +122,11 @@ func (a *App) env() session.Env {
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm,
 		HSM:     hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
 		Journal: a.journalDir(), Leftovers: a.leftoverAction(),
-		// TODO(trust store): KeyInUse must answer from the trust store's
-		// pinned roots once it exists (trust/), so that key delete refuses
-		// a root key clients pin; nil means nothing is pinned.
+		// TODO(trust store): KeyInUse must answer from the trust store of
+		// pinned roots (trust/store on main: for each Store.List pin, the
+		// canonical IDs of the root keys of Store.Pinned's root.json), so
+		// that key delete refuses a root key clients pin; nil: nothing is
+		// pinned.
 		KeyInUse: nil}
 }
 
