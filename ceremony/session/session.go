@@ -15,6 +15,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/journal"
 	"github.com/keyrite/keyrite/trust/store"
 )
 
@@ -42,6 +43,17 @@ type Env struct {
 	// TOFU names, per GUN the trust store has no pin for, the root key IDs
 	// the operator vouches for (full or at least 12 characters).
 	TOFU map[string][]string
+
+	// Journal is the directory of the journals that record the keys
+	// commands create on devices (see journal.go); empty: none is kept.
+	Journal string
+	// Leftovers answers in advance the question a run asks about keys an
+	// interrupted run left on its devices; LeftoversAsk asks through
+	// Confirm.
+	Leftovers LeftoverAction
+	// KeyInUse says whether a key (canonical ID) is named in a pinned root
+	// and where; nil: nothing is pinned.
+	KeyInUse func(canonicalID string) (where string, inUse bool)
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -93,6 +105,10 @@ type Session struct {
 	devices  []bundle.Device
 	t        *bundle.Transcript
 	trusted  []*Trusted
+
+	journal *journal.Journal // created with the run's first key
+	jhead   journal.Header
+	pending []pendingEvent // recorded by Begin
 }
 
 // New starts a session for a command (the name its transcript records).
@@ -147,8 +163,10 @@ func (s *Session) Key(ctx context.Context, uri string) (hsm.Key, error) {
 	return k, nil
 }
 
-// Close closes every device the session opened.
+// Close closes every device the session opened, and the journal of a run
+// that did not Keep its keys.
 func (s *Session) Close() {
+	s.closeJournal()
 	for _, k := range s.order {
 		s.open[k].Close()
 	}
@@ -185,7 +203,16 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 	for k, v := range fields {
 		ev[k] = v
 	}
-	return s.Record("ceremony.start", ev)
+	if err := s.Record("ceremony.start", ev); err != nil {
+		return err
+	}
+	for _, p := range s.pending {
+		if err := s.Record(p.event, p.data); err != nil {
+			return err
+		}
+	}
+	s.pending = nil
+	return nil
 }
 
 // Record appends an event to the transcript.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/keyrite/keyrite/ceremony/session"
@@ -18,8 +17,10 @@ import (
 	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/trust"
 	"github.com/keyrite/keyrite/trust/store"
 	"github.com/sirupsen/logrus"
+	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // Exit codes (house style).
@@ -40,7 +41,11 @@ type App struct {
 	NoWait         bool   // fail at once when a named device is absent
 	Force          bool   // try a PIN even with one attempt left
 	TrustDir       string // the trust store; empty: store.DefaultDir()
+	StateDir       string // --state-dir: where the journal lives
 	Now            func() time.Time
+
+	cleanLeftovers, resume bool // the leftovers question answered in advance
+	warnedState            bool
 
 	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
@@ -62,7 +67,7 @@ func mainWithRoots(roots *x509.CertPool) int {
 	// through its own errors instead.
 	logrus.SetOutput(io.Discard)
 	app := &App{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, attestRoots: roots}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext()
 	defer stop()
 	return app.Run(ctx, os.Args[1:])
 }
@@ -102,6 +107,9 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	code, hint := classify(err)
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%v: %w", cause, err)
+	}
 	fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", err)
 	if hint != "" {
 		fmt.Fprintf(a.Stderr, "keyrite: hint: %s\n", hint)
@@ -115,8 +123,10 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(),
-		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+	trustStore := a.trustStore()
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore,
+		HSM:     hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
+		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore)}
 }
 
 // batchEnv is env with a progress line per item, unless the output is
@@ -166,7 +176,12 @@ func (a *App) warnSoftware(software bool) {
 // after saying what it will do.
 func (a *App) confirm(c session.Confirmation) (string, error) {
 	fmt.Fprintf(a.Stderr, "keyrite: %s\n", c.Action)
-	return term.ReadLine(c.Prompt)
+	got, err := term.ReadLine(c.Prompt)
+	if errors.Is(err, term.ErrNoTerminal) {
+		// Nobody to ask: not confirmed (and not a PIN problem).
+		return "", &session.ConfirmationError{Action: c.Action}
+	}
+	return got, err
 }
 
 // trustStore is the trust store --trust-dir names, else the default one
@@ -183,4 +198,39 @@ func (a *App) trustStore() *store.Store {
 		dir = d
 	}
 	return store.Open(dir)
+}
+
+// keyInUse answers from the trust store whether a key (canonical ID) is a
+// root key of a pinned root, so that key delete refuses a key clients
+// trust; nil when there is no trust store.
+func keyInUse(s *store.Store) func(canonicalID string) (string, bool) {
+	if s == nil {
+		return nil
+	}
+	return func(id string) (string, bool) {
+		pins, err := s.List()
+		if err != nil {
+			return "the trust store " + s.Dir + " (unreadable: " + err.Error() + ")", true
+		}
+		for _, p := range pins {
+			_, root, err := s.Pinned(p.GUN)
+			if err != nil {
+				return "the trust store " + s.Dir + " (unreadable: " + err.Error() + ")", true
+			}
+			var sr data.SignedRoot
+			if json.Unmarshal(root, &sr) != nil {
+				continue
+			}
+			keys, _, err := trust.RoleKeys(&sr, data.CanonicalRootRole)
+			if err != nil {
+				continue
+			}
+			for _, k := range keys {
+				if c, err := trust.CanonicalID(k); err == nil && c == id {
+					return fmt.Sprintf("the root of %s pinned here (version %d)", p.GUN, p.Version), true
+				}
+			}
+		}
+		return "", false
+	}
 }

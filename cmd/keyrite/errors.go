@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/internal/journal"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
@@ -43,6 +45,11 @@ func operationHint(err error) (int, string, bool) {
 		tkey   *ceremony.TargetsKeyExistsError
 		natt   *ceremony.NotAttestedError
 		imp    *ceremony.ImportError
+		left   *session.LeftoversError
+		rolled *ceremony.RolledBackError
+		intr   *recovery.InterruptedGenerationError
+		inuse  *ceremony.KeyInUseError
+		jerr   *session.JournalError
 	)
 	var (
 		chain  *trust.ChainError
@@ -53,6 +60,7 @@ func operationHint(err error) (int, string, bool) {
 		unv    *session.UnvouchedKeysError
 		dup    *trust.DuplicateKeyError
 	)
+	var corrupt *journal.CorruptError
 	switch {
 	case errors.As(err, &chain):
 		return exitVerifyKO, "nothing was signed: do not trust this request bundle; if the repository's root was rotated in a ceremony elsewhere, bring that ceremony's signed bundle and run keyrite trust import BUNDLE first", true
@@ -64,6 +72,18 @@ func operationHint(err error) (int, string, bool) {
 		return exitVerifyKO, "nothing was signed: the change planned from the request bundle is not the one asked for; do not trust this request bundle", true
 	case errors.As(err, &dup):
 		return exitFailed, "give keys that are distinct public keys: a backed-up key imported into two devices is one key, and counts once", true
+	case errors.As(err, &corrupt):
+		return exitFailed, fmt.Sprintf("%s is damaged: read what it names (the keys an interrupted run made), deal with those keys (keyrite key list, keyrite key delete), then move the file out of the journal directory", corrupt.Path), true
+	case errors.As(err, &jerr):
+		return exitFailed, "give keyrite a state directory it can write: --state-dir DIR (or XDG_STATE_HOME); keep the same one for the next runs on these devices", true
+	case errors.As(err, &inuse):
+		return exitFailed, "rotate the repository's root away from this key first (keyrite rotate root); --force deletes it anyway", true
+	case errors.As(err, &intr):
+		return exitFailed, interruptedHint(intr), true
+	case errors.As(err, &left):
+		return exitFailed, "deal with them first: run the command again with --clean-leftovers to destroy them, or --resume to reuse the ones marked (the others are destroyed); keyrite key delete URI removes one by hand", true
+	case errors.As(err, &conf) && conf.Typed == "":
+		return exitFailed, "nobody could be asked: run keyrite in a terminal to type the answer, or give it in advance (see the command's --help); nothing was changed", true
 	case errors.As(err, &conf):
 		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed", true
 	case errors.As(err, &input):
@@ -79,6 +99,10 @@ func operationHint(err error) (int, string, bool) {
 	case errors.As(err, &imp):
 		code, _ := classify(imp.Err)
 		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup), true
+	case errors.Is(err, context.Canceled) && errors.As(err, &rolled):
+		return exitFailed, "nothing of this run is left: run the command again when you are ready", true
+	case errors.Is(err, context.Canceled):
+		return exitFailed, "run the command again: it finds what this run left in its journal and asks what to do with it", true
 	}
 	return 0, "", false
 }

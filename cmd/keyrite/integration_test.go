@@ -20,7 +20,8 @@ import (
 func runKeyrite(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &e, Now: time.Now, TrustDir: testTrustDir(t)}
+	// The journal goes to a test directory, never the user's state directory.
+	a := &App{Stdout: &o, Stderr: &e, Now: time.Now, TrustDir: testTrustDir(t), StateDir: t.TempDir()}
 	code = a.Run(context.Background(), args)
 	return o.String(), e.String(), code
 }

@@ -40,7 +40,7 @@ import (
 // commands: testscript copies it into $PATH under both names, and a
 // script's exec keyrite runs Main.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removingBuilds{m}, map[string]func(){
 		"keyrite":          func() { os.Exit(mainWithRoots(testAttestationRoots())) },
 		"keyrite-rehearse": func() { os.Exit(cli.Main()) },
 	})
@@ -107,6 +107,7 @@ func TestScripts(t *testing.T) {
 			"agekeygen":  cmdAgeKeygen,
 			"sshkeygen":  cmdSSHKeygen,
 			"nosecret":   cmdNoSecret,
+			"setjson":    cmdSetJSON,
 		},
 	})
 }
@@ -142,6 +143,8 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 	env.Setenv("NOTARY_CA", notary.CAFile)
 	// Each script has its own trust store.
 	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+	// The journal of keys being created: $WORK/.state/keyrite/journal.
+	env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 	return setupYubiKeys(env)
 }
 
@@ -549,4 +552,29 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("replace: %q occurs %d times in %s, want once", args[1], n, args[0])
 	}
 	ts.Check(os.WriteFile(path, []byte(strings.Replace(string(b), args[1], args[2], 1)), 0o644))
+}
+
+// cmdSetJSON sets an environment variable to a string field of the JSON
+// object in a file (dotted paths reach into nested objects):
+//
+//	setjson out.json key_id KEYID
+//	setjson out.json deleted.key_id ID
+func cmdSetJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setjson FILE FIELD VAR")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &v))
+	for _, name := range strings.Split(args[1], ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			ts.Fatalf("setjson: %s: not an object at %q", args[0], name)
+		}
+		v = m[name]
+	}
+	s, ok := v.(string)
+	if !ok {
+		ts.Fatalf("setjson: %s: %s is not a string", args[0], args[1])
+	}
+	ts.Setenv(args[2], s)
 }

@@ -64,7 +64,7 @@ func newYKEnv(t *testing.T, slots int) *ykEnv {
 func (e *ykEnv) run(args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
 	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(e.t)}
+	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(e.t), StateDir: e.t.TempDir()}
 	code = a.Run(context.Background(), args)
 	return o.String(), errb.String(), code
 }

@@ -30,6 +30,10 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	if err != nil {
 		return err
 	}
+	if d, err := os.Open(tmp); err == nil {
+		lockPartial(d)
+		defer d.Close()
+	}
 	ok := false
 	defer func() {
 		if !ok {
