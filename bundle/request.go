@@ -3,8 +3,6 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/theupdateframework/notary/tuf/data"
@@ -41,11 +39,7 @@ type Request struct {
 
 // ReadRequest reads and verifies a request bundle.
 func ReadRequest(dir string) (*Request, error) {
-	files, err := Read(dir, KindRequest)
-	if err != nil {
-		return nil, err
-	}
-	man, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	files, man, err := read(dir, KindRequest)
 	if err != nil {
 		return nil, err
 	}

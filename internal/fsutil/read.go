@@ -44,8 +44,11 @@ type NotRegularError struct {
 }
 
 func (e *NotRegularError) Error() string {
-	return fmt.Sprintf("%s is %s, not a regular file", describe(e.What, e.Path), modeName(e.Mode))
+	return fmt.Sprintf("%s is %s, not a regular file", describe(e.What, e.Path), TypeName(e.Mode))
 }
+
+// Kind says what the path is instead: "a named pipe (FIFO)"...
+func (e *NotRegularError) Kind() string { return TypeName(e.Mode) }
 
 // TooLargeError is a file larger than what it may hold.
 type TooLargeError struct {
@@ -77,7 +80,9 @@ func describe(what, path string) string {
 	return what + " " + path
 }
 
-func modeName(m fs.FileMode) string {
+// TypeName says what kind of file a mode is, for messages: "a symbolic
+// link", "a named pipe (FIFO)", "a socket", "a directory"...
+func TypeName(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeSymlink != 0:
 		return "a symbolic link"
@@ -91,6 +96,8 @@ func modeName(m fs.FileMode) string {
 		return "a block device"
 	case m.IsDir():
 		return "a directory"
+	case m.IsRegular():
+		return "a regular file"
 	}
 	return fmt.Sprintf("of type %s", m.Type())
 }
