@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/backup/paper"
@@ -25,12 +26,22 @@ import (
 // The groups are tried in order: an operation's own conditions (which may
 // wrap device errors) first, generic not-found and exists last.
 func classify(err error) (int, string) {
-	for _, group := range []func(error) (int, string, bool){operationHint, backupHint, deviceHint, bundleHint, genericHint} {
+	for _, group := range []func(error) (int, string, bool){secretFileHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
 		if code, hint, ok := group(err); ok {
 			return code, hint
 		}
 	}
 	return exitFailed, ""
+}
+
+// secretFileHint covers a PIN, passphrase or identity file that others may
+// read or write: first, whatever wraps it (a device's login, a share).
+func secretFileHint(err error) (int, string, bool) {
+	var perm *fsutil.PermissionError
+	if errors.As(err, &perm) {
+		return exitFailed, fmt.Sprintf("chmod 600 %s (keyrite uses no secret file others may read or write); nothing was done", perm.Path), true
+	}
+	return 0, "", false
 }
 
 // operationHint covers the ceremonies' and recovery's own conditions.
@@ -159,7 +170,11 @@ func bundleHint(err error) (int, string, bool) {
 
 // genericHint covers a backend's own hint and the generic key errors.
 func genericHint(err error) (int, string, bool) {
-	var hinted *hsm.HintError
+	var (
+		hinted *hsm.HintError
+		nreg   *fsutil.NotRegularError
+		big    *fsutil.TooLargeError
+	)
 	switch {
 	case errors.As(err, &hinted):
 		// After the operations' own conditions, before the generic
@@ -170,6 +185,10 @@ func genericHint(err error) (int, string, bool) {
 		return exitFailed, "keyrite never replaces a key: choose another --label", true
 	case errors.Is(err, hsm.ErrNotFound):
 		return exitFailed, "list the keys with keyrite key list --device URI", true
+	case errors.As(err, &nreg):
+		return exitFailed, fmt.Sprintf("give the file itself: keyrite reads no %s in place of %s", strings.TrimPrefix(nreg.Kind(), "a "), nreg.Path), true
+	case errors.As(err, &big):
+		return exitFailed, fmt.Sprintf("%s is not the file meant: check the path; nothing was read", big.Path), true
 	}
 	return 0, "", false
 }
