@@ -68,7 +68,7 @@ func TestWrongIdentity(t *testing.T) {
 	if !isIdentityError(err) || !strings.Contains(err.Error(), "none of the identities given decrypts it (it is encrypted to a X25519 recipient)") {
 		t.Fatalf("err = %v", err)
 	}
-	pass := party{c: mustCustodian(t, "p=passphrase"), pass: []byte("right")}
+	pass := party{c: mustCustodian(t, "p=passphrase"), pass: []byte("right horse battery staple")}
 	b2 := makeBackup(t, newKey(t), []party{pass}, 1)
 	_, err = open(t, b2, party{c: pass.c, pass: []byte("wrong")})
 	if !isIdentityError(err) || !strings.Contains(err.Error(), "wrong passphrase") {

@@ -83,6 +83,7 @@ func backupHint(err error) (int, string, bool) {
 		ident  *backup.IdentityError
 		thresh *backup.ThresholdError
 		plug   *backup.PluginMissingError
+		weak   *backup.WeakPassphraseError
 	)
 	switch {
 	case errors.As(err, &share):
@@ -93,6 +94,8 @@ func backupHint(err error) (int, string, bool) {
 		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase", true
 	case errors.As(err, &thresh):
 		return exitFailed, "bring the shares of more custodians; nothing was written", true
+	case errors.As(err, &weak):
+		return exitFailed, fmt.Sprintf("choose another passphrase for %s (%s); nothing was written", weak.Custodian, strings.Join(weak.Suggestions, " ")), true
 	case errors.As(err, &plug):
 		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin), true
 	}
