@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -48,13 +47,18 @@ func ReadRequest(dir string) (*Request, error) {
 
 func parseRequest(name string, files Files, man []byte) (*Request, error) {
 	r := &Request{Dir: name, Files: files, Manifest: man}
-	if err := json.Unmarshal(files[RequestInfoName], &r.Info); err != nil {
+	if err := decodeStrict(files[RequestInfoName], &r.Info); err != nil {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", RequestInfoName, err)}
 	}
 	if r.Info.Format != requestFormat {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("unknown request format %q", r.Info.Format)}
 	}
+	seen := map[string]bool{}
 	for _, repo := range r.Info.Repos {
+		if seen[repo.GUN] {
+			return nil, &Error{Bundle: name, Reason: fmt.Sprintf("%s lists %s twice", RequestInfoName, repo.GUN)}
+		}
+		seen[repo.GUN] = true
 		for _, role := range []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole} {
 			if _, err := r.ServerKey(repo.GUN, role); err != nil {
 				return nil, err
@@ -82,9 +86,9 @@ func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, err
 	if !ok {
 		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
 	}
-	k, err := data.UnmarshalPublicKey(b)
+	k, err := ParseServerKey(b)
 	if err != nil {
-		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("%s: %v", p, err)}
+		return nil, &ServerKeyError{Bundle: r.Dir, GUN: gun, Role: role, Reason: err.Error()}
 	}
 	return k, nil
 }

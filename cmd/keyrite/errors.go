@@ -144,6 +144,7 @@ func bundleHint(err error) (int, string, bool) {
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
 		stale  *bundle.StaleError
+		skey   *bundle.ServerKeyError
 	)
 	switch {
 	case errors.As(err, &inc):
@@ -152,6 +153,8 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role), true
 	case errors.As(err, &last):
 		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags", true
+	case errors.As(err, &skey):
+		return exitVerifyKO, "do not use this request bundle, nor anything made from it: notary-server never serves such a key; fetch it again, and check the online machine that fetched it", true
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle", true
 	case errors.As(err, &exists):
