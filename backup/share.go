@@ -99,8 +99,15 @@ func ParseShareFile(name string, data []byte) (*ShareFile, error) {
 	}
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	begin := strings.Index(text, armor.Header)
-	end := strings.Index(text, armor.Footer)
-	if begin < 0 || end < begin {
+	end := -1
+	if begin >= 0 {
+		// The footer is looked for after the header: the two overlap in
+		// "-----BEGIN AGE ENCRYPTED FILE-----END AGE ENCRYPTED FILE-----".
+		if i := strings.Index(text[begin+len(armor.Header):], armor.Footer); i >= 0 {
+			end = begin + len(armor.Header) + i
+		}
+	}
+	if begin < 0 || end < 0 {
 		return nil, &ShareError{File: name, Reason: "not a keyrite share: no armored age text (-----BEGIN AGE ENCRYPTED FILE----- ... -----END AGE ENCRYPTED FILE-----)"}
 	}
 	if rest := strings.TrimSpace(text[end+len(armor.Footer):]); rest != "" {
