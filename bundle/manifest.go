@@ -212,7 +212,9 @@ func read(dir, kind string) (Files, []byte, error) {
 		if !seen[e.Path] {
 			return nil, nil, bad("%s is listed in the manifest but missing", e.Path)
 		}
-		b, err := readIn(dir, e.Path, e.Length)
+		// An empty file is read with a limit of one byte: fsutil.Read
+		// takes no limit of zero, and a byte more is caught below.
+		b, err := readIn(dir, e.Path, max(e.Length, 1))
 		var tl *fsutil.TooLargeError
 		if errors.As(err, &tl) {
 			return nil, nil, bad("%s grew while it was read: the file was changed", e.Path)

@@ -48,6 +48,23 @@ func TestManifestRoundTrip(t *testing.T) {
 	}
 }
 
+// An empty file is a file like any other (it was refused for want of a
+// size limit once).
+func TestManifestEmptyFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := Write(dir, KindSigned, Files{"empty": nil, "a": []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(dir, KindSigned)
+	if err != nil || len(got["empty"]) != 0 || string(got["a"]) != "a" {
+		t.Fatalf("%v, %v", got, err)
+	}
+	os.WriteFile(filepath.Join(dir, "empty"), []byte("x"), 0o644)
+	if _, err := Read(dir, KindSigned); err == nil || !strings.Contains(err.Error(), "empty has 1 bytes, the manifest says 0") {
+		t.Fatalf("grown: %v", err)
+	}
+}
+
 func TestManifestRefuses(t *testing.T) {
 	cases := []struct {
 		name   string
