@@ -53,16 +53,22 @@ func parseRequest(name string, files Files, man []byte) (*Request, error) {
 	if r.Info.Format != requestFormat {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("unknown request format %q", r.Info.Format)}
 	}
-	seen := map[string]bool{}
+	if err := checkRequestFiles(name, r); err != nil {
+		return nil, err
+	}
+	// notary-server makes a key per GUN and role: one key served twice
+	// was copied by whoever made the bundle.
+	served := map[string]string{}
 	for _, repo := range r.Info.Repos {
-		if seen[repo.GUN] {
-			return nil, &Error{Bundle: name, Reason: fmt.Sprintf("%s lists %s twice", RequestInfoName, repo.GUN)}
-		}
-		seen[repo.GUN] = true
 		for _, role := range []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole} {
-			if _, err := r.ServerKey(repo.GUN, role); err != nil {
+			k, err := r.ServerKey(repo.GUN, role)
+			if err != nil {
 				return nil, err
 			}
+			if first, ok := served[k.ID()]; ok {
+				return nil, &ServerKeyError{Bundle: name, GUN: repo.GUN, Role: role, Reason: "is the same key as " + first + ": notary-server makes a key per GUN and role"}
+			}
+			served[k.ID()] = fmt.Sprintf("%s's %s key", repo.GUN, role)
 		}
 	}
 	return r, nil

@@ -56,3 +56,25 @@ func TestReadRequestRefusesServerKey(t *testing.T) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
+
+// One key served for two GUNs, or for both roles of one, was copied.
+func TestReadRequestRefusesAKeyServedTwice(t *testing.T) {
+	vs := variants(t)
+	info := []byte(`{"format":"keyrite-request/v1","server":"https://notary.example","fetched_at":"2026-01-01T00:00:00Z","repos":[` +
+		`{"gun":"example.com/app","exists":false,"root_version":0,"metadata":null},{"gun":"example.com/web","exists":false,"root_version":0,"metadata":null}]}`)
+	for name, keys := range map[string][4][]byte{
+		"two GUNs":  {vs[0].File, vs[1].File, vs[0].File, vs[1].File},
+		"two roles": {vs[0].File, vs[0].File, vs[1].File, vs[2].File},
+	} {
+		dir := t.TempDir() + "/req"
+		if err := Write(dir, KindRequest, Files{RequestInfoName: info,
+			RepoFile("example.com/app", "timestamp.key"): keys[0], RepoFile("example.com/app", "snapshot.key"): keys[1],
+			RepoFile("example.com/web", "timestamp.key"): keys[2], RepoFile("example.com/web", "snapshot.key"): keys[3]}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadRequest(dir)
+		if _, ok := err.(*ServerKeyError); !ok || !strings.Contains(err.Error(), "is the same key as example.com/app's timestamp key") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -99,6 +99,9 @@ func ReadSigned(dir string) (*Signed, error) {
 			}
 		}
 	}
+	if err := checkSignedFiles(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
