@@ -15,19 +15,21 @@ import (
 // Size limits of what a bundle may hold, checked against the manifest and
 // by stat before a file is read, so that no bundle makes keyrite hold more
 // than a bounded amount of memory (a sparse file of terabytes costs the
-// online machine nothing to make). A bundle is read whole into memory and
-// its JSON parsed, which takes a few times the bytes: MaxBundleSize keeps
-// the whole under keyrite's budget of 256 MiB.
+// online machine nothing to make). A bundle is read whole into memory,
+// and notary's parsing of metadata takes some 20 bytes of memory per byte
+// of JSON (a 15 MB targets.json took 335 MB to verify): with every file
+// held (MaxBundleSize) and the largest parsed (MaxMetadataSize), keyrite
+// stays within 256 MiB.
 const (
 	// MaxManifestSize bounds manifest.json: some 40 000 entries.
 	MaxManifestSize = 8 << 20
 	// MaxBundleSize bounds the sum of a bundle's files, manifest excluded.
-	MaxBundleSize = 64 << 20
+	MaxBundleSize = 48 << 20
 	// MaxMetadataSize bounds root, targets, snapshot and delegation
-	// metadata. notary's own client accepts up to notary.MaxDownloadSize
-	// (100 MiB) for a download; a root ceremony's bundle holds many GUNs'
-	// metadata at once, so each file gets less.
-	MaxMetadataSize = 16 << 20
+	// metadata: a targets.json of some 50 000 tags. notary's own client
+	// accepts up to notary.MaxDownloadSize (100 MiB) for a download, which
+	// would take 2 GB to parse.
+	MaxMetadataSize = 8 << 20
 	// MaxTimestampSize is notary's own limit for timestamp.json.
 	MaxTimestampSize = notary.MaxTimestampSize
 	// MaxKeySize bounds a server key file: notary-server serves some 200

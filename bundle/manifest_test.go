@@ -115,14 +115,14 @@ func TestManifestRefuses(t *testing.T) {
 		}, KindSigned, "the manifest lists a.json with 8589934592 bytes, more than the 1048576 it may hold"},
 		{"metadata over its limit", func(d string) {
 			editManifest(d, func(m *Manifest) { m.Files[1].Length = MaxMetadataSize + 1 })
-		}, KindSigned, "the manifest lists repos/example.com/app/_trust/root.json with 16777217 bytes, more than the 16777216 it may hold"},
+		}, KindSigned, "the manifest lists repos/example.com/app/_trust/root.json with 8388609 bytes, more than the 8388608 it may hold"},
 		{"bundle over its limit", func(d string) {
 			editManifest(d, func(m *Manifest) {
-				for i := 0; i < 5; i++ {
+				for i := 0; i < 6; i++ {
 					m.Files = append(m.Files, Entry{Path: RepoFile("example.com/app", fmt.Sprintf("t%d.json", i)), Length: MaxMetadataSize})
 				}
 			})
-		}, KindSigned, "the manifest lists more than the 67108864 bytes a bundle may hold"},
+		}, KindSigned, "the manifest lists more than the 50331648 bytes a bundle may hold"},
 		{"negative length", func(d string) { editManifest(d, func(m *Manifest) { m.Files[0].Length = -1 }) }, KindSigned, "with -1 bytes"},
 		{"unlisted directory", func(d string) { os.Mkdir(filepath.Join(d, "empty"), 0o755) }, KindSigned, "empty/ is not listed"},
 		{"many unlisted files", func(d string) {
