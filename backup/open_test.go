@@ -133,3 +133,25 @@ func TestTypedAndScannedText(t *testing.T) {
 		t.Fatalf("missing part: %v", err)
 	}
 }
+
+// A passphrase share demanding more scrypt work than keyrite's shares
+// (age's default) is refused before the work is done: a doctored share
+// could otherwise demand 4 GiB and minutes.
+func TestScryptWorkFactorBounded(t *testing.T) {
+	pass := party{c: mustCustodian(t, "p=passphrase"), pass: []byte("right horse battery staple")}
+	b := makeBackup(t, newKey(t), []party{pass}, 1) // work factor 10
+	f, err := ParseShareFile("p.share.age", b.Files[ShareFileName("p")])
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Opener{Passphrase: func(*ShareFile) ([]byte, error) { return []byte("right horse battery staple"), nil }, MaxWorkFactor: 9}
+	_, err = o.Open(f)
+	var se *ShareError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "work factor") {
+		t.Fatalf("err = %v", err)
+	}
+	o.MaxWorkFactor = 0 // DefaultMaxWorkFactor
+	if _, err := o.Open(f); err != nil {
+		t.Fatal(err)
+	}
+}
