@@ -65,3 +65,20 @@ func decodeArmor(a []byte) ([]byte, error) {
 	_, err := out.ReadFrom(armor.NewReader(bytes.NewReader(a)))
 	return out.Bytes(), err
 }
+
+// QR texts whose numbers claim more than was scanned are refused without
+// allocating for them (a billion parts took gigabytes; an out-of-range
+// count crashed).
+func TestQRPartsNumbersBounded(t *testing.T) {
+	for _, text := range []string{
+		"KRQR1 1/999999999 1 0123456789abcdef\nx",
+		"KRQR1 1/99999999999999999999999 1 0123456789abcdef\nx",
+		"KRQR1 1/1 99999999999999999999999 0123456789abcdef\nx",
+		"KRQR1 1/1 9223372036854775807 0123456789abcdef\nx",
+		"KRQR1 1/2 1 0123456789abcdef\nx",
+	} {
+		if _, err := ParseShareFile("s", []byte(text)); err == nil {
+			t.Errorf("%q accepted", text)
+		}
+	}
+}
