@@ -82,14 +82,21 @@ func Redact(s string) string { return redact(s) }
 func redact(s string) string {
 	for name := range secretAttrs {
 		for _, sep := range []string{";", "?", "&", ":"} {
+			// Every occurrence: a secret given twice is refused as such,
+			// with the URI in the message.
 			key := sep + name + "="
-			if i := strings.Index(strings.ToLower(s), key); i >= 0 {
-				j := i + len(key)
+			for from := 0; ; {
+				i := strings.Index(strings.ToLower(s[from:]), key)
+				if i < 0 {
+					break
+				}
+				j := from + i + len(key)
 				end := strings.IndexAny(s[j:], ";&?")
 				if end < 0 {
 					end = len(s) - j
 				}
 				s = s[:j] + "REDACTED" + s[j+end:]
+				from = j + len("REDACTED")
 			}
 		}
 	}

@@ -22,6 +22,9 @@ func FuzzParseURI(f *testing.F) {
 		":a=1",
 		"pkcs11:a",
 		"pkcs11:a=%3B%3F%26%25",
+		// A secret given twice was echoed the second time.
+		"pkcs11:a=1;pin=abcdef;pin=ghijkl",
+		"pkcs11:a=1;pin-value=abcdef;PIN-VALUE=ghijkl",
 	} {
 		f.Add(s)
 	}
