@@ -126,6 +126,11 @@ func Read(path string, o ReadOptions) ([]byte, error) {
 	}
 	lst, err := os.Lstat(path)
 	if err != nil {
+		// Reported as opening the file, which is what the caller asked.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open"
+		}
 		return nil, err
 	}
 	if lst.Mode()&fs.ModeSymlink != 0 && o.NoSymlink {
