@@ -1,10 +1,7 @@
 package bundle
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/theupdateframework/notary/tuf/data"
@@ -41,11 +38,7 @@ type Request struct {
 
 // ReadRequest reads and verifies a request bundle.
 func ReadRequest(dir string) (*Request, error) {
-	files, err := Read(dir, KindRequest)
-	if err != nil {
-		return nil, err
-	}
-	man, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	files, man, err := read(dir, KindRequest)
 	if err != nil {
 		return nil, err
 	}
@@ -54,17 +47,28 @@ func ReadRequest(dir string) (*Request, error) {
 
 func parseRequest(name string, files Files, man []byte) (*Request, error) {
 	r := &Request{Dir: name, Files: files, Manifest: man}
-	if err := json.Unmarshal(files[RequestInfoName], &r.Info); err != nil {
+	if err := decodeStrict(files[RequestInfoName], &r.Info); err != nil {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", RequestInfoName, err)}
 	}
 	if r.Info.Format != requestFormat {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("unknown request format %q", r.Info.Format)}
 	}
+	if err := checkRequestFiles(name, r); err != nil {
+		return nil, err
+	}
+	// notary-server makes a key per GUN and role: one key served twice
+	// was copied by whoever made the bundle.
+	served := map[string]string{}
 	for _, repo := range r.Info.Repos {
 		for _, role := range []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole} {
-			if _, err := r.ServerKey(repo.GUN, role); err != nil {
+			k, err := r.ServerKey(repo.GUN, role)
+			if err != nil {
 				return nil, err
 			}
+			if first, ok := served[k.ID()]; ok {
+				return nil, &ServerKeyError{Bundle: name, GUN: repo.GUN, Role: role, Reason: "is the same key as " + first + ": notary-server makes a key per GUN and role"}
+			}
+			served[k.ID()] = fmt.Sprintf("%s's %s key", repo.GUN, role)
 		}
 	}
 	return r, nil
@@ -88,9 +92,9 @@ func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, err
 	if !ok {
 		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
 	}
-	k, err := data.UnmarshalPublicKey(b)
+	k, err := ParseServerKey(b)
 	if err != nil {
-		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("%s: %v", p, err)}
+		return nil, &ServerKeyError{Bundle: r.Dir, GUN: gun, Role: role, Reason: err.Error()}
 	}
 	return k, nil
 }

@@ -9,9 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 // Server says how to reach a notary-server.
@@ -55,10 +56,13 @@ func (e *CAFileError) Error() string {
 
 func (e *CAFileError) Unwrap() error { return e.Err }
 
+// maxCAFileSize bounds --tls-ca: a bundle of CA certificates.
+const maxCAFileSize = 1 << 20
+
 func (s Server) transport() (*http.Transport, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
-		pem, err := os.ReadFile(s.CAFile)
+		pem, err := fsutil.ReadRegular(s.CAFile, maxCAFileSize)
 		if err != nil {
 			return nil, &CAFileError{File: s.CAFile, Err: err}
 		}

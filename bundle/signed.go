@@ -83,7 +83,7 @@ func ReadSigned(dir string) (*Signed, error) {
 		return nil, err
 	}
 	s := &Signed{Dir: dir, Files: files, Request: req}
-	if err := json.Unmarshal(files[SignedInfoName], &s.Info); err != nil || s.Info.Format != signedFormat {
+	if err := decodeStrict(files[SignedInfoName], &s.Info); err != nil || s.Info.Format != signedFormat {
 		return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s is missing or not a keyrite signed bundle description", SignedInfoName)}
 	}
 	if s.Info.Server != req.Info.Server {
@@ -98,6 +98,9 @@ func ReadSigned(dir string) (*Signed, error) {
 				return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s: %s.json is missing", r.GUN, role)}
 			}
 		}
+	}
+	if err := checkSignedFiles(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -133,7 +133,7 @@ func benchInit(b *testing.B, shared bool) {
 		reg := hsm.NewRegistry()
 		reg.Register("pkcs11", drv)
 		env := session.Env{Registry: reg, HSM: hsm.Options{PIN: hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
-			return term.ReadSecretFile(h.PINFile, nil)
+			return term.ReadSecretFile(h.PINFile)
 		}), Module: h.Module}}
 		label := fmt.Sprintf("root%d", i)
 		if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: "pkcs11:token=bench", Label: label}); err != nil {
@@ -200,7 +200,7 @@ func BenchmarkInit20GUNsJournal(b *testing.B) {
 		reg := hsm.NewRegistry()
 		reg.Register("pkcs11", drv)
 		env := session.Env{Registry: reg, HSM: hsm.Options{PIN: hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
-			return term.ReadSecretFile(h.PINFile, nil)
+			return term.ReadSecretFile(h.PINFile)
 		}), Module: h.Module}}
 		if journalled {
 			env.Journal = filepath.Join(dir, "journal")

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"filippo.io/age"
 	"filippo.io/age/plugin"
@@ -58,9 +57,9 @@ func recoverShares(in ShareInputs) (*backup.Recovered, []ShareInfo, error) {
 	}
 	var ids []age.Identity
 	for _, p := range in.Identities {
-		data, err := os.ReadFile(p)
+		data, err := backup.ReadIdentityFile(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("identity file: %w", err)
+			return nil, nil, err
 		}
 		var sshPass func() ([]byte, error)
 		if in.SSHPassphrase != nil {
@@ -90,9 +89,9 @@ func recoverShares(in ShareInputs) (*backup.Recovered, []ShareInfo, error) {
 	}()
 	var infos []ShareInfo
 	for _, p := range in.Shares {
-		data, err := os.ReadFile(p)
+		data, err := backup.ReadShareFile(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("share file: %w", err)
+			return nil, nil, err
 		}
 		f, err := backup.ParseShareFile(p, data)
 		if err != nil {

@@ -121,7 +121,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 // clock and the command line for the transcript.
 func (a *App) env() session.Env {
 	if a.pins == nil {
-		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
+		a.pins = &term.PINSource{File: a.PINFile}
 	}
 	trustStore := a.trustStore()
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/backup/paper"
@@ -27,12 +28,22 @@ import (
 // The groups are tried in order: an operation's own conditions (which may
 // wrap device errors) first, generic not-found and exists last.
 func classify(err error) (int, string) {
-	for _, group := range []func(error) (int, string, bool){operationHint, backupHint, deviceHint, bundleHint, genericHint} {
+	for _, group := range []func(error) (int, string, bool){secretFileHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
 		if code, hint, ok := group(err); ok {
 			return code, hint
 		}
 	}
 	return exitFailed, ""
+}
+
+// secretFileHint covers a PIN, passphrase or identity file that others may
+// read or write: first, whatever wraps it (a device's login, a share).
+func secretFileHint(err error) (int, string, bool) {
+	var perm *fsutil.PermissionError
+	if errors.As(err, &perm) {
+		return exitFailed, fmt.Sprintf("chmod 600 %s (keyrite uses no secret file others may read or write); nothing was done", perm.Path), true
+	}
+	return 0, "", false
 }
 
 // operationHint covers the ceremonies' and recovery's own conditions.
@@ -115,6 +126,7 @@ func backupHint(err error) (int, string, bool) {
 		ident  *backup.IdentityError
 		thresh *backup.ThresholdError
 		plug   *backup.PluginMissingError
+		weak   *backup.WeakPassphraseError
 	)
 	switch {
 	case errors.As(err, &share):
@@ -125,6 +137,8 @@ func backupHint(err error) (int, string, bool) {
 		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase", true
 	case errors.As(err, &thresh):
 		return exitFailed, "bring the shares of more custodians; nothing was written", true
+	case errors.As(err, &weak):
+		return exitFailed, fmt.Sprintf("choose another passphrase for %s (%s); nothing was written", weak.Custodian, strings.Join(weak.Suggestions, " ")), true
 	case errors.As(err, &plug):
 		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin), true
 	}
@@ -173,6 +187,7 @@ func bundleHint(err error) (int, string, bool) {
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
 		stale  *bundle.StaleError
+		skey   *bundle.ServerKeyError
 	)
 	switch {
 	case errors.As(err, &inc):
@@ -181,6 +196,8 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role), true
 	case errors.As(err, &last):
 		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags", true
+	case errors.As(err, &skey):
+		return exitVerifyKO, "do not use this request bundle, nor anything made from it: notary-server never serves such a key; fetch it again, and check the online machine that fetched it", true
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle", true
 	case errors.As(err, &exists):
@@ -202,7 +219,11 @@ func bundleHint(err error) (int, string, bool) {
 
 // genericHint covers a backend's own hint and the generic key errors.
 func genericHint(err error) (int, string, bool) {
-	var hinted *hsm.HintError
+	var (
+		hinted *hsm.HintError
+		nreg   *fsutil.NotRegularError
+		big    *fsutil.TooLargeError
+	)
 	switch {
 	case errors.As(err, &hinted):
 		// After the operations' own conditions, before the generic
@@ -213,6 +234,10 @@ func genericHint(err error) (int, string, bool) {
 		return exitFailed, "keyrite never replaces a key: choose another --label", true
 	case errors.Is(err, hsm.ErrNotFound):
 		return exitFailed, "list the keys with keyrite key list --device URI", true
+	case errors.As(err, &nreg):
+		return exitFailed, fmt.Sprintf("give the file itself: keyrite reads no %s in place of %s", strings.TrimPrefix(nreg.Kind(), "a "), nreg.Path), true
+	case errors.As(err, &big):
+		return exitFailed, fmt.Sprintf("%s is not the file meant: check the path; nothing was read", big.Path), true
 	}
 	return 0, "", false
 }

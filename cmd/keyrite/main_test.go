@@ -9,6 +9,7 @@ import (
 
 	"filippo.io/age"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"crypto/sha256"
 	"crypto/x509"
@@ -108,6 +109,9 @@ func TestScripts(t *testing.T) {
 			"sshkeygen":  cmdSSHKeygen,
 			"nosecret":   cmdNoSecret,
 			"setjson":    cmdSetJSON,
+			"mkfifo":     cmdMkfifo,
+			"sparse":     cmdSparse,
+			"setlength":  cmdSetLength,
 		},
 	})
 }
@@ -242,6 +246,47 @@ func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("nosecret: %d files, %d encodings of the key, none found", files, len(needles))
 }
 
+// cmdMkfifo makes a named pipe, which keyrite must refuse without
+// blocking on it:
+//
+//	mkfifo pin.fifo
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo PATH")
+	}
+	ts.Check(unix.Mkfifo(ts.MkAbs(args[0]), 0o600))
+}
+
+// cmdSparse makes (or extends) a file of SIZE bytes that takes no disk
+// space, as truncate -s does:
+//
+//	sparse big.age 8G
+func cmdSparse(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sparse PATH SIZE (bytes, or with a K, M or G suffix)")
+	}
+	size, err := parseSize(args[1])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_WRONLY|os.O_CREATE, 0o600)
+	ts.Check(err)
+	ts.Check(f.Truncate(size))
+	ts.Check(f.Close())
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult = 1 << 10
+	case strings.HasSuffix(s, "M"):
+		mult = 1 << 20
+	case strings.HasSuffix(s, "G"):
+		mult = 1 << 30
+	}
+	n, err := strconv.ParseInt(strings.TrimRight(s, "KMG"), 10, 64)
+	return n * mult, err
+}
+
 // writeSecret creates a secret file the way keyrite wants them: new, 0600.
 func writeSecret(path, secret string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -331,6 +376,30 @@ func cmdUnlist(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unlist: %s is not in %s", args[1], manPath)
 	}
 	m.Files = kept
+	out, err := json.MarshalIndent(m, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(manPath, append(out, '\n'), 0o644))
+}
+
+// cmdSetLength sets the length one manifest entry lists, as a forger who
+// lists a file at the size it has would (without reading it: the file may
+// be a sparse one of gigabytes):
+//
+//	setlength DIR PATH LENGTH
+func cmdSetLength(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setlength BUNDLE PATH LENGTH")
+	}
+	manPath := filepath.Join(ts.MkAbs(args[0]), bundle.ManifestName)
+	var m bundle.Manifest
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(manPath)), &m))
+	n, err := strconv.ParseInt(args[2], 10, 64)
+	ts.Check(err)
+	i := slices.IndexFunc(m.Files, func(e bundle.Entry) bool { return e.Path == args[1] })
+	if i < 0 {
+		ts.Fatalf("setlength: %s is not in %s", args[1], manPath)
+	}
+	m.Files[i].Length = n
 	out, err := json.MarshalIndent(m, "", "  ")
 	ts.Check(err)
 	ts.Check(os.WriteFile(manPath, append(out, '\n'), 0o644))
