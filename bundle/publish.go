@@ -45,7 +45,7 @@ func (e *StaleError) Error() string { return fmt.Sprintf("%s: %s", e.GUN, e.Reas
 // certificates the bundle carries. It checks every GUN against the server
 // before uploading any, so a stale bundle changes nothing.
 func Publish(ctx context.Context, o PublishOptions) ([]PublishResult, error) {
-	c, err := o.Server.client()
+	c, err := o.Server.client(AccessPushPull)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func upload(ctx context.Context, c *client, gun string, b *Signed, roles []strin
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("uploading to %s: %w", c.base, err)
+		return transportError("uploading to "+c.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

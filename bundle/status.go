@@ -40,7 +40,7 @@ const RootRefreshWindow = 183 * 24 * time.Hour
 // With no trust pinned it trusts the served root on first use, like a
 // fresh client: it reports, it does not vouch.
 func Status(ctx context.Context, srv Server, guns []string, now time.Time) ([]RepoStatus, error) {
-	c, err := srv.client()
+	c, err := srv.client(AccessPull)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/internal/regcreds"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
@@ -149,6 +150,8 @@ func bundleHint(err error) (int, string, bool) {
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
 		stale  *bundle.StaleError
+		denied *bundle.AuthError
+		cfile  *regcreds.FileError
 	)
 	switch {
 	case errors.As(err, &inc):
@@ -170,6 +173,10 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate", true
 	case errors.As(err, &nohdr):
 		return exitFailed, "print the share file keyrite wrote, not the armored text alone", true
+	case errors.As(err, &denied):
+		return exitFailed, authHint(denied), true
+	case errors.As(err, &cfile):
+		return exitFailed, "--auth-file names a file of mode 0600 holding USER:PASSWORD on its first line", true
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle", true
 	}
