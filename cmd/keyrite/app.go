@@ -91,9 +91,12 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, registryKey{}, a.registry))
 	if err == nil {
 		return exitOK
+	}
+	if a.jsonRequested(cmd, args) {
+		return a.reportJSON(err)
 	}
 	var ue *cliutil.UsageError
 	if errors.As(err, &ue) {

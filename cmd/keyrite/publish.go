@@ -33,8 +33,11 @@ notary's client code pinned to the bundle's root certificates.`,
 				}
 			}
 			o.Verify.Registry = a.registry
-			_, res, err := ceremony.Publish(cmd.Context(), o)
+			rep, res, err := ceremony.Publish(cmd.Context(), o)
 			if err != nil {
+				if asJSON && (rep != nil || len(res) > 0) {
+					return withReport(err, map[string]any{"verify": rep, "published": res})
+				}
 				return err
 			}
 			if asJSON {
