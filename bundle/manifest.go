@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -90,6 +89,9 @@ func Write(dest, kind string, files Files) error {
 	for p, b := range files {
 		all[p] = b
 	}
+	if IsTarPath(dest) {
+		return writeTar(dest, all)
+	}
 	if err := fsutil.WriteTree(dest, all); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &fsutil.ExistsError{Path: dest, What: "bundle"}
@@ -103,6 +105,13 @@ func Write(dest, kind string, files Files) error {
 // listed file present with its length and hash, nothing unlisted, no
 // symbolic links, the expected kind.
 func Read(dir, kind string) (Files, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return nil, err
+		}
+		files, _, err := readTar(dir, kind)
+		return files, err
+	}
 	bad := func(format string, a ...any) error { return &Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)} }
 	raw, err := os.ReadFile(filepath.Join(dir, ManifestName))
 	if err != nil {
@@ -204,14 +213,15 @@ func (f Files) Sub(prefix string) Files {
 	return out
 }
 
-// RepoFile is where a GUN's file lives in a bundle. The "_trust" element
-// cannot be a repository name component, so no GUN's files can collide
-// with another's.
-func RepoFile(gun, name string) string { return path.Join("repos", gun, "_trust", name) }
-
 // KindOf reads the kind a bundle's manifest declares, without checking
 // anything else: to choose how to read it.
 func KindOf(dir string) (string, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return "", err
+		}
+		return tarKind(dir)
+	}
 	p := filepath.Join(dir, ManifestName)
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -224,9 +234,13 @@ func KindOf(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return manifestKind(dir, b)
+}
+
+func manifestKind(name string, b []byte) (string, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return "", &Error{Bundle: dir, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
+		return "", &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
 	}
 	return m.Kind, nil
 }

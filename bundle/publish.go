@@ -121,7 +121,7 @@ func preflight(ctx context.Context, c *client, b *Signed, r SignedRepo) (bool, e
 		return false, &StaleError{r.GUN, "the repository was created on the server after the request bundle was fetched; fetch again: init cannot create it twice"}
 	}
 	for _, role := range append([]string{"root"}, r.Upload...) {
-		have, saw := MetaVersion(server[role]), MetaVersion(b.Request.Files[RepoFile(r.GUN, role+".json")])
+		have, saw := MetaVersion(server[role]), MetaVersion(b.Request.Files.Repo(r.GUN, role+".json"))
 		if server[role] != nil && have != saw {
 			return false, &StaleError{r.GUN, fmt.Sprintf("the server has %s version %d, the request bundle was fetched at version %d; fetch again and sign again", role, have, saw)}
 		}

@@ -41,6 +41,16 @@ type Request struct {
 
 // ReadRequest reads and verifies a request bundle.
 func ReadRequest(dir string) (*Request, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return nil, err
+		}
+		files, man, err := readTar(dir, KindRequest)
+		if err != nil {
+			return nil, err
+		}
+		return parseRequest(dir, files, man)
+	}
 	files, err := Read(dir, KindRequest)
 	if err != nil {
 		return nil, err
@@ -84,8 +94,8 @@ func (r *Request) Repo(gun string) (RequestRepo, bool) {
 // role of a GUN, as fetched.
 func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, error) {
 	p := RepoFile(gun, role.String()+".key")
-	b, ok := r.Files[p]
-	if !ok {
+	b := r.Files.Repo(gun, role.String()+".key")
+	if b == nil {
 		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
 	}
 	k, err := data.UnmarshalPublicKey(b)
@@ -97,7 +107,7 @@ func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, err
 
 // Metadata returns a GUN's current metadata for a role, nil when absent.
 func (r *Request) Metadata(gun string, role data.RoleName) []byte {
-	return r.Files[RepoFile(gun, role.String()+".json")]
+	return r.Files.Repo(gun, role.String()+".json")
 }
 
 // RootVersionFile is the name of root version v beside a GUN's metadata,
@@ -107,7 +117,7 @@ func RootVersionFile(v int) string { return fmt.Sprintf("%d.root.json", v) }
 // RootOfVersion returns root version v of a GUN as fetched (the current
 // root for its own version), nil when the request does not carry it.
 func (r *Request) RootOfVersion(gun string, v int) []byte {
-	if b := r.Files[RepoFile(gun, RootVersionFile(v))]; b != nil {
+	if b := r.Files.Repo(gun, RootVersionFile(v)); b != nil {
 		return b
 	}
 	if repo, ok := r.Repo(gun); ok && repo.Exists && repo.RootVersion == v {

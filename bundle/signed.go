@@ -94,7 +94,7 @@ func ReadSigned(dir string) (*Signed, error) {
 			return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s was not in the request bundle", r.GUN)}
 		}
 		for _, role := range r.Upload {
-			if _, ok := files[RepoFile(r.GUN, role+".json")]; !ok {
+			if files.Repo(r.GUN, role+".json") == nil {
 				return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s: %s.json is missing", r.GUN, role)}
 			}
 		}
@@ -104,5 +104,5 @@ func ReadSigned(dir string) (*Signed, error) {
 
 // RepoMetadata returns the signed metadata for a GUN's role, nil if absent.
 func (s *Signed) RepoMetadata(gun, role string) []byte {
-	return s.Files[RepoFile(gun, role+".json")]
+	return s.Files.Repo(gun, role+".json")
 }

@@ -40,12 +40,11 @@ func checkBundleClaims(s *bundle.Signed) error {
 		}
 	}
 	for p := range s.Files {
-		rest, ok := strings.CutPrefix(p, "repos/")
-		if !ok {
+		if !strings.HasPrefix(p, "repos/") {
 			continue
 		}
-		gun, file, ok := strings.Cut(rest, "/_trust/")
-		if !ok || !listed[gun] || path.Dir(file) != "." || !slices.Contains(uploadOrder, strings.TrimSuffix(file, ".json")) {
+		gun, file, ok := bundle.ParseRepoFile(p)
+		if !ok || !listed[gun] || s.Files.Repo(gun, file) == nil || bundle.RepoFile(gun, file) != p && s.Files[bundle.RepoFile(gun, file)] != nil || path.Dir(file) != "." || !slices.Contains(uploadOrder, strings.TrimSuffix(file, ".json")) {
 			return fail("%s is not a file of a repository bundle.json lists", p)
 		}
 	}

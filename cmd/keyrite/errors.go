@@ -150,8 +150,11 @@ func bundleHint(err error) (int, string, bool) {
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
 		stale  *bundle.StaleError
-		denied *bundle.AuthError
-		cfile  *regcreds.FileError
+	)
+	var (
+		denied  *bundle.AuthError
+		missing *bundle.NotFoundError
+		cfile   *regcreds.FileError
 	)
 	switch {
 	case errors.As(err, &inc):
@@ -173,6 +176,8 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate", true
 	case errors.As(err, &nohdr):
 		return exitFailed, "print the share file keyrite wrote, not the armored text alone", true
+	case errors.As(err, &missing):
+		return exitFailed, "check the path: a bundle is the directory or .tar file that keyrite fetch, init, sign or trust export wrote", true
 	case errors.As(err, &denied):
 		return exitFailed, authHint(denied), true
 	case errors.As(err, &cfile):
