@@ -32,7 +32,7 @@ func Fetch(ctx context.Context, o FetchOptions) (*RequestInfo, error) {
 	if err := ping(ctx, c.bare, c.base); err != nil {
 		return nil, fmt.Errorf("%s does not answer as a notary server: %w", c.base, err)
 	}
-	info := &RequestInfo{Format: requestFormat, Server: c.base, FetchedAt: o.Now.UTC()}
+	info := &RequestInfo{Format: requestFormat, Server: c.base, FetchedAt: o.Now.UTC(), Keyrite: currentBuild()}
 	files := Files{}
 	seen := map[string]bool{}
 	for i, gun := range o.GUNs {

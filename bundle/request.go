@@ -21,6 +21,7 @@ type RequestInfo struct {
 	Server    string        `json:"server"`
 	FetchedAt time.Time     `json:"fetched_at"`
 	Repos     []RequestRepo `json:"repos"`
+	Keyrite   *Build        `json:"keyrite,omitempty"` // the keyrite that fetched it
 }
 
 // RequestRepo is one GUN of a request bundle.

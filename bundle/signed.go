@@ -23,6 +23,7 @@ type SignedInfo struct {
 	Command   string       `json:"command"`
 	Rehearsal bool         `json:"rehearsal"` // signed with a software token
 	Repos     []SignedRepo `json:"repos"`
+	Keyrite   *Build       `json:"keyrite,omitempty"` // the keyrite that wrote it
 }
 
 // SignedRepo is one GUN of a signed bundle.
@@ -49,6 +50,7 @@ type Signed struct {
 // so that verify can compare what was signed with what was asked.
 func WriteSigned(dest string, info SignedInfo, repoFiles Files, req *Request, transcript []byte) error {
 	info.Format = signedFormat
+	info.Keyrite = currentBuild()
 	ib, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err

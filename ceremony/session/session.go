@@ -15,6 +15,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/buildinfo"
 	"github.com/keyrite/keyrite/trust/store"
 )
 
@@ -178,7 +179,7 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 		return err
 	}
 	s.t = t
-	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software, "keyrite": buildinfo.Get()}
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
 	}
