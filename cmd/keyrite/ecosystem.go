@@ -10,5 +10,5 @@ import (
 func addEcosystemCmds(a *App, root *cobra.Command) {
 	root.Version = buildinfo.Get().Version
 	root.SetVersionTemplate(versionText(buildinfo.Get()))
-	root.AddCommand(newVersionCmd(a))
+	root.AddCommand(newVersionCmd(a), newDiffCmd(a))
 }

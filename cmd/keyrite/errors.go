@@ -155,6 +155,7 @@ func bundleHint(err error) (int, string, bool) {
 		denied  *bundle.AuthError
 		missing *bundle.NotFoundError
 		cfile   *regcreds.FileError
+		expire  *bundle.ExpiringError
 	)
 	switch {
 	case errors.As(err, &inc):
@@ -176,6 +177,8 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate", true
 	case errors.As(err, &nohdr):
 		return exitFailed, "print the share file keyrite wrote, not the armored text alone", true
+	case errors.As(err, &expire):
+		return exitFailed, "renew them before they expire: keyrite fetch, then keyrite refresh (root and targets) offline; a delegation is renewed by its signer publishing again", true
 	case errors.As(err, &missing):
 		return exitFailed, "check the path: a bundle is the directory or .tar file that keyrite fetch, init, sign or trust export wrote", true
 	case errors.As(err, &denied):
