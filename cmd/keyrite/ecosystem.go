@@ -10,5 +10,6 @@ import (
 func addEcosystemCmds(a *App, root *cobra.Command) {
 	root.Version = buildinfo.Get().Version
 	root.SetVersionTemplate(versionText(buildinfo.Get()))
-	root.AddCommand(newVersionCmd(a), newDiffCmd(a))
+	root.AddCommand(newVersionCmd(a), newDiffCmd(a), newManCmd(a))
+	addCompletions(a, root)
 }

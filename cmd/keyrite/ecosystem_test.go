@@ -77,6 +77,13 @@ func TestTarBundles(t *testing.T) {
 	e := newTarEnv(t)
 	gun := "localhost:5000/tar/app"
 	e.run(append(append([]string{"fetch", "-o", e.p("req.tar")}, e.server()...), gun)...)
+	// Completion: GUNs from the request bundle --in names, device URIs.
+	if out, _, _ := runKeyrite(t, "__complete", "init", "--in", e.p("req.tar"), ""); !strings.Contains(out, gun+"\tnew") {
+		t.Errorf("completion of init's GUN from --in:\n%s", out)
+	}
+	if out, _, _ := runKeyrite(t, "__complete", "init", "--module", e.h.Module, "--root-key", "pkcs11:"); !strings.Contains(out, "pkcs11:token=ceremony") {
+		t.Errorf("completion of --root-key:\n%s", out)
+	}
 	e.run("init", "--in", e.p("req.tar"), "-o", e.p("s1.tar"), "--root-key", e.keyA, "--root-key", e.keyB, "--root-threshold", "2", gun)
 	if out := e.run("verify", e.p("s1.tar")); !strings.Contains(out, "verified: 1 repositories") {
 		t.Fatalf("verify s1.tar:\n%s", out)
@@ -338,5 +345,20 @@ func cpTree(t *testing.T, from, to string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestManPages: keyrite man DIR writes a page per command.
+func TestManPages(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "man1")
+	mustKeyrite(t, "man", dir)
+	for _, page := range []string{"keyrite.1", "keyrite-init.1", "keyrite-status.1", "keyrite-diff.1", "keyrite-rotate-root.1", "keyrite-version.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil || !bytes.Contains(b, []byte(".TH \"KEYRITE\" \"1\"")) || !bytes.Contains(b, []byte(".SH SYNOPSIS")) {
+			t.Errorf("%s: %v\n%.300s", page, err, b)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "keyrite-status.1")); !bytes.Contains(b, []byte("prometheus")) {
+		t.Error("keyrite-status.1 does not document --format prometheus")
 	}
 }
