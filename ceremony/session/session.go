@@ -9,6 +9,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type Env struct {
 	// TOFU names, per GUN the trust store has no pin for, the root key IDs
 	// the operator vouches for (full or at least 12 characters).
 	TOFU map[string][]string
+	// Log is the structured log (--verbose); nil: none. Never secrets.
+	Log *slog.Logger
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -130,6 +133,7 @@ func (s *Session) Backend(ctx context.Context, uri string) (hsm.Backend, error) 
 	s.order = append(s.order, k)
 	info := b.Info()
 	s.software = s.software || info.Software
+	s.logger().Debug("device opened", "uri", hsm.Redact(info.URI), "kind", info.Kind, "serial", info.Serial, "software", info.Software)
 	s.devices = append(s.devices, bundle.Device{URI: info.URI, Kind: info.Kind, Label: info.Label, Serial: info.Serial,
 		Model: info.Model, Firmware: info.Firmware, Software: info.Software})
 	return b, nil
@@ -190,7 +194,17 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 }
 
 // Record appends an event to the transcript.
-func (s *Session) Record(event string, data any) error { return s.t.Append(event, data) }
+func (s *Session) Record(event string, data any) error {
+	s.logger().Debug("transcript", "command", s.command, "event", event)
+	return s.t.Append(event, data)
+}
+
+func (e Env) logger() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
 
 // End appends the ceremony.end line.
 func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", fields) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"time"
@@ -41,12 +42,14 @@ type App struct {
 	Force          bool   // try a PIN even with one attempt left
 	TrustDir       string // the trust store; empty: store.DefaultDir()
 	Now            func() time.Time
+	Verbose        bool // --verbose: structured log on stderr
 
 	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
 	pins     *term.PINSource
+	log      *slog.Logger
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
 	attestRoots *x509.CertPool
@@ -95,6 +98,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	a.logFailure(err)
 	if a.jsonRequested(cmd, args) {
 		return a.reportJSON(err)
 	}
@@ -118,8 +122,8 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(),
-		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(), Log: a.logger(),
+		HSM: hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 
 // batchEnv is env with a progress line per item, unless the output is
@@ -139,9 +143,8 @@ func (a *App) printJSON(v any) error {
 }
 
 func (a *App) progress(verb string) func(done, total int, gun string) {
-	return func(done, total int, gun string) {
-		fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, verb, gun)
-	}
+	p := a.newProgress(verb)
+	return func(done, total int, gun string) { p.item(done, total, gun, verb) }
 }
 
 // usagef is a command line keyrite cannot act on (exit code 2).

@@ -12,4 +12,5 @@ func addEcosystemCmds(a *App, root *cobra.Command) {
 	root.SetVersionTemplate(versionText(buildinfo.Get()))
 	root.AddCommand(newVersionCmd(a), newDiffCmd(a), newManCmd(a))
 	addCompletions(a, root)
+	addVerbose(a, root)
 }

@@ -34,9 +34,8 @@ notary's client code pinned to the bundle's root certificates.`,
 					Verify: verify.Options{Registry: a.registry}, Publish: true}, asJSON)
 			}
 			if !asJSON {
-				o.Progress = func(done, total int, gun, state string) {
-					fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, state, gun)
-				}
+				p := a.newProgress("published")
+				o.Progress = func(done, total int, gun, state string) { p.item(done, total, gun, state) }
 			}
 			o.Verify.Registry = a.registry
 			rep, res, err := ceremony.Publish(cmd.Context(), o)
