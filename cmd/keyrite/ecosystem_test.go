@@ -88,6 +88,19 @@ func TestTarBundles(t *testing.T) {
 	if out := e.run("verify", e.p("s1.tar")); !strings.Contains(out, "verified: 1 repositories") {
 		t.Fatalf("verify s1.tar:\n%s", out)
 	}
+	// The keyrite that wrote it is recorded: bundle.json, request.json and
+	// the transcript's ceremony.start line.
+	s1, err := bundle.ReadSigned(e.p("s1.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Info.Keyrite == nil || s1.Info.Keyrite.Dependencies["notary"] != "v0.7.0" || s1.Request.Info.Keyrite == nil {
+		t.Errorf("bundle.json / request.json keyrite: %+v / %+v", s1.Info.Keyrite, s1.Request.Info.Keyrite)
+	}
+	entries, err := bundle.VerifyTranscript(s1.Files[bundle.TranscriptName])
+	if err != nil || len(entries) == 0 || entries[0].Event != "ceremony.start" || !bytes.Contains(entries[0].Data, []byte(`"keyrite":{"version":`)) {
+		t.Errorf("transcript's ceremony.start does not record keyrite: %v %s", err, entries[0].Data)
+	}
 	names := tarNames(t, e.p("s1.tar"))
 	if !names["repos/localhost%3A5000/tar/app/_trust/root.json"] || !names["request/repos/localhost%3A5000/tar/app/_trust/timestamp.key"] {
 		t.Errorf("tar entries do not encode the port's colon: %v", names)
