@@ -74,6 +74,7 @@ func (e *tarEnv) server() []string { return []string{"--server", e.srv.URL, "--t
 // notary CLI lists the result. It also measures writing and verifying the
 // same signed bundle as a directory and as a tar.
 func TestTarBundles(t *testing.T) {
+	pcscSocketForProcess(t)
 	e := newTarEnv(t)
 	gun := "localhost:5000/tar/app"
 	e.run(append(append([]string{"fetch", "-o", e.p("req.tar")}, e.server()...), gun)...)
@@ -200,6 +201,7 @@ func tarNames(t *testing.T, p string) map[string]bool {
 // TestExitCodes checks every row of the README's exit-code table, in text
 // and with --json (one object on stdout with the same exit_code).
 func TestExitCodes(t *testing.T) {
+	pcscSocketForProcess(t)
 	e := newTarEnv(t)
 	gun := "registry.example.com/exit/app"
 	e.run(append(append([]string{"fetch", "-o", e.p("req")}, e.server()...), gun)...)
@@ -305,6 +307,7 @@ func decodeFailure(t *testing.T, name, stdout string) jsonFailure {
 // TestJSONErrors: each command's main failure, with --json, is one JSON
 // object on stdout with error, hint and exit_code.
 func TestJSONErrors(t *testing.T) {
+	pcscSocketForProcess(t)
 	dir := t.TempDir()
 	none := filepath.Join(dir, "nonexistent")
 	share := filepath.Join(dir, "no.share.age")
@@ -374,4 +377,12 @@ func TestManPages(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "keyrite-status.1")); !bytes.Contains(b, []byte("prometheus")) {
 		t.Error("keyrite-status.1 does not document --format prometheus")
 	}
+}
+
+// pcscSocketForProcess points libpcsclite at the socket every pcscd of this
+// test process uses, before a command lists or scans YubiKeys (completion,
+// a YubiKey URI without a serial): libpcsclite caches the socket path at
+// its first use, and the YubiKey tests that follow need theirs.
+func pcscSocketForProcess(t *testing.T) {
+	t.Setenv("PCSCLITE_CSOCK_NAME", testenv.SocketForProcess())
 }
