@@ -95,6 +95,9 @@ func Write(dest, kind string, files Files) error {
 	for p, b := range files {
 		all[p] = b
 	}
+	if IsTarPath(dest) {
+		return writeTar(dest, all)
+	}
 	if err := fsutil.WriteTree(dest, all); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &fsutil.ExistsError{Path: dest, What: "bundle"}
@@ -118,6 +121,12 @@ func Read(dir, kind string) (Files, error) {
 
 // read is Read, also returning the raw manifest.
 func read(dir, kind string) (Files, []byte, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return nil, nil, err
+		}
+		return readTar(dir, kind)
+	}
 	bad := func(format string, a ...any) error { return &Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)} }
 	raw, err := readIn(dir, ManifestName, MaxManifestSize)
 	if err != nil {
@@ -348,14 +357,15 @@ func (f Files) Sub(prefix string) Files {
 	return out
 }
 
-// RepoFile is where a GUN's file lives in a bundle. The "_trust" element
-// cannot be a repository name component, so no GUN's files can collide
-// with another's.
-func RepoFile(gun, name string) string { return path.Join("repos", gun, "_trust", name) }
-
 // KindOf reads the kind a bundle's manifest declares, without checking
 // anything else: to choose how to read it.
 func KindOf(dir string) (string, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return "", err
+		}
+		return tarKind(dir)
+	}
 	p := filepath.Join(dir, ManifestName)
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -368,9 +378,13 @@ func KindOf(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return manifestKind(dir, b)
+}
+
+func manifestKind(name string, b []byte) (string, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return "", &Error{Bundle: dir, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
+		return "", &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
 	}
 	return m.Kind, nil
 }

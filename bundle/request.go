@@ -18,6 +18,7 @@ type RequestInfo struct {
 	Server    string        `json:"server"`
 	FetchedAt time.Time     `json:"fetched_at"`
 	Repos     []RequestRepo `json:"repos"`
+	Keyrite   *Build        `json:"keyrite,omitempty"` // the keyrite that fetched it
 }
 
 // RequestRepo is one GUN of a request bundle.
@@ -87,9 +88,8 @@ func (r *Request) Repo(gun string) (RequestRepo, bool) {
 // ServerKey returns the server's public key for the timestamp or snapshot
 // role of a GUN, as fetched.
 func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, error) {
-	p := RepoFile(gun, role.String()+".key")
-	b, ok := r.Files[p]
-	if !ok {
+	b := r.Files.Repo(gun, role.String()+".key")
+	if b == nil {
 		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
 	}
 	k, err := ParseServerKey(b)
@@ -101,7 +101,7 @@ func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, err
 
 // Metadata returns a GUN's current metadata for a role, nil when absent.
 func (r *Request) Metadata(gun string, role data.RoleName) []byte {
-	return r.Files[RepoFile(gun, role.String()+".json")]
+	return r.Files.Repo(gun, role.String()+".json")
 }
 
 // RootVersionFile is the name of root version v beside a GUN's metadata,
@@ -111,7 +111,7 @@ func RootVersionFile(v int) string { return fmt.Sprintf("%d.root.json", v) }
 // RootOfVersion returns root version v of a GUN as fetched (the current
 // root for its own version), nil when the request does not carry it.
 func (r *Request) RootOfVersion(gun string, v int) []byte {
-	if b := r.Files[RepoFile(gun, RootVersionFile(v))]; b != nil {
+	if b := r.Files.Repo(gun, RootVersionFile(v)); b != nil {
 		return b
 	}
 	if repo, ok := r.Repo(gun); ok && repo.Exists && repo.RootVersion == v {

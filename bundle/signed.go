@@ -23,6 +23,7 @@ type SignedInfo struct {
 	Command   string       `json:"command"`
 	Rehearsal bool         `json:"rehearsal"` // signed with a software token
 	Repos     []SignedRepo `json:"repos"`
+	Keyrite   *Build       `json:"keyrite,omitempty"` // the keyrite that wrote it
 }
 
 // SignedRepo is one GUN of a signed bundle.
@@ -49,6 +50,7 @@ type Signed struct {
 // so that verify can compare what was signed with what was asked.
 func WriteSigned(dest string, info SignedInfo, repoFiles Files, req *Request, transcript []byte) error {
 	info.Format = signedFormat
+	info.Keyrite = currentBuild()
 	ib, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
@@ -94,7 +96,7 @@ func ReadSigned(dir string) (*Signed, error) {
 			return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s was not in the request bundle", r.GUN)}
 		}
 		for _, role := range r.Upload {
-			if _, ok := files[RepoFile(r.GUN, role+".json")]; !ok {
+			if files.Repo(r.GUN, role+".json") == nil {
 				return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s: %s.json is missing", r.GUN, role)}
 			}
 		}
@@ -107,5 +109,5 @@ func ReadSigned(dir string) (*Signed, error) {
 
 // RepoMetadata returns the signed metadata for a GUN's role, nil if absent.
 func (s *Signed) RepoMetadata(gun, role string) []byte {
-	return s.Files[RepoFile(gun, role+".json")]
+	return s.Files.Repo(gun, role+".json")
 }

@@ -9,12 +9,14 @@ package session
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/buildinfo"
 	"github.com/keyrite/keyrite/internal/journal"
 	"github.com/keyrite/keyrite/trust/store"
 )
@@ -54,6 +56,8 @@ type Env struct {
 	// KeyInUse says whether a key (canonical ID) is named in a pinned root
 	// and where; nil: nothing is pinned.
 	KeyInUse func(canonicalID string) (where string, inUse bool)
+	// Log is the structured log (--verbose); nil: none. Never secrets.
+	Log *slog.Logger
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -145,6 +149,7 @@ func (s *Session) Backend(ctx context.Context, uri string) (hsm.Backend, error) 
 	s.order = append(s.order, k)
 	info := b.Info()
 	s.software = s.software || info.Software
+	s.logger().Debug("device opened", "uri", hsm.Redact(info.URI), "kind", info.Kind, "serial", info.Serial, "software", info.Software)
 	s.devices = append(s.devices, bundle.Device{URI: info.URI, Kind: info.Kind, Label: info.Label, Serial: info.Serial,
 		Model: info.Model, Firmware: info.Firmware, Software: info.Software})
 	return b, nil
@@ -196,7 +201,7 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 		return err
 	}
 	s.t = t
-	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software, "keyrite": buildinfo.Get()}
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
 	}
@@ -216,7 +221,17 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 }
 
 // Record appends an event to the transcript.
-func (s *Session) Record(event string, data any) error { return s.t.Append(event, data) }
+func (s *Session) Record(event string, data any) error {
+	s.logger().Debug("transcript", "command", s.command, "event", event)
+	return s.t.Append(event, data)
+}
+
+func (e Env) logger() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
 
 // End appends the ceremony.end line.
 func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", fields) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -43,6 +44,7 @@ type App struct {
 	TrustDir       string // the trust store; empty: store.DefaultDir()
 	StateDir       string // --state-dir: where the journal lives
 	Now            func() time.Time
+	Verbose        bool // --verbose: structured log on stderr
 
 	cleanLeftovers, resume bool // the leftovers question answered in advance
 	warnedState            bool
@@ -52,6 +54,7 @@ type App struct {
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
 	pins     *term.PINSource
+	log      *slog.Logger
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
 	attestRoots *x509.CertPool
@@ -96,9 +99,13 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, registryKey{}, a.registry))
 	if err == nil {
 		return exitOK
+	}
+	a.logFailure(err)
+	if a.jsonRequested(cmd, args) {
+		return a.reportJSON(err)
 	}
 	var ue *cliutil.UsageError
 	if errors.As(err, &ue) {
@@ -124,8 +131,8 @@ func (a *App) env() session.Env {
 		a.pins = &term.PINSource{File: a.PINFile}
 	}
 	trustStore := a.trustStore()
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore,
-		HSM:     hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(),
+		HSM:     hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
 		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore)}
 }
 
@@ -146,9 +153,8 @@ func (a *App) printJSON(v any) error {
 }
 
 func (a *App) progress(verb string) func(done, total int, gun string) {
-	return func(done, total int, gun string) {
-		fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, verb, gun)
-	}
+	p := a.newProgress(verb)
+	return func(done, total int, gun string) { p.item(done, total, gun, verb) }
 }
 
 // usagef is a command line keyrite cannot act on (exit code 2).

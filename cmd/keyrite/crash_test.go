@@ -491,7 +491,7 @@ func TestCrashInitInterrupted(t *testing.T) {
 			sent := false
 			for sc.Scan() {
 				lines = append(lines, sc.Text())
-				if !sent && strings.Contains(sc.Text(), "[5/20] signed") {
+				if !sent && strings.Contains(sc.Text(), "[1/20] signed") {
 					sent = true
 					for _, s := range c.sigs {
 						cmd.Process.Signal(s)

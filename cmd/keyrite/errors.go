@@ -15,6 +15,7 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/internal/journal"
+	"github.com/keyrite/keyrite/internal/regcreds"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
@@ -189,6 +190,12 @@ func bundleHint(err error) (int, string, bool) {
 		stale  *bundle.StaleError
 		skey   *bundle.ServerKeyError
 	)
+	var (
+		denied  *bundle.AuthError
+		missing *bundle.NotFoundError
+		cfile   *regcreds.FileError
+		expire  *bundle.ExpiringError
+	)
 	switch {
 	case errors.As(err, &inc):
 		return exitVerifyKO, "nothing was uploaded: the other holders add their signatures with keyrite sign BUNDLE --key URI -o NEW_DIR", true
@@ -211,6 +218,14 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate", true
 	case errors.As(err, &nohdr):
 		return exitFailed, "print the share file keyrite wrote, not the armored text alone", true
+	case errors.As(err, &expire):
+		return exitFailed, "renew them before they expire: keyrite fetch, then keyrite refresh (root and targets) offline; a delegation is renewed by its signer publishing again", true
+	case errors.As(err, &missing):
+		return exitFailed, "check the path: a bundle is the directory or .tar file that keyrite fetch, init, sign or trust export wrote", true
+	case errors.As(err, &denied):
+		return exitFailed, authHint(denied), true
+	case errors.As(err, &cfile):
+		return exitFailed, "--auth-file names a file of mode 0600 holding USER:PASSWORD on its first line", true
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle", true
 	}

@@ -84,7 +84,7 @@ whether to destroy them (remove) or reuse them (resume); --clean-leftovers or
 		},
 	}
 	c.Flags().StringVar(&o.Request, "in", "", "request bundle made by keyrite fetch")
-	c.Flags().StringVarP(&o.Out, "out", "o", "", "signed bundle directory to create")
+	c.Flags().StringVarP(&o.Out, "out", "o", "", "signed bundle to create: a directory, or one file if it ends in .tar")
 	c.Flags().StringArrayVar(&o.RootKeys, "root-key", nil, "root key URI (repeat for several root keys)")
 	c.Flags().IntVar(&o.RootThreshold, "root-threshold", 1, "root keys needed to sign root")
 	c.Flags().StringVar(&o.TargetsKey, "targets-key", "", "existing targets key for every GUN (default: a new key per GUN)")
