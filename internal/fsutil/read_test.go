@@ -121,8 +121,10 @@ func TestReadRefusesLargeFilesBeforeReading(t *testing.T) {
 // A file that grows between fstat and the read (or whose stat size lies,
 // as /proc files' do) is still cut at the limit.
 func TestReadStopsAtTheLimitWhateverStatSays(t *testing.T) {
+	// keyrite runs on Linux, where /proc is always there: a missing one
+	// is a broken test machine, not a reason to skip.
 	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skip("no /proc")
+		t.Fatal(err)
 	}
 	// /proc/self/status says 0 bytes and holds more than 100.
 	_, err := ReadRegular("/proc/self/status", 100)
