@@ -29,6 +29,8 @@ type Report struct {
 	TranscriptLines int                 `json:"transcript_lines"`
 	TranscriptHead  string              `json:"transcript_head"`
 	Attestations    []AttestationReport `json:"attestations,omitempty"`
+	Seal            *SealReport         `json:"seal,omitempty"`
+	Witnesses       []WitnessReport     `json:"witnesses,omitempty"`
 	OK              bool                `json:"ok"`
 }
 
@@ -83,11 +85,37 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err := checkAttestations(s, entries, rep, o.Registry); err != nil {
 		return rep, err
 	}
+	// The seal last: the checks above name what is wrong with a file; the
+	// seal catches what they cannot (an edited transcript, bundle.json).
+	if err := checkSealed(s, entries, rep); err != nil {
+		return rep, err
+	}
 	if len(missing) > 0 {
 		return rep, &IncompleteError{Bundle: s.Dir, Missing: missing}
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// checkSealed checks the rehearsal flag against the transcript, the
+// witnesses, the seal, and that the keys that sealed are those that signed.
+func checkSealed(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report) error {
+	if err := checkRehearsal(s.Dir, bundle.SignedInfoName, s.Info.Rehearsal, entries); err != nil {
+		return err
+	}
+	seal, err := CheckSeal(s.Dir, s.Files, entries)
+	if err != nil {
+		return err
+	}
+	if err := checkSealedBySigners(s, seal); err != nil {
+		return err
+	}
+	ws, err := checkWitnesses(s.Dir, s.Files, entries)
+	if err != nil {
+		return err
+	}
+	rep.Seal, rep.Witnesses = seal, ws
+	return nil
 }
 
 // transcript checks the chain once; every later check reads its entries.

@@ -42,6 +42,10 @@ type Env struct {
 	// TOFU names, per GUN the trust store has no pin for, the root key IDs
 	// the operator vouches for (full or at least 12 characters).
 	TOFU map[string][]string
+	// Witnesses are the ceremony's witnesses, as an allowed signers file
+	// (ssh-keygen's ALLOWED SIGNERS) the transcript records: a witness
+	// signature under a name must be by a key it lists for that name.
+	Witnesses []byte
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -93,6 +97,7 @@ type Session struct {
 	devices  []bundle.Device
 	t        *bundle.Transcript
 	trusted  []*Trusted
+	seal     sealState
 }
 
 // New starts a session for a command (the name its transcript records).
@@ -144,6 +149,7 @@ func (s *Session) Key(ctx context.Context, uri string) (hsm.Key, error) {
 	if err != nil {
 		return nil, WrapDevice(uri, err)
 	}
+	s.seal.opened(k.URI(), uri)
 	return k, nil
 }
 
@@ -179,6 +185,7 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 	}
 	s.t = t
 	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	s.startFacts(ev)
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
 	}
@@ -189,10 +196,14 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 }
 
 // Record appends an event to the transcript.
-func (s *Session) Record(event string, data any) error { return s.t.Append(event, data) }
+func (s *Session) Record(event string, data any) error {
+	s.seal.lastEvent = event
+	return s.t.Append(event, data)
+}
 
-// End appends the ceremony.end line.
-func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", fields) }
+// End appends the ceremony.end line; it names the keys that will seal the
+// transcript (SealBy), if any.
+func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", s.endFields(fields)) }
 
 // Transcript is the transcript so far.
 func (s *Session) Transcript() []byte { return s.t.Bytes() }
