@@ -18,11 +18,11 @@ import (
 
 // SealReport is a verified seal: who sealed what.
 type SealReport struct {
-	TranscriptHead string       `json:"transcript_head"`
-	Lines          int          `json:"transcript_lines"`
-	Files          int          `json:"files"`
-	Keys           []SealKey    `json:"keys"`
-	Prior          []PriorSeal  `json:"prior,omitempty"` // seals of the ceremonies the transcript continues
+	TranscriptHead string      `json:"transcript_head"`
+	Lines          int         `json:"transcript_lines"`
+	Files          int         `json:"files"`
+	Keys           []SealKey   `json:"keys"`
+	Prior          []PriorSeal `json:"prior,omitempty"` // seals of the ceremonies the transcript continues
 	sealed         *bundle.Seal
 }
 

@@ -163,7 +163,6 @@ func (s *Session) Continue(in *bundle.Signed, fields map[string]any) error {
 	return s.Begin(in.Files[bundle.TranscriptName], ev)
 }
 
-
 // opened remembers the device a key was opened on.
 func (st *sealState) opened(keyURI, uri string) {
 	dk, err := DeviceKey(uri)

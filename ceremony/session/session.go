@@ -203,7 +203,9 @@ func (s *Session) Record(event string, data any) error {
 
 // End appends the ceremony.end line; it names the keys that will seal the
 // transcript (SealBy), if any.
-func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", s.endFields(fields)) }
+func (s *Session) End(fields map[string]any) error {
+	return s.Record("ceremony.end", s.endFields(fields))
+}
 
 // Transcript is the transcript so far.
 func (s *Session) Transcript() []byte { return s.t.Bytes() }
