@@ -64,6 +64,17 @@ func sealFail(name, format string, a ...any) error {
 // the last line (ceremony.end) names. The seals of earlier ceremonies the
 // transcript records (prior_seal) are verified too.
 func CheckSeal(name string, files bundle.Files, entries []bundle.TranscriptEntry) (*SealReport, error) {
+	rep, err := checkSealedLines(name, files)
+	if err != nil {
+		return nil, err
+	}
+	return rep, checkSealRest(name, files, entries, rep)
+}
+
+// checkSealedLines reads the seal, verifies its signatures and compares
+// the transcript with the lines it seals. It runs first: an edited
+// transcript is named by its first line that differs.
+func checkSealedLines(name string, files bundle.Files) (*SealReport, error) {
 	raw, ok := files[bundle.SealName]
 	if !ok {
 		return nil, &bundle.Error{Bundle: name, Reason: "altered: no seal.json: what a ceremony writes is sealed by the keys that signed in it (the seal was removed, or never made)"}
@@ -76,21 +87,27 @@ func CheckSeal(name string, files bundle.Files, entries []bundle.TranscriptEntry
 	if err != nil {
 		return nil, err
 	}
-	tr := files[bundle.TranscriptName]
-	actual := bundle.LineHashes(tr)
-	if err := compareLines(actual, seal.Lines); err != nil {
+	if err := compareLines(bundle.LineHashes(files[bundle.TranscriptName]), seal.Lines); err != nil {
 		return nil, sealFail(name, "%v", err)
 	}
+	return &SealReport{TranscriptHead: seal.TranscriptHead, Lines: len(seal.Lines), Files: len(seal.Files), Keys: keys, sealed: seal}, nil
+}
+
+// checkSealRest checks the rest of a seal whose signatures and lines
+// hold: the files, transcript.head, the keys ceremony.end names, and the
+// seals of earlier ceremonies.
+func checkSealRest(name string, files bundle.Files, entries []bundle.TranscriptEntry, rep *SealReport) error {
+	seal, keys := rep.sealed, rep.Keys
+	actual := bundle.LineHashes(files[bundle.TranscriptName])
 	if err := compareFiles(files, seal.Files); err != nil {
-		return nil, sealFail(name, "%v", err)
+		return sealFail(name, "%v", err)
 	}
 	if string(files[bundle.HeadName]) != string(bundle.HeadFile(seal.TranscriptHead)) {
-		return nil, sealFail(name, "%s does not hold the transcript's head %s", bundle.HeadName, seal.TranscriptHead)
+		return sealFail(name, "%s does not hold the transcript's head %s", bundle.HeadName, seal.TranscriptHead)
 	}
 	if err := checkSealKeysNamed(entries, keys); err != nil {
-		return nil, sealFail(name, "%v", err)
+		return sealFail(name, "%v", err)
 	}
-	rep := &SealReport{TranscriptHead: seal.TranscriptHead, Lines: len(seal.Lines), Files: len(seal.Files), Keys: keys, sealed: seal}
 	for _, e := range entries {
 		if e.Event != "ceremony.start" {
 			continue
@@ -103,11 +120,11 @@ func CheckSeal(name string, files bundle.Files, entries []bundle.TranscriptEntry
 		}
 		p, err := checkPriorSeal(e, ev.Prior, actual, entries)
 		if err != nil {
-			return nil, sealFail(name, "transcript line %d: the seal of the ceremony it continues: %v", e.Seq, err)
+			return sealFail(name, "transcript line %d: the seal of the ceremony it continues: %v", e.Seq, err)
 		}
 		rep.Prior = append(rep.Prior, *p)
 	}
-	return rep, nil
+	return nil
 }
 
 // checkSealSignatures verifies every signature of a seal over its message.

@@ -67,6 +67,12 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	// The transcript, line by line, against the seal's signed record of
+	// it: an edited transcript is named by its first line that differs.
+	seal, err := checkSealedLines(s.Dir, s.Files)
+	if err != nil {
+		return rep, err
+	}
 	if err := checkBundleClaims(s); err != nil {
 		return rep, err
 	}
@@ -87,7 +93,7 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	}
 	// The seal last: the checks above name what is wrong with a file; the
 	// seal catches what they cannot (an edited transcript, bundle.json).
-	if err := checkSealed(s, entries, rep); err != nil {
+	if err := checkSealed(s, entries, rep, seal); err != nil {
 		return rep, err
 	}
 	if len(missing) > 0 {
@@ -97,14 +103,14 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	return rep, nil
 }
 
-// checkSealed checks the rehearsal flag against the transcript, the
-// witnesses, the seal, and that the keys that sealed are those that signed.
-func checkSealed(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report) error {
+// checkSealed checks the rehearsal flag against the transcript, the rest
+// of the seal (the files, the keys), that the keys that sealed are those
+// that signed, and the witnesses.
+func checkSealed(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, seal *SealReport) error {
 	if err := checkRehearsal(s.Dir, bundle.SignedInfoName, s.Info.Rehearsal, entries); err != nil {
 		return err
 	}
-	seal, err := CheckSeal(s.Dir, s.Files, entries)
-	if err != nil {
+	if err := checkSealRest(s.Dir, s.Files, entries, seal); err != nil {
 		return err
 	}
 	if err := checkSealedBySigners(s, seal); err != nil {

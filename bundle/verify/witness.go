@@ -32,8 +32,17 @@ type WitnessReport struct {
 	sig *sshsig.Signature
 }
 
+// WitnessError is a witness signature that does not hold.
+type WitnessError struct {
+	Bundle, Witness, Reason string
+}
+
+func (e *WitnessError) Error() string {
+	return fmt.Sprintf("bundle %s: witness %s: %s", e.Bundle, e.Witness, e.Reason)
+}
+
 func witnessFail(name, witness, format string, a ...any) error {
-	return &bundle.Error{Bundle: name, Reason: fmt.Sprintf("witness %s: ", witness) + fmt.Sprintf(format, a...)}
+	return &WitnessError{Bundle: name, Witness: witness, Reason: fmt.Sprintf(format, a...)}
 }
 
 // declaration is the witnesses a ceremony declared.
@@ -170,4 +179,30 @@ func CheckAllowed(name string, ws []WitnessReport, allowed sshsig.AllowedSigners
 		}
 	}
 	return nil
+}
+
+// CheckNewWitness verifies a witness signature about to be added to a
+// bundle or record (files, whose transcript is verified): over its
+// transcript head, by a key the transcript's witness declaration (if any)
+// lists for the name; and that the name has not signed yet.
+func CheckNewWitness(dir string, files bundle.Files, witness string, armored []byte) (*WitnessReport, error) {
+	if err := bundle.CheckWitnessName(witness); err != nil {
+		return nil, err
+	}
+	if _, ok := files[bundle.WitnessFile(witness)]; ok {
+		return nil, witnessFail(dir, witness, "has signed this transcript already (%s)", bundle.WitnessFile(witness))
+	}
+	entries, err := bundle.VerifyTranscript(files[bundle.TranscriptName])
+	if err != nil {
+		return nil, &bundle.Error{Bundle: dir, Reason: err.Error()}
+	}
+	d, err := declaredBefore(entries, len(entries))
+	if err != nil {
+		return nil, &bundle.Error{Bundle: dir, Reason: err.Error()}
+	}
+	r, err := CheckWitness(witness, armored, bundle.TranscriptHead(files[bundle.TranscriptName]), d)
+	if err != nil {
+		return nil, witnessFail(dir, witness, "%v", err)
+	}
+	return r, nil
 }

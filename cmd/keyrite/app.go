@@ -43,6 +43,7 @@ type App struct {
 	Now            func() time.Time
 
 	args     []string // the command line, recorded in transcripts
+	signers  []byte   // --witnesses: the ceremony's witnesses (allowed signers)
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
@@ -115,7 +116,7 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(),
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(), Witnesses: a.signers,
 		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
 }
 

@@ -36,6 +36,7 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.TrustDir, "trust-dir", a.TrustDir, "the trust store: the roots this machine trusts per GUN (default: keyrite/trust under $XDG_CONFIG_HOME or ~/.config)")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
+	root.PersistentFlags().Var(&witnessesFlag{text: &a.signers}, "witnesses", "the ceremony's witnesses, as an allowed signers file (ssh-keygen): recorded in the transcript; each witness's signature must be by a key it allows for the witness's name")
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(c *cobra.Command, args []string) error {
@@ -46,7 +47,7 @@ never from flags, URIs or the environment.`,
 	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
 		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
-		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a))
+		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a))
 	return root
 }
 
