@@ -54,12 +54,16 @@ func HostFacts() bundle.Host {
 }
 
 // startFacts adds to a ceremony.start line what the session knows of the
-// keyrite that runs it, the machine, and the witnesses the operator
-// declared (their allowed signers, checked against their signatures).
+// keyrite that runs it, the machine, the witnesses the operator declared
+// (their allowed signers, checked against their signatures) and the plan
+// being run.
 func (s *Session) startFacts(ev map[string]any) {
 	ev["keyrite"] = BuildFacts()
 	ev["host"] = HostFacts()
 	if len(s.Witnesses) > 0 {
 		ev["witnesses"] = string(s.Witnesses)
+	}
+	if s.PlanSHA256 != "" {
+		ev["plan_sha256"] = s.PlanSHA256
 	}
 }

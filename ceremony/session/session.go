@@ -46,6 +46,10 @@ type Env struct {
 	// (ssh-keygen's ALLOWED SIGNERS) the transcript records: a witness
 	// signature under a name must be by a key it lists for that name.
 	Witnesses []byte
+	// PlanSHA256 is the SHA-256 of the ceremony plan being run (the plan
+	// runner sets it); every ceremony.start records it as plan_sha256,
+	// which transcript verify --plan compares.
+	PlanSHA256 string
 }
 
 // Confirmation is a question put to the operator before an irreversible
