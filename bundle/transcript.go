@@ -131,9 +131,6 @@ func VerifyTranscript(b []byte) ([]TranscriptEntry, error) {
 		if e.Prev != prev {
 			return nil, &TranscriptError{n, "does not chain to the line before (a line was changed)"}
 		}
-		if err := checkMono(out, e); err != nil {
-			return nil, err
-		}
 		prev = lineHash(line, false)
 		out = append(out, e)
 	}
@@ -142,6 +139,12 @@ func VerifyTranscript(b []byte) ([]TranscriptEntry, error) {
 	}
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		return nil, &TranscriptError{n, "the last line is cut short"}
+	}
+	// Once the chain holds: the ceremonies' shape and monotonic offsets.
+	for i, e := range out {
+		if err := checkMono(out[:i], e); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

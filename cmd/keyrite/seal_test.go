@@ -371,3 +371,52 @@ func lastError(t *testing.T, dir string) string {
 	_, stderr, _ := runKeyrite(t, "verify", dir)
 	return stderr
 }
+
+// scripts/check-seal checks a seal without keyrite (bash, jq, sha256sum,
+// openssl): it accepts the sealed bundle and refuses forgeries.
+func TestCheckSealScript(t *testing.T) {
+	st := newSealStory(t)
+	script, err := filepath.Abs("../../scripts/check-seal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, "", script, st.witnessed); !strings.Contains(out, "check-seal: OK: 4 lines and") {
+		t.Errorf("check-seal:\n%s", out)
+	}
+	forger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, c := range []forgery{
+		{"arguments changed", func(t *testing.T, f bundle.Files) {
+			rechain(t, f, func(es []bundle.TranscriptEntry) []bundle.TranscriptEntry {
+				editData(t, &es[0], func(m map[string]any) { m["args"] = []string{"init", "--forged"} })
+				return es
+			})
+		}, "seals another transcript head"},
+		{"a line changed, head kept", func(t *testing.T, f bundle.Files) {
+			f[bundle.TranscriptName] = bytes.Replace(f[bundle.TranscriptName], []byte(`"event":"repo.init"`), []byte(`"event":"repo.INIT"`), 1)
+		}, "transcript line 2 is not the line that was sealed"},
+		{"rehearsal flipped", func(t *testing.T, f bundle.Files) {
+			editJSON(t, f, bundle.SignedInfoName, func(m map[string]any) { m["rehearsal"] = false })
+		}, "files changed or missing since the seal"},
+		{"a file added", func(t *testing.T, f bundle.Files) { f["notes.txt"] = []byte("ok\n") }, "files added after the seal: notes.txt"},
+		{"resealed by another key", func(t *testing.T, f bundle.Files) { reseal(t, f, forger) }, "not those the last line (ceremony.end) names"},
+		{"seal.json edited", func(t *testing.T, f bundle.Files) {
+			seal, _ := bundle.ParseSeal(f[bundle.SealName])
+			seal.Signatures[0].Signature = seal.Signatures[1].Signature
+			f[bundle.SealName], _ = seal.Marshal()
+		}, "signature 1"},
+	} {
+		files, err := bundle.Read(st.witnessed, bundle.KindSigned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.edit(t, files)
+		forged := filepath.Join(st.dir, "script-"+strings.ReplaceAll(c.name, " ", "-"))
+		if err := bundle.Write(forged, bundle.KindSigned, files); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(script, forged).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: check-seal %v, want %q\n%s", c.name, err, c.want, out)
+		}
+	}
+}
