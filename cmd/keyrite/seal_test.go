@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -419,4 +420,31 @@ func TestCheckSealScript(t *testing.T) {
 			t.Errorf("%s: check-seal %v, want %q\n%s", c.name, err, c.want, out)
 		}
 	}
+}
+
+// cmdRechain recomputes a bundle's transcript chain (sequence numbers,
+// hashes) and transcript.head after an edit, as a forger would; run
+// remanifest after it:
+//
+//	rechain DIR
+func cmdRechain(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: rechain BUNDLE")
+	}
+	dir := ts.MkAbs(args[0])
+	var out bytes.Buffer
+	prev := strings.Repeat("0", 64)
+	for i, line := range strings.Split(strings.TrimSuffix(ts.ReadFile(filepath.Join(dir, bundle.TranscriptName)), "\n"), "\n") {
+		var e bundle.TranscriptEntry
+		ts.Check(json.Unmarshal([]byte(line), &e))
+		e.Seq, e.Prev = i+1, prev
+		b, err := json.Marshal(e)
+		ts.Check(err)
+		out.Write(b)
+		out.WriteByte('\n')
+		sum := sha256.Sum256(b)
+		prev = hex.EncodeToString(sum[:])
+	}
+	ts.Check(os.WriteFile(filepath.Join(dir, bundle.TranscriptName), out.Bytes(), 0o644))
+	ts.Check(os.WriteFile(filepath.Join(dir, bundle.HeadName), bundle.HeadFile(prev), 0o644))
 }

@@ -140,7 +140,8 @@ func printAudit(a *App, au *verify.Audit) {
 	if au.Kind == bundle.KindKeyRecord {
 		kind = "key record"
 	}
-	fmt.Fprintf(a.Stdout, "%s %s: %d transcript lines, %d ceremonies\n", kind, au.Bundle, au.Lines, len(au.Ceremonies))
+	fmt.Fprintf(a.Stdout, "%s %s: %d transcript lines, %d %s\n", kind, au.Bundle, au.Lines, len(au.Ceremonies),
+		map[bool]string{true: "ceremony", false: "ceremonies"}[len(au.Ceremonies) == 1])
 	fmt.Fprintf(a.Stdout, "transcript head %s\n", au.TranscriptHead)
 	if w, err := backup.Words(au.TranscriptHead); err == nil {
 		fmt.Fprintf(a.Stdout, "  words: %s\n", w)
