@@ -272,11 +272,11 @@ func checkPriorSeal(e bundle.TranscriptEntry, raw json.RawMessage, actual []stri
 	return &PriorSeal{Line: e.Seq, Head: seal.TranscriptHead, Keys: keys}, nil
 }
 
-// checkSealedBySigners binds the seal to the bundle: every key that sealed
+// CheckSealedBySigners binds the seal to the bundle: every key that sealed
 // its last ceremony signed a file of the bundle (a key of its roots), and
 // every root key whose signature a root.json carries sealed a ceremony of
 // the transcript (this one or one it continues).
-func checkSealedBySigners(s *bundle.Signed, seal *SealReport) error {
+func CheckSealedBySigners(s *bundle.Signed, seal *SealReport) error {
 	signed, rootSigned, err := bundleSigners(s)
 	if err != nil {
 		return err

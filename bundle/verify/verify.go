@@ -113,7 +113,7 @@ func checkSealed(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report
 	if err := checkSealRest(s.Dir, s.Files, entries, seal); err != nil {
 		return err
 	}
-	if err := checkSealedBySigners(s, seal); err != nil {
+	if err := CheckSealedBySigners(s, seal); err != nil {
 		return err
 	}
 	ws, err := checkWitnesses(s.Dir, s.Files, entries)
