@@ -66,4 +66,13 @@ func (s *Session) startFacts(ev map[string]any) {
 	if s.PlanSHA256 != "" {
 		ev["plan_sha256"] = s.PlanSHA256
 	}
+	// The trust decisions taken before the ceremony began (each also gets
+	// its own trust.root line).
+	if len(s.trusted) > 0 {
+		var ts []map[string]any
+		for _, t := range s.trusted {
+			ts = append(ts, map[string]any{"gun": t.GUN, "how": t.How, "current_version": t.Version})
+		}
+		ev["trusted"] = ts
+	}
 }

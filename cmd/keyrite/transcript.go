@@ -150,8 +150,12 @@ func printAudit(a *App, au *verify.Audit) {
 		fmt.Fprintf(a.Stdout, "ceremony %d, lines %d-%d: keyrite %s\n", i+1, c.Line, max(c.EndLine, c.Line), strings.Join(c.Args, " "))
 		fmt.Fprintf(a.Stdout, "  started %s, %s after %s\n", c.Started.UTC().Format(time.RFC3339), c.Outcome,
 			time.Duration(c.DurationUS)*time.Microsecond)
-		if c.Keyrite != nil {
-			fmt.Fprintf(a.Stdout, "  keyrite %s %s %s\n", c.Keyrite.Version, c.Keyrite.Revision, c.Keyrite.Go)
+		if k := c.Keyrite; k != nil {
+			rev := ""
+			if k.Revision != "" {
+				rev = " revision " + k.Revision + map[bool]string{true: " (modified tree)"}[k.Dirty]
+			}
+			fmt.Fprintf(a.Stdout, "  keyrite %s%s, %s\n", k.Version, rev, k.Go)
 		}
 		if h := c.Host; h != nil {
 			up := strings.Join(h.NetworkUp(), "; ")
@@ -343,4 +347,26 @@ func (w *witnessesFlag) Set(path string) error {
 	}
 	w.path, *w.text = path, b
 	return nil
+}
+
+// printSeal is verify's line about the seal and the witnesses.
+func printSeal(a *App, rep *verify.Report) {
+	if rep.Seal == nil {
+		return
+	}
+	var ids []string
+	for _, k := range rep.Seal.Keys {
+		ids = append(ids, k.KeyID)
+	}
+	fmt.Fprintf(a.Stdout, "sealed by %d key(s) (%s) over %d transcript lines and %d files", len(ids), shortIDs(ids), rep.Seal.Lines, rep.Seal.Files)
+	if n := len(rep.Witnesses); n > 0 {
+		var names []string
+		for _, w := range rep.Witnesses {
+			if w.PriorLine == 0 {
+				names = append(names, w.Name)
+			}
+		}
+		fmt.Fprintf(a.Stdout, "; witnessed by %s", strings.Join(names, ", "))
+	}
+	fmt.Fprintln(a.Stdout)
 }
