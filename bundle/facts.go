@@ -5,13 +5,14 @@ package bundle
 // machine ("host") and, when declared, its witnesses ("witnesses", an
 // allowed signers file). Nothing secret.
 
-// Build is the keyrite that ran a ceremony, from the binary's build
-// information: its module version and the VCS revision it was built from.
-type Build struct {
+// BuildFacts is the keyrite that ran a ceremony, from the binary's build
+// information: its module version and the VCS revision it was built from
+// (the fields of internal/buildinfo.Info, where that package exists).
+type BuildFacts struct {
 	Version      string `json:"version"` // "(devel)" for a source build
 	Revision     string `json:"revision,omitempty"`
 	RevisionTime string `json:"revision_time,omitempty"`
-	Dirty        bool   `json:"dirty,omitempty"` // built from a tree with uncommitted changes
+	Dirty        bool   `json:"dirty"` // built from a tree with uncommitted changes
 	Go           string `json:"go"`
 }
 

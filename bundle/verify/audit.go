@@ -53,21 +53,21 @@ type Audit struct {
 // Ceremony is one ceremony of a transcript, from its ceremony.start line
 // to its ceremony.end.
 type Ceremony struct {
-	Line       int             `json:"line"` // its ceremony.start
-	EndLine    int             `json:"end_line,omitempty"`
-	Command    string          `json:"command"`
-	Args       []string        `json:"args"`
-	Started    time.Time       `json:"started"`
-	Ended      time.Time       `json:"ended,omitzero"`
-	DurationUS int64           `json:"duration_us"` // monotonic
-	Keyrite    *bundle.Build   `json:"keyrite,omitempty"`
-	Host       *bundle.Host    `json:"host,omitempty"`
-	Devices    []bundle.Device `json:"devices"`
-	Rehearsal  bool            `json:"rehearsal"`
-	PlanSHA256 string          `json:"plan_sha256,omitempty"`
-	SealKeys   []string        `json:"seal_keys,omitempty"`
-	Outcome    string          `json:"outcome"`
-	Steps      []Step          `json:"steps"`
+	Line       int                `json:"line"` // its ceremony.start
+	EndLine    int                `json:"end_line,omitempty"`
+	Command    string             `json:"command"`
+	Args       []string           `json:"args"`
+	Started    time.Time          `json:"started"`
+	Ended      time.Time          `json:"ended,omitzero"`
+	DurationUS int64              `json:"duration_us"` // monotonic
+	Keyrite    *bundle.BuildFacts `json:"keyrite,omitempty"`
+	Host       *bundle.Host       `json:"host,omitempty"`
+	Devices    []bundle.Device    `json:"devices"`
+	Rehearsal  bool               `json:"rehearsal"`
+	PlanSHA256 string             `json:"plan_sha256,omitempty"`
+	SealKeys   []string           `json:"seal_keys,omitempty"`
+	Outcome    string             `json:"outcome"`
+	Steps      []Step             `json:"steps"`
 }
 
 // Step is one transcript line.
@@ -185,12 +185,12 @@ func ceremonies(entries []bundle.TranscriptEntry) []Ceremony {
 	for _, e := range entries {
 		if e.Event == "ceremony.start" {
 			var ev struct {
-				Args      []string        `json:"args"`
-				Devices   []bundle.Device `json:"devices"`
-				Rehearsal bool            `json:"rehearsal"`
-				Keyrite   *bundle.Build   `json:"keyrite"`
-				Host      *bundle.Host    `json:"host"`
-				Plan      string          `json:"plan_sha256"`
+				Args      []string           `json:"args"`
+				Devices   []bundle.Device    `json:"devices"`
+				Rehearsal bool               `json:"rehearsal"`
+				Keyrite   *bundle.BuildFacts `json:"keyrite"`
+				Host      *bundle.Host       `json:"host"`
+				Plan      string             `json:"plan_sha256"`
 			}
 			json.Unmarshal(e.Data, &ev)
 			out = append(out, Ceremony{Line: e.Seq, Command: e.Command, Args: ev.Args, Started: e.Time, Keyrite: ev.Keyrite,

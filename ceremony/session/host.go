@@ -10,9 +10,9 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 )
 
-// BuildFacts reads the running binary's build information.
-func BuildFacts() bundle.Build {
-	b := bundle.Build{Version: "(unknown)", Go: runtime.Version()}
+// ReadBuild reads the running binary's build information.
+func ReadBuild() bundle.BuildFacts {
+	b := bundle.BuildFacts{Version: "(unknown)", Go: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
@@ -58,7 +58,7 @@ func HostFacts() bundle.Host {
 // (their allowed signers, checked against their signatures) and the plan
 // being run.
 func (s *Session) startFacts(ev map[string]any) {
-	ev["keyrite"] = BuildFacts()
+	ev["keyrite"] = ReadBuild()
 	ev["host"] = HostFacts()
 	if len(s.Witnesses) > 0 {
 		ev["witnesses"] = string(s.Witnesses)
