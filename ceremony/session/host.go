@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -8,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/internal/sshsig"
 )
 
 // ReadBuild reads the running binary's build information.
@@ -57,10 +59,13 @@ func HostFacts() bundle.Host {
 // keyrite that runs it, the machine, the witnesses the operator declared
 // (their allowed signers, checked against their signatures) and the plan
 // being run.
-func (s *Session) startFacts(ev map[string]any) {
+func (s *Session) startFacts(ev map[string]any) error {
 	ev["keyrite"] = ReadBuild()
 	ev["host"] = HostFacts()
 	if len(s.Witnesses) > 0 {
+		if _, err := sshsig.ParseAllowedSigners(s.Witnesses); err != nil {
+			return fmt.Errorf("the ceremony's witnesses: %w", err)
+		}
 		ev["witnesses"] = string(s.Witnesses)
 	}
 	if s.PlanSHA256 != "" {
@@ -75,4 +80,5 @@ func (s *Session) startFacts(ev map[string]any) {
 		}
 		ev["trusted"] = ts
 	}
+	return nil
 }

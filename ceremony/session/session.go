@@ -189,7 +189,9 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 	}
 	s.t = t
 	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
-	s.startFacts(ev)
+	if err := s.startFacts(ev); err != nil {
+		return err
+	}
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
 	}
