@@ -80,7 +80,9 @@ func checkSignedFiles(s *Signed) error {
 	}
 	rest := Files{}
 	for p, b := range s.Files {
-		if !strings.HasPrefix(p, requestPrefix) && !strings.HasPrefix(p, "attestations/") {
+		// The seal and witness files are checked by verify, against the
+		// transcript and the keys that sealed it.
+		if !strings.HasPrefix(p, requestPrefix) && !strings.HasPrefix(p, "attestations/") && !IsSealFile(p) {
 			rest[p] = b
 		}
 	}

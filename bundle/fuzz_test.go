@@ -212,10 +212,14 @@ func FuzzVerifyTranscript(f *testing.F) {
 		if err != nil {
 			t.Fatalf("verified, but cannot be continued: %v", err)
 		}
+		// A continuing ceremony starts with its own ceremony.start.
+		if err := next.Append("ceremony.start", nil); err != nil {
+			t.Fatal(err)
+		}
 		if err := next.Append("more", nil); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := VerifyTranscript(next.Bytes()); err != nil || len(got) != len(entries)+1 {
+		if got, err := VerifyTranscript(next.Bytes()); err != nil || len(got) != len(entries)+2 {
 			t.Fatalf("extended transcript: %d entries, %v", len(got), err)
 		}
 	})

@@ -49,11 +49,22 @@ type Signed struct {
 // WriteSigned writes a signed bundle at dest, carrying its request bundle
 // so that verify can compare what was signed with what was asked.
 func WriteSigned(dest string, info SignedInfo, repoFiles Files, req *Request, transcript []byte) error {
+	files, err := SignedFiles(info, repoFiles, req, transcript)
+	if err != nil {
+		return err
+	}
+	return Write(dest, KindSigned, files)
+}
+
+// SignedFiles are the files of a signed bundle, but its manifest (and the
+// seal, which covers them): bundle.json, the transcript, the signed files
+// and the request bundle.
+func SignedFiles(info SignedInfo, repoFiles Files, req *Request, transcript []byte) (Files, error) {
 	info.Format = signedFormat
 	info.Keyrite = currentBuild()
 	ib, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files := Files{SignedInfoName: append(ib, '\n'), TranscriptName: transcript}
 	for p, b := range repoFiles {
@@ -63,7 +74,7 @@ func WriteSigned(dest string, info SignedInfo, repoFiles Files, req *Request, tr
 	for p, b := range req.Files {
 		files[requestPrefix+p] = b
 	}
-	return Write(dest, KindSigned, files)
+	return files, nil
 }
 
 // ReadSigned reads a signed bundle and verifies its manifest and the

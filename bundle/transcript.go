@@ -17,8 +17,12 @@ var genesis = strings.Repeat("0", 64)
 // TranscriptEntry is one line of transcript.jsonl. Secrets never go in: arguments are
 // recorded as given on the command line, where keyrite accepts no secrets.
 type TranscriptEntry struct {
-	Seq     int             `json:"seq"`
-	Time    time.Time       `json:"time"`
+	Seq  int       `json:"seq"`
+	Time time.Time `json:"time"` // wall time, from the ceremony's clock
+	// MonoUS is the time since the ceremony's first line (its
+	// ceremony.start) in microseconds, from the monotonic clock: a wall
+	// clock set wrong or changed mid-ceremony does not move it.
+	MonoUS  int64           `json:"mono_us"`
 	Command string          `json:"command"`
 	Event   string          `json:"event"`
 	Data    json.RawMessage `json:"data,omitempty"`
@@ -32,6 +36,7 @@ type Transcript struct {
 	last    string
 	command string
 	now     func() time.Time
+	start   time.Time // monotonic reading at this ceremony's first line
 }
 
 // NewTranscript starts a transcript, continuing prior lines if given (a
@@ -57,7 +62,14 @@ func (t *Transcript) Append(event string, data any) error {
 		return err
 	}
 	t.seq++
-	return t.appendEntry(TranscriptEntry{Seq: t.seq, Time: t.now().UTC(), Command: t.command, Event: event, Data: raw, Prev: t.last})
+	var mono int64
+	if t.start.IsZero() {
+		t.start = time.Now()
+	} else {
+		mono = time.Since(t.start).Microseconds()
+	}
+	return t.appendEntry(TranscriptEntry{Seq: t.seq, Time: t.now().UTC(), MonoUS: mono,
+		Command: t.command, Event: event, Data: raw, Prev: t.last})
 }
 
 // Bytes returns the transcript so far.
@@ -133,6 +145,12 @@ func VerifyTranscript(b []byte) ([]TranscriptEntry, error) {
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		return nil, &TranscriptError{n, "the last line is cut short"}
 	}
+	// Once the chain holds: the ceremonies' shape and monotonic offsets.
+	for i, e := range out {
+		if err := checkMono(out[:i], e); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -144,5 +162,24 @@ func (t *Transcript) appendEntry(e TranscriptEntry) error {
 	t.buf.Write(line)
 	t.buf.WriteByte('\n')
 	t.last = lineHash(line, false)
+	return nil
+}
+
+// checkMono checks a line's monotonic offset: 0 at each ceremony.start, and
+// never less than the line before within a ceremony.
+func checkMono(before []TranscriptEntry, e TranscriptEntry) error {
+	switch {
+	case e.MonoUS < 0:
+		return &TranscriptError{e.Seq, "a negative monotonic offset"}
+	case e.Event == "ceremony.start":
+		if e.MonoUS != 0 {
+			return &TranscriptError{e.Seq, "a ceremony.start whose monotonic offset is not 0 (it is not the first line of its ceremony)"}
+		}
+	case len(before) == 0:
+		return &TranscriptError{e.Seq, "the first line is not a ceremony.start"}
+	case e.MonoUS < before[len(before)-1].MonoUS:
+		return &TranscriptError{e.Seq, fmt.Sprintf("its monotonic offset %dus is before line %d's %dus (lines were reordered)",
+			e.MonoUS, e.Seq-1, before[len(before)-1].MonoUS)}
+	}
 	return nil
 }

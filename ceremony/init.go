@@ -134,6 +134,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	}
 	res.Signatures = ks.Signatures()
 	res.Rehearsal = s.Software()
+	if err := s.SealBy(keys.root...); err != nil {
+		return nil, err
+	}
 	if err := s.End(map[string]any{"signatures": res.Signatures, "repos": len(o.GUNs)}); err != nil {
 		return nil, err
 	}

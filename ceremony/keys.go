@@ -8,6 +8,7 @@ import (
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 // GenerateOptions control GenerateKey.
@@ -20,6 +21,10 @@ type GenerateOptions struct {
 	Mode        string
 	PINPolicy   string // YubiKey slot policies: always (default), once, never
 	TouchPolicy string // always (default), cached, never
+	// Record is the directory to create for the key's record: the
+	// generation's transcript sealed by the new key (see writeKeyRecord).
+	// Empty: no record (the command line always gives one).
+	Record string
 }
 
 // ModeAttested generates the key on a device that attests it; the
@@ -29,6 +34,11 @@ const ModeAttested = "attested"
 // GenerateKey creates a key on a device. The device refuses an existing
 // label; the key's first signature is verified before it is reported.
 func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*session.KeyDescription, error) {
+	if o.Record != "" {
+		if err := fsutil.RefuseExisting(o.Record, "record"); err != nil {
+			return nil, err
+		}
+	}
 	s := session.New(env, "key generate")
 	defer s.Close()
 	b, err := s.Backend(ctx, o.Device)
@@ -55,6 +65,7 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 	if err != nil {
 		return nil, err
 	}
+	var attRec *verify.AttestationRecord
 	if o.Mode == ModeAttested {
 		rec, err := attestKey(k, b.Info(), env.Registry)
 		if err == nil && rec == nil {
@@ -72,9 +83,16 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 			return nil, fmt.Errorf("the key %s was generated but its attestation is refused, so it was destroyed: %w", k.URI(), err)
 		}
 		a := rec.Attested
+		attRec = rec
 		desc.Mode = ModeAttested
 		desc.Attestation = &verify.AttestationReport{KeyID: rec.KeyID, Serial: a.Serial, Firmware: a.Firmware, Slot: a.Slot,
 			PINPolicy: a.PINPolicy, TouchPolicy: a.TouchPolicy, Root: a.Root}
+	}
+	if o.Record != "" {
+		if err := writeKeyRecord(ctx, s, b, k, desc, attRec, o); err != nil {
+			return nil, &KeyRecordError{KeyID: desc.CanonicalID, URI: k.URI(), Record: o.Record, Err: err}
+		}
+		desc.Record = o.Record
 	}
 	s.Keep() // the key is the operator's now
 	return desc, nil

@@ -58,7 +58,7 @@ func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateR
 			return nil, err
 		}
 	}
-	if err := s.Begin(in.Files[bundle.TranscriptName], map[string]any{"keys": o.Keys}); err != nil {
+	if err := s.Continue(in, map[string]any{"keys": o.Keys}); err != nil {
 		return nil, err
 	}
 	if err := s.RecordTrust(); err != nil {
@@ -78,6 +78,9 @@ func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateR
 		return nil, errors.New("none of the keys given may sign anything in this bundle (or they have signed it already)")
 	}
 	res.Rehearsal = in.Info.Rehearsal || s.Software()
+	if err := s.SealBy(ks.Used()...); err != nil {
+		return nil, err
+	}
 	if err := s.End(map[string]any{"signatures": res.Signatures}); err != nil {
 		return nil, err
 	}

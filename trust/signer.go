@@ -24,6 +24,7 @@ type deviceKey struct {
 	data.PublicKey // the bare key
 	signer         crypto.Signer
 	count          *atomic.Int64
+	used           atomic.Bool
 }
 
 func (k *deviceKey) Sign(r io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, error) {
@@ -38,6 +39,7 @@ func (k *deviceKey) Sign(r io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, 
 		return nil, err
 	}
 	k.count.Add(1)
+	k.used.Store(true)
 	raw, err := hsm.DERToRaw(der, hsm.CurveSize(pub.Curve))
 	if err != nil {
 		return nil, err
@@ -56,6 +58,7 @@ func (k *deviceKey) SignatureAlgorithm() data.SigAlgorithm { return data.ECDSASi
 // signs; it never creates or exports keys.
 type KeyService struct {
 	keys  map[string]*deviceKey // by canonical key ID
+	order []string              // key IDs in the order added
 	roles map[string]data.RoleName
 	count atomic.Int64
 }
@@ -72,6 +75,9 @@ func (s *KeyService) Add(signer crypto.Signer, role data.RoleName) (data.PublicK
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := s.keys[pub.ID()]; !ok {
+		s.order = append(s.order, pub.ID())
+	}
 	s.keys[pub.ID()] = &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
 	s.roles[pub.ID()] = role
 	return pub, nil
@@ -83,8 +89,25 @@ func (s *KeyService) Certify(signer crypto.Signer, gun string, notBefore, notAft
 	cert, pub, err := RootCertificate(signer, gun, notBefore, notAfter, r)
 	if err == nil {
 		s.count.Add(1)
+		if bare, perr := PublicKey(signer.Public()); perr == nil {
+			if k, ok := s.keys[bare.ID()]; ok {
+				k.used.Store(true)
+			}
+		}
 	}
 	return cert, pub, err
+}
+
+// Used are the keys that made at least one signature, in the order they
+// were added: the keys that seal the ceremony.
+func (s *KeyService) Used() []crypto.Signer {
+	var out []crypto.Signer
+	for _, id := range s.order {
+		if k, ok := s.keys[id]; ok && k.used.Load() {
+			out = append(out, k.signer)
+		}
+	}
+	return out
 }
 
 // Signatures is the number of signatures the devices have made.

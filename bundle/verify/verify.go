@@ -29,6 +29,8 @@ type Report struct {
 	TranscriptLines int                 `json:"transcript_lines"`
 	TranscriptHead  string              `json:"transcript_head"`
 	Attestations    []AttestationReport `json:"attestations,omitempty"`
+	Seal            *SealReport         `json:"seal,omitempty"`
+	Witnesses       []WitnessReport     `json:"witnesses,omitempty"`
 	OK              bool                `json:"ok"`
 }
 
@@ -65,6 +67,12 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	// The transcript, line by line, against the seal's signed record of
+	// it: an edited transcript is named by its first line that differs.
+	seal, err := checkSealedLines(s.Dir, s.Files)
+	if err != nil {
+		return rep, err
+	}
 	if err := checkListedOnce(s); err != nil {
 		return rep, err
 	}
@@ -83,11 +91,37 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err := checkAttestations(s, entries, rep, o.Registry); err != nil {
 		return rep, err
 	}
+	// The seal last: the checks above name what is wrong with a file; the
+	// seal catches what they cannot (an edited transcript, bundle.json).
+	if err := checkSealed(s, entries, rep, seal); err != nil {
+		return rep, err
+	}
 	if len(missing) > 0 {
 		return rep, &IncompleteError{Bundle: s.Dir, Missing: missing}
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// checkSealed checks the rehearsal flag against the transcript, the rest
+// of the seal (the files, the keys), that the keys that sealed are those
+// that signed, and the witnesses.
+func checkSealed(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, seal *SealReport) error {
+	if err := checkRehearsal(s.Dir, bundle.SignedInfoName, s.Info.Rehearsal, entries); err != nil {
+		return err
+	}
+	if err := checkSealRest(s.Dir, s.Files, entries, seal); err != nil {
+		return err
+	}
+	if err := CheckSealedBySigners(s, seal); err != nil {
+		return err
+	}
+	ws, err := checkWitnesses(s.Dir, s.Files, entries)
+	if err != nil {
+		return err
+	}
+	rep.Seal, rep.Witnesses = seal, ws
+	return nil
 }
 
 // transcript checks the chain once; every later check reads its entries.

@@ -25,6 +25,9 @@ type KeyDescription struct {
 	// Mode and Attestation are set for keys generated in attested mode.
 	Mode        string                    `json:"mode,omitempty"`
 	Attestation *verify.AttestationReport `json:"attestation,omitempty"`
+	// Record is the key record key generate wrote (its transcript, sealed
+	// by the key).
+	Record string `json:"record,omitempty"`
 }
 
 // DescribeKey describes a public key as keyrite reports it.

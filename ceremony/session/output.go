@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,14 +13,22 @@ import (
 	"github.com/keyrite/keyrite/trust"
 )
 
-// WriteSigned writes the signed bundle whole, with the transcript so far,
-// then reads it back and verifies it as verify would: nothing unverified
+// WriteSigned writes the signed bundle whole, with the transcript so far
+// sealed by the keys SealBy named, then reads it back and verifies it as verify would: nothing unverified
 // leaves the room. A bundle that fails is removed. A bundle still waiting
 // for other holders' signatures is a result, not a failure: missing names
 // the roles whose threshold is not met yet.
 func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.Files, req *bundle.Request) (missing []string, err error) {
 	info.Rehearsal = info.Rehearsal || s.software
-	if err := bundle.WriteSigned(out, info, files, req, s.Transcript()); err != nil {
+	all, err := bundle.SignedFiles(info, files, req, s.Transcript())
+	if err != nil {
+		return nil, err
+	}
+	// Sealed by the keys that signed (SealBy) before anything is written.
+	if err := s.Seal(context.TODO(), all); err != nil {
+		return nil, err
+	}
+	if err := bundle.Write(out, bundle.KindSigned, all); err != nil {
 		return nil, err
 	}
 	rep, err := verify.Dir(out, s.Now(), s.VerifyOptions())

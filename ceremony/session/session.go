@@ -16,7 +16,6 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/buildinfo"
 	"github.com/keyrite/keyrite/internal/journal"
 	"github.com/keyrite/keyrite/trust/store"
 )
@@ -58,6 +57,14 @@ type Env struct {
 	KeyInUse func(canonicalID string) (where string, inUse bool)
 	// Log is the structured log (--verbose); nil: none. Never secrets.
 	Log *slog.Logger
+	// Witnesses are the ceremony's witnesses, as an allowed signers file
+	// (ssh-keygen's ALLOWED SIGNERS) the transcript records: a witness
+	// signature under a name must be by a key it lists for that name.
+	Witnesses []byte
+	// PlanSHA256 is the SHA-256 of the ceremony plan being run (the plan
+	// runner sets it); every ceremony.start records it as plan_sha256,
+	// which transcript verify --plan compares.
+	PlanSHA256 string
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -113,6 +120,7 @@ type Session struct {
 	journal *journal.Journal // created with the run's first key
 	jhead   journal.Header
 	pending []pendingEvent // recorded by Begin
+	seal    sealState
 }
 
 // New starts a session for a command (the name its transcript records).
@@ -165,6 +173,7 @@ func (s *Session) Key(ctx context.Context, uri string) (hsm.Key, error) {
 	if err != nil {
 		return nil, WrapDevice(uri, err)
 	}
+	s.seal.opened(k.URI(), uri)
 	return k, nil
 }
 
@@ -201,7 +210,10 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 		return err
 	}
 	s.t = t
-	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software, "keyrite": buildinfo.Get()}
+	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	if err := s.startFacts(ev); err != nil {
+		return err
+	}
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
 	}
@@ -223,6 +235,7 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 // Record appends an event to the transcript.
 func (s *Session) Record(event string, data any) error {
 	s.logger().Debug("transcript", "command", s.command, "event", event)
+	s.seal.lastEvent = event
 	return s.t.Append(event, data)
 }
 
@@ -233,8 +246,11 @@ func (e Env) logger() *slog.Logger {
 	return e.Log
 }
 
-// End appends the ceremony.end line.
-func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", fields) }
+// End appends the ceremony.end line; it names the keys that will seal the
+// transcript (SealBy), if any.
+func (s *Session) End(fields map[string]any) error {
+	return s.Record("ceremony.end", s.endFields(fields))
+}
 
 // Transcript is the transcript so far.
 func (s *Session) Transcript() []byte { return s.t.Bytes() }

@@ -119,7 +119,7 @@ func writeRequest(t *testing.T, dir, gun string) {
 }
 
 func TestWriteSignedRemovesABundleThatDoesNotVerify(t *testing.T) {
-	env, _, _ := testEnv(t)
+	env, _, token := testEnv(t)
 	dir := t.TempDir()
 	writeRequest(t, filepath.Join(dir, "request"), "example.com/a")
 	req, err := bundle.ReadRequest(filepath.Join(dir, "request"))
@@ -128,10 +128,24 @@ func TestWriteSignedRemovesABundleThatDoesNotVerify(t *testing.T) {
 	}
 	s := New(env, "test")
 	defer s.Close()
+	k, err := s.Key(context.Background(), token+";object=root")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Begin(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "signed")
+	// Without a key to seal it, nothing is written.
+	if _, err := s.WriteSigned(out, bundle.SignedInfo{Server: req.Info.Server}, bundle.Files{}, req); err == nil || !strings.Contains(err.Error(), "no key was named to seal") {
+		t.Fatalf("WriteSigned without SealBy: %v", err)
+	}
+	if err := s.SealBy(k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.End(nil); err != nil {
+		t.Fatal(err)
+	}
 	// A bundle that signs nothing is written, fails verification, and is
 	// removed: nothing unverified is left for the USB stick.
 	_, err = s.WriteSigned(out, bundle.SignedInfo{Server: req.Info.Server}, bundle.Files{}, req)

@@ -223,6 +223,9 @@ func (b *Batch) sign(u Update, currents []*trust.Current, changes []*Change) (*U
 	}
 	res.Signatures = b.Keys.Signatures()
 	res.Rehearsal = b.Software()
+	if err := b.SealBy(b.Keys.Used()...); err != nil {
+		return nil, err
+	}
 	if err := b.End(map[string]any{"signatures": res.Signatures, "repos": len(changes)}); err != nil {
 		return nil, err
 	}

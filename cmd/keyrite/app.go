@@ -50,6 +50,7 @@ type App struct {
 	warnedState            bool
 
 	args     []string // the command line, recorded in transcripts
+	signers  []byte   // --witnesses: the ceremony's witnesses (allowed signers)
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
@@ -131,7 +132,7 @@ func (a *App) env() session.Env {
 		a.pins = &term.PINSource{File: a.PINFile}
 	}
 	trustStore := a.trustStore()
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(),
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,
 		HSM:     hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
 		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore)}
 }

@@ -196,6 +196,9 @@ func bundleHint(err error) (int, string, bool) {
 		cfile   *regcreds.FileError
 		expire  *bundle.ExpiringError
 	)
+	if code, hint, ok := sealHint(err); ok {
+		return code, hint, true
+	}
 	switch {
 	case errors.As(err, &inc):
 		return exitVerifyKO, "nothing was uploaded: the other holders add their signatures with keyrite sign BUNDLE --key URI -o NEW_DIR", true

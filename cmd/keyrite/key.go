@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -53,6 +56,12 @@ device's attestation is verified against Yubico's roots, the device's serial
 and firmware, and the key (a key whose attestation is refused is destroyed).
 init puts the attestation into the signed bundle. YubiKey on-device keys take
 the same policy flags.
+
+Every on-device or attested generation leaves a record: a directory with
+the generation's transcript (device, serial, key ID, attestation digest)
+sealed by the new key itself, -o DIR or a new directory under records/ next
+to the trust store (default ~/.config/keyrite/records/). keyrite transcript
+verify checks it; keyrite transcript witness adds witnesses' signatures.
 
 --mode backed-up: the key is made in this computer's memory, from the OS
 random generator mixed with the random generator of each device that has one
@@ -106,9 +115,10 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 			}
 			switch mode {
 			case modeOnDevice, ceremony.ModeAttested:
-				if len(custodians) > 0 || out != "" || cmd.Flags().Changed("threshold") || len(passphrases) > 0 || finish.given() {
-					return usagef(cmd, "--custodian, --threshold, --passphrase-file, --share, --identity, --plugin and -o belong to --mode backed-up")
+				if len(custodians) > 0 || cmd.Flags().Changed("threshold") || len(passphrases) > 0 || finish.given() {
+					return usagef(cmd, "--custodian, --threshold, --passphrase-file, --share, --identity and --plugin belong to --mode backed-up")
 				}
+				o.Record = out
 				if len(devices) != 1 {
 					return usagef(cmd, "--mode %s makes a key on one device; several devices need --mode backed-up", mode)
 				}
@@ -137,7 +147,7 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 	c.Flags().StringVar(&o.TouchPolicy, "touch-policy", "always", "YubiKey: touch for every signature (always), cached for 15s, or never")
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "backed-up: NAME=RECIPIENT, one per share")
 	c.Flags().IntVar(&threshold, "threshold", 0, "backed-up: shares needed to restore the key (1 to the number of custodians)")
-	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create")
+	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create; on-device and attested: the key record to create (default: a new directory under records/ next to the trust store)")
 	c.Flags().StringArrayVar(&passphrases, "passphrase-file", nil, "backed-up: NAME=FILE, the new passphrase of custodian NAME's share (default: asked twice)")
 	finish.add(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -146,6 +156,13 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 }
 
 func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, asJSON bool) error {
+	if o.Record == "" {
+		dir, err := a.keyRecordDir(o.Label)
+		if err != nil {
+			return err
+		}
+		o.Record = dir
+	}
 	k, err := ceremony.GenerateKey(cmd.Context(), a.env(), o)
 	if err != nil {
 		return err
@@ -158,6 +175,7 @@ func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, a
 		fmt.Fprintf(a.Stdout, "  attested: YubiKey serial %d, firmware %s, slot %s, PIN %s, touch %s (root %s)\n",
 			at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy, at.Root)
 	}
+	fmt.Fprintf(a.Stdout, "  record: %s (sealed by the key; keyrite transcript verify %s)\n", k.Record, k.Record)
 	if k.Software {
 		fmt.Fprintf(a.Stdout, "  (%s)\n", hsm.SoftwareLabel)
 	}
@@ -254,4 +272,28 @@ func newKeyListCmd(a *App) *cobra.Command {
 	c.Flags().StringVar(&device, "device", "", "device URI")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// keyRecordDir is where a key generation's record goes by default: a new
+// directory under records/ next to the trust store (the machine's own
+// state: ~/.config/keyrite/records/ by default).
+func (a *App) keyRecordDir(label string) (string, error) {
+	ts := a.trustStore()
+	if ts == nil {
+		return "", errors.New("no configuration directory for the key record: give -o DIR")
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, label)
+	base := filepath.Join(filepath.Dir(ts.Dir), "records", "key-"+a.Now().UTC().Format("20060102T150405Z")+"-"+strings.TrimLeft(safe, "."))
+	dir := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(dir); os.IsNotExist(err) {
+			return dir, nil
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
 }

@@ -97,6 +97,7 @@ func TestScripts(t *testing.T) {
 			"flipbyte":   cmdFlipByte,
 			"unlist":     cmdUnlist,
 			"remanifest": cmdRemanifest,
+			"rechain":    cmdRechain,
 			"splicesigs": cmdSpliceSigs,
 			"tree":       cmdTree,
 			"jsonvalid":  cmdJSONValid,

@@ -19,8 +19,10 @@ func newVerifyCmd(a *App) *cobra.Command {
 		Long: `Check a signed bundle without any network: the manifests (every file's length
 and SHA-256), the transcript's hash chain, and for every GUN canonical JSON,
 signatures and thresholds per role, root certificates (CN = GUN, valid now),
-versions, and that the server keys in root are those of the request bundle.
-Exit code 4 when anything fails.`,
+versions, that the server keys in root are those of the request bundle, and
+the seal: signed by the keys that signed, over the transcript head, every
+line and every file (keyrite transcript verify shows the ceremony step by
+step). Exit code 4 when anything fails.`,
 		Example: `  keyrite verify signed/
   keyrite verify --json signed/ | jq '.repos[].roles'`,
 		Args: exactArgs(1, "one bundle directory"),
@@ -83,6 +85,7 @@ func printVerify(a *App, rep *verify.Report) {
 			fmt.Fprintf(a.Stderr, "keyrite: warning: attested root key %s: %s\n", shortIDs([]string{at.KeyID}), w)
 		}
 	}
+	printSeal(a, rep)
 	verdict := "verified"
 	if !rep.OK {
 		verdict = "verified but NOT fully signed"

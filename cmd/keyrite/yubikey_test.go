@@ -125,6 +125,12 @@ func TestIntegrationYubiKey(t *testing.T) {
 		t.Errorf("device list:\n%s", out)
 	}
 	key := e.attestedRoot(serial, "root-2026")
+	// The generation left a key record: its transcript, with the
+	// attestation, sealed by the new key through the YubiKey.
+	if out, _ := e.must("transcript", "verify", key.Record); !strings.Contains(out, "key.attested") || !strings.Contains(out, "serial=10000001") ||
+		!strings.Contains(out, "seal: 1 key(s)") || !strings.Contains(out, "key "+key.CanonicalID+" on yubikey") {
+		t.Errorf("transcript verify of the key record:\n%s", out)
+	}
 
 	guns := []string{"registry.example.com/yk/app", "registry.example.com/yk/web"}
 	req, signed := filepath.Join(e.dir, "request"), filepath.Join(e.dir, "signed")

@@ -1,0 +1,135 @@
+package verify
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strings"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/trust"
+)
+
+// RecordReport is the result of verifying a key record.
+type RecordReport struct {
+	Record          string             `json:"record"`
+	Key             bundle.KeyRecord   `json:"key"`
+	TranscriptLines int                `json:"transcript_lines"`
+	TranscriptHead  string             `json:"transcript_head"`
+	Attestation     *AttestationReport `json:"attestation,omitempty"`
+	Seal            *SealReport        `json:"seal,omitempty"`
+	Witnesses       []WitnessReport    `json:"witnesses,omitempty"`
+	OK              bool               `json:"ok"`
+
+	files   bundle.Files
+	entries []bundle.TranscriptEntry
+}
+
+// RecordDir verifies a key record: its manifest, the transcript chain,
+// that record.json says what the transcript's key.generated line records
+// (key ID, public key, URI, device), the attestation if any, the rehearsal
+// flag, and the seal, which must be by the recorded key alone.
+func RecordDir(dir string, o Options) (*RecordReport, error) {
+	files, rec, err := bundle.ReadKeyRecord(dir)
+	if err != nil {
+		return nil, err
+	}
+	rep := &RecordReport{Record: dir, Key: *rec, files: files}
+	fail := func(format string, a ...any) error {
+		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
+	}
+	entries, err := bundle.VerifyTranscript(files[bundle.TranscriptName])
+	if err != nil {
+		return rep, fail("%v", err)
+	}
+	if len(entries) == 0 {
+		return rep, fail("the transcript is empty")
+	}
+	rep.entries = entries
+	rep.TranscriptLines, rep.TranscriptHead = len(entries), bundle.TranscriptHead(files[bundle.TranscriptName])
+	block, _ := pem.Decode([]byte(rec.PublicKeyPEM))
+	if block == nil {
+		return rep, fail("altered: record.json's public key is not PEM")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return rep, fail("altered: record.json's public key: %v", err)
+	}
+	id, err := KeyID(pub)
+	if err != nil || id != rec.KeyID {
+		return rep, fail("altered: record.json names key %s, but its public key is key %s", trust.ShortID(rec.KeyID), trust.ShortID(id))
+	}
+	if err := checkGenerated(rec, entries, fail); err != nil {
+		return rep, err
+	}
+	var attested []string
+	for p := range files {
+		if strings.HasPrefix(p, AttestationDir) {
+			attested = append(attested, p)
+		}
+	}
+	switch {
+	case len(attested) > 1 || len(attested) == 1 && attested[0] != AttestationDir+rec.KeyID+".json":
+		return rep, fail("altered: a key record holds the attestation of its own key only, not %v", attested)
+	case len(attested) == 1:
+		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{rec.KeyID: true}, recordedAttestations(entries))
+		if err != nil {
+			return rep, fail("%v", err)
+		}
+		if rec.AttestationSHA256 != bundle.SHA256Hex(files[attested[0]]) {
+			return rep, fail("altered: record.json does not name the attestation the record holds")
+		}
+		rep.Attestation = ar
+	case rec.AttestationSHA256 != "" || len(recordedAttestations(entries)) > 0:
+		return rep, fail("altered: the record names an attestation it does not hold")
+	}
+	if err := checkRehearsal(dir, bundle.KeyRecordName, rec.Rehearsal, entries); err != nil {
+		return rep, err
+	}
+	seal, err := CheckSeal(dir, files, entries)
+	if err != nil {
+		return rep, err
+	}
+	for _, k := range seal.Keys {
+		if k.KeyID != rec.KeyID {
+			return rep, sealFail(dir, "a key record is sealed by the key it records (%s), not by key %s", trust.ShortID(rec.KeyID), trust.ShortID(k.KeyID))
+		}
+	}
+	ws, err := checkWitnesses(dir, files, entries)
+	if err != nil {
+		return rep, err
+	}
+	rep.Seal, rep.Witnesses, rep.OK = seal, ws, true
+	return rep, nil
+}
+
+// checkGenerated compares record.json with the transcript's one
+// key.generated line.
+func checkGenerated(rec *bundle.KeyRecord, entries []bundle.TranscriptEntry, fail func(string, ...any) error) error {
+	var line *bundle.TranscriptEntry
+	for i, e := range entries {
+		if e.Event == "key.generated" {
+			if line != nil {
+				return fail("altered: transcript lines %d and %d both record a key generation", line.Seq, e.Seq)
+			}
+			line = &entries[i]
+		}
+	}
+	if line == nil {
+		return fail("altered: the transcript records no key generation")
+	}
+	var ev struct {
+		KeyID  string        `json:"key_id"`
+		PEM    string        `json:"public_key_pem"`
+		URI    string        `json:"uri"`
+		Device bundle.Device `json:"device"`
+	}
+	if err := json.Unmarshal(line.Data, &ev); err != nil {
+		return fail("transcript line %d: unreadable key.generated event", line.Seq)
+	}
+	if ev.KeyID != rec.KeyID || ev.PEM != rec.PublicKeyPEM || ev.URI != rec.URI || ev.Device != rec.Device {
+		return fail("altered: record.json does not describe the key transcript line %d records (key %s on %s)", line.Seq, trust.ShortID(ev.KeyID), ev.Device.URI)
+	}
+	return nil
+}
