@@ -260,7 +260,9 @@ func producesBundle(s Step) bool {
 func producesBackup(s Step) bool { return s.Generate != nil && s.Generate.Mode == ModeBackedUp }
 
 // ProducesBundle says whether step i (from 1) writes a signed bundle.
-func (p *Plan) ProducesBundle(i int) bool { return i >= 1 && i <= len(p.Steps) && producesBundle(p.Steps[i-1]) }
+func (p *Plan) ProducesBundle(i int) bool {
+	return i >= 1 && i <= len(p.Steps) && producesBundle(p.Steps[i-1])
+}
 
 // source checks that a step takes its input from exactly one of an earlier
 // step or files.
