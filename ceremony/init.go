@@ -95,6 +95,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if err != nil {
 		return nil, err
 	}
+	if err := previewInit(s, o, keys, s.Now()); err != nil {
+		return nil, err
+	}
 	// Keys this run creates are destroyed again if it fails.
 	defer func() {
 		if err != nil {
