@@ -54,8 +54,8 @@ type Plan struct {
 // Witness is someone who watches the ceremony and signs its transcript
 // with their SSH key.
 type Witness struct {
-	Name   string `yaml:"name,required"`
-	SSHKey string `yaml:"ssh_key,required"`
+	Name   string `yaml:"name,required" json:"name"`
+	SSHKey string `yaml:"ssh_key,required" json:"ssh_key"`
 }
 
 // Device names one device: exactly one of YubiKey (its serial), Token (a

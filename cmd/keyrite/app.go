@@ -16,6 +16,7 @@ import (
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/keyrite/keyrite/hsm/yubikey"
+	"github.com/keyrite/keyrite/internal/airgap"
 	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/trust/store"
@@ -41,12 +42,16 @@ type App struct {
 	Force          bool   // try a PIN even with one attempt left
 	TrustDir       string // the trust store; empty: store.DefaultDir()
 	Now            func() time.Time
+	RequireAirgap  bool // --require-airgap: refuse to start with a network up
+	// Answer types confirmations instead of the terminal: tests only.
+	Answer func(session.Confirmation) (string, error)
 
 	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
 	pins     *term.PINSource
+	airgap   *airgap.Report // the air-gap check, when one was required
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
 	attestRoots *x509.CertPool
@@ -116,7 +121,8 @@ func (a *App) env() session.Env {
 		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
 	}
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(),
-		HSM: hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force}}
+		HSM:   hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
+		Start: a.airgapStart()}
 }
 
 // batchEnv is env with a progress line per item, unless the output is
@@ -166,6 +172,9 @@ func (a *App) warnSoftware(software bool) {
 // after saying what it will do.
 func (a *App) confirm(c session.Confirmation) (string, error) {
 	fmt.Fprintf(a.Stderr, "keyrite: %s\n", c.Action)
+	if a.Answer != nil {
+		return a.Answer(c)
+	}
 	return term.ReadLine(c.Prompt)
 }
 

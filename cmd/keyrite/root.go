@@ -36,6 +36,8 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.TrustDir, "trust-dir", a.TrustDir, "the trust store: the roots this machine trusts per GUN (default: keyrite/trust under $XDG_CONFIG_HOME or ~/.config)")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
+	root.PersistentFlags().BoolVar(&a.RequireAirgap, "require-airgap", false, "refuse to start unless this machine is air-gapped: no network interface but loopback up, no default route, no wireless or Bluetooth device")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.checkAirgapFlag(c) }
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(c *cobra.Command, args []string) error {
@@ -46,7 +48,7 @@ never from flags, URIs or the environment.`,
 	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
 		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
-		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a))
+		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newCeremonyCmd(a))
 	return root
 }
 
