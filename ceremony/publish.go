@@ -24,6 +24,9 @@ func Publish(ctx context.Context, o PublishOptions) (*verify.Report, []bundle.Pu
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkRehearsalServer(s, o.Server.URL); err != nil {
+		return nil, nil, err
+	}
 	rep, err := verify.Signed(s, o.Now, o.Verify)
 	if err != nil {
 		return rep, nil, err

@@ -119,7 +119,9 @@ func (e *StepError) Unwrap() error { return e.Err }
 // ResumeError is a run that cannot be resumed as it is.
 type ResumeError struct{ Out, Reason string }
 
-func (e *ResumeError) Error() string { return fmt.Sprintf("cannot resume the run in %s: %s", e.Out, e.Reason) }
+func (e *ResumeError) Error() string {
+	return fmt.Sprintf("cannot resume the run in %s: %s", e.Out, e.Reason)
+}
 
 // runner is one run of a plan.
 type runner struct {

@@ -115,7 +115,7 @@ func (r *runner) stepEnv(i int) session.Env {
 // confirm needs the word yes typed before an irreversible step (want
 // other than "yes" for key destruction); in a rehearsal --yes answers.
 func (r *runner) confirm(i int, action string, detail any) error {
-	return r.confirmWant(i, action, detail, "the word yes", "yes", "Type yes to go on (anything else stops the run, nothing done): ")
+	return r.confirmWant(i, action, detail, "answer", "yes", "Type yes to go on (anything else stops the run, nothing done): ")
 }
 
 func (r *runner) confirmWant(i int, action string, detail any, what, want, prompt string) error {

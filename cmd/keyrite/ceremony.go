@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/plan"
 	"github.com/keyrite/keyrite/ceremony/run"
 	"github.com/keyrite/keyrite/hsm"
@@ -358,6 +359,7 @@ func ceremonyHint(err error) (int, string, bool) {
 		absent *run.AbsentError
 		resume *run.ResumeError
 		reqmis *RequestMismatchError
+		rehsrv *ceremony.RehearsalServerError
 	)
 	switch {
 	case errors.As(err, &secret):
@@ -370,6 +372,8 @@ func ceremonyHint(err error) (int, string, bool) {
 		return exitDevice, "attach the devices the plan names (keyrite device list shows what is attached), or fix the plan; nothing was done", true
 	case errors.As(err, &resume):
 		return exitFailed, "resume with the same plan and output directory; a record that does not verify means the outputs were changed: start a new run in a new directory", true
+	case errors.As(err, &rehsrv):
+		return exitFailed, "nothing was uploaded: a rehearsal goes to a notary-server on this machine (127.0.0.1, localhost, [::1]); a real server gets bundles signed with hardware", true
 	case errors.As(err, &reqmis):
 		return exitFailed, "fetch a request bundle with every repository of the plan: keyrite fetch --server URL -o NEW_DIR GUN...", true
 	}
