@@ -36,7 +36,19 @@ func (e *AbsentError) Error() string {
 // without opening any (no PIN is asked). A software token is at hand when
 // its file exists or a step of the plan makes a key on it.
 func CheckDevices(ctx context.Context, env session.Env, p *plan.Plan) ([]DeviceStatus, error) {
-	attached, errs := env.Registry.Devices(ctx, env.HSM)
+	// Only the kinds the plan names are listed, YubiKeys first: a PKCS#11
+	// module such as OpenSC keeps open the cards it lists.
+	attached, errs := []hsm.DeviceInfo{}, map[string]error{}
+	for _, scheme := range []string{"yubikey", "pkcs11"} {
+		if !usesScheme(p, scheme) {
+			continue
+		}
+		ds, err := env.Registry.SchemeDevices(ctx, scheme, env.HSM)
+		if err != nil {
+			errs[scheme] = err
+		}
+		attached = append(attached, ds...)
+	}
 	var out []DeviceStatus
 	var absent []DeviceStatus
 	for _, name := range sortedNames(p.Devices) {
@@ -109,6 +121,16 @@ func makesKeyOn(p *plan.Plan, device string) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// usesScheme says whether the plan names a device of a URI scheme.
+func usesScheme(p *plan.Plan, scheme string) bool {
+	for name := range p.Devices {
+		if uri, err := p.DeviceURI(name); err == nil && strings.HasPrefix(uri, scheme+":") {
+			return true
 		}
 	}
 	return false

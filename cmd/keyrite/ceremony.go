@@ -171,6 +171,7 @@ func checkRequest(p *plan.Plan, dir string) error {
 // ceremonyFlags are run's and rehearse's.
 type ceremonyFlags struct {
 	request, out string
+	pukFile      string
 	resume, yes  bool
 	asJSON       bool
 }
@@ -181,6 +182,7 @@ func (f *ceremonyFlags) add(c *cobra.Command, outHelp string) {
 	c.Flags().BoolVar(&f.resume, "resume", false, "continue the run in -o from its first step not done (the steps done are verified, not redone)")
 	c.Flags().BoolVar(&f.yes, "yes", false, "answer every confirmation yes: rehearsals only")
 	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&f.pukFile, "puk-file", "", "provision steps: read the new PUK from this file (mode 0600) instead of the terminal; --pin-file gives the new PIN")
 }
 
 func newCeremonyRunCmd(a *App) *cobra.Command {
@@ -279,10 +281,10 @@ func (a *App) runOptions(cmd *cobra.Command, p *plan.Plan, f ceremonyFlags) run.
 	ctx := cmd.Context()
 	pf := &passphraseFiles{byName: map[string]string{}}
 	prompt := &term.PINSource{Warn: a.Stderr}
-	secret := func(kind string) func(string) ([]byte, error) {
+	secret := func(file, kind string) func(string) ([]byte, error) {
 		return func(device string) ([]byte, error) {
-			if a.PINFile != "" {
-				return term.ReadSecretFile(a.PINFile, a.Stderr)
+			if file != "" {
+				return term.ReadSecretFile(file, a.Stderr)
 			}
 			return prompt.PIN(ctx, term.Request{Device: device, Kind: kind, Confirm: true})
 		}
@@ -294,7 +296,7 @@ func (a *App) runOptions(cmd *cobra.Command, p *plan.Plan, f ceremonyFlags) run.
 			in.PluginUI = a.pluginUI()
 			return in
 		},
-		NewPIN: secret("new PIN (6-8 characters)"), NewPUK: secret("new PUK (6-8 characters)"),
+		NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(f.pukFile, "new PUK (6-8 characters)"),
 		Say: func(text string) {
 			if f.asJSON {
 				return

@@ -18,6 +18,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/internal/pivsim"
 	"github.com/keyrite/keyrite/internal/testenv"
 )
 
@@ -258,5 +259,76 @@ func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
 	}
 	if entries[0].Event != "ceremony.start" || start.PlanSHA256 != planSHA || start.PlanStep != step {
 		t.Errorf("%s: ceremony.start names plan %s step %d, want %s step %d", signed, start.PlanSHA256, start.PlanStep, planSHA, step)
+	}
+}
+
+// TestCeremonyFromPlanYubiKey runs a plan on a factory-fresh virtual
+// YubiKey behind the real pcscd: provision it, generate an attested root
+// key in slot 9c, init a repository that requires the attestation; the
+// test publishes, and docker sees the key.
+func TestCeremonyFromPlanYubiKey(t *testing.T) {
+	e := newYKEnv(t, 1)
+	srv := testenv.StartNotaryServer(t)
+	const serial = 10000042
+	card := e.pcsc.VirtualYubiKey(t, 0, serial, e.ca, pivsim.Config{})
+	gun := "registry.example.com/ykplan/app"
+	planFile := filepath.Join(e.dir, "plan.yaml")
+	writeFile(t, planFile, fmt.Sprintf(`version: 1
+ceremony: yubikey-root
+operators: [alice]
+airgap: not-required
+devices:
+  yk: {yubikey: %d}
+steps:
+  - provision: {device: yk}
+  - generate: {mode: attested, label: root-yk, devices: [yk], slot: 9c}
+  - init: {guns: [%s], root_keys: [yk/9c], require_attestation: true}
+`, serial, gun))
+	req, out := filepath.Join(e.dir, "request"), filepath.Join(e.dir, "out")
+	e.must("fetch", "--server", srv.URL, "--tls-ca", srv.CAFile, "-o", req, gun)
+	var asked []session.Confirmation
+	var o, errb bytes.Buffer
+	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(t),
+		Answer: func(c session.Confirmation) (string, error) {
+			asked = append(asked, c)
+			return "yes", nil
+		}}
+	if code := a.Run(context.Background(), []string{"ceremony", "run", planFile, "--in", req, "-o", out,
+		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json"}); code != 0 {
+		t.Fatalf("ceremony run: exit %d\n%s", code, errb.String())
+	}
+	var res runResult
+	if err := json.Unmarshal(o.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Steps) != 3 || len(asked) != 3 {
+		t.Fatalf("%d steps, %d confirmations", len(res.Steps), len(asked))
+	}
+	var key session.KeyDescription
+	if err := json.Unmarshal(res.Steps[1].Result, &key); err != nil {
+		t.Fatal(err)
+	}
+	if key.Attestation == nil || key.Attestation.Serial != serial || key.Attestation.Slot != "9c" {
+		t.Fatalf("generated %+v", key)
+	}
+	signed := filepath.Join(out, res.Steps[2].Dir, "signed")
+	if _, err := os.Stat(filepath.Join(signed, "attestations", key.CanonicalID+".json")); err != nil {
+		t.Fatalf("no attestation in the bundle: %v", err)
+	}
+	checkPlanStep(t, signed, res.PlanSHA256, 3)
+	if card.Signatures() == 0 {
+		t.Error("the card made no signature")
+	}
+	e.must("publish", "--server", srv.URL, "--tls-ca", srv.CAFile, signed)
+	var init ceremony.InitResult
+	if err := json.Unmarshal(res.Steps[2].Result, &init); err != nil {
+		t.Fatal(err)
+	}
+	pretty, err := srv.DockerTrustInspect(filepath.Join(e.dir, "docker"), gun, true)
+	if err != nil {
+		t.Fatalf("docker trust inspect: %v\n%s", err, pretty)
+	}
+	if got, _ := testenv.ParseDockerRootKey(pretty); got != init.Repos[0].RootKeyIDs[0] || init.Repos[0].RootCanonicalIDs[0] != key.CanonicalID {
+		t.Errorf("docker shows root key %s, keyrite made %s", got, init.Repos[0].RootKeyIDs[0])
 	}
 }
