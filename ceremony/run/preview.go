@@ -16,7 +16,7 @@ import (
 // and snapshot keys, and the delegations.
 func FormatPreview(step, steps int, p *session.Preview) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "step %d of %d: %s signs, for %d repositories:\n", step, steps, p.Command, len(p.Repos))
+	fmt.Fprintf(&b, "step %d of %d (%s) signs, for %d repositories:\n", step, steps, p.Command, len(p.Repos))
 	// Every key once, numbered: the same keys usually serve every GUN.
 	names := map[string]string{}
 	var order []string
