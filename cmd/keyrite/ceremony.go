@@ -20,7 +20,7 @@ import (
 )
 
 func newCeremonyCmd(a *App) *cobra.Command {
-	return group(&cobra.Command{Use: "ceremony", Short: "Plan, check, run and rehearse a whole ceremony from a plan file",
+	return group(&cobra.Command{Use: "ceremony", Short: "Plan, check and run a ceremony from a plan file, or its rehearsal on software tokens",
 		Long: `A ceremony plan (YAML) names the ceremony, its operators and witnesses, whether
 an air gap is required, the devices (by YubiKey serial, PKCS#11 token label or
 URI, never a PIN) and the ordered steps. keyrite ceremony plan writes a
