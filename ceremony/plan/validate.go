@@ -264,6 +264,19 @@ func (p *Plan) ProducesBundle(i int) bool {
 	return i >= 1 && i <= len(p.Steps) && producesBundle(p.Steps[i-1])
 }
 
+// NeedsRequest lists the steps (from 1) that read a request bundle: those
+// that sign repositories from their current metadata (not sign, which
+// reads an earlier bundle).
+func (p *Plan) NeedsRequest() []int {
+	var out []int
+	for i, s := range p.Steps {
+		if producesBundle(s) && s.Sign == nil {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
 // source checks that a step takes its input from exactly one of an earlier
 // step or files.
 func (v *validator) source(i int, path string, from int, files bool, filesName string, ok func(Step) bool, what string) {

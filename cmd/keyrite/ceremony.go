@@ -221,6 +221,9 @@ the run refuses to start on a machine with a network up (see --require-airgap).`
 			if err != nil {
 				return err
 			}
+			if need := p.NeedsRequest(); len(need) > 0 && f.request == "" {
+				return usagef(cmd, "--in is required: step %s signs repositories from a request bundle (keyrite fetch)", strings.Trim(fmt.Sprint(need), "[]"))
+			}
 			if p.Airgap == plan.AirgapRequired {
 				if err := a.requireAirgap(); err != nil {
 					return err

@@ -15,9 +15,11 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/internal/pivsim"
 	"github.com/keyrite/keyrite/internal/testenv"
 )
@@ -330,5 +332,50 @@ steps:
 	}
 	if got, _ := testenv.ParseDockerRootKey(pretty); got != init.Repos[0].RootKeyIDs[0] || init.Repos[0].RootCanonicalIDs[0] != key.CanonicalID {
 		t.Errorf("docker shows root key %s, keyrite made %s", got, init.Repos[0].RootKeyIDs[0])
+	}
+
+	// A plan that erases the YubiKey: its keys are shown with their words,
+	// and only the first two words of each key ID, typed, destroy them.
+	resetPlan := filepath.Join(e.dir, "reset.yaml")
+	writeFile(t, resetPlan, fmt.Sprintf("version: 1\nceremony: reset\noperators: [alice]\nairgap: not-required\ndevices:\n  yk: {yubikey: %d}\nsteps:\n  - provision: {device: yk, reset: true}\n", serial))
+	words, _ := backup.Words(key.CanonicalID)
+	// The device holds the root key and the targets key init made.
+	var listed struct {
+		Keys []session.KeyDescription `json:"keys"`
+	}
+	out, _ = e.must("key", "list", "--device", yubikey.DeviceURI(serial), "--pin-file", e.pinFile, "--json")
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed.Keys) != 2 {
+		t.Fatalf("key list: %v\n%s", err, out)
+	}
+	var typed []string
+	for _, k := range listed.Keys {
+		kw, _ := backup.Words(k.CanonicalID)
+		typed = append(typed, strings.Fields(kw)[:2]...)
+	}
+	runReset := func(out string, answer func(session.Confirmation) string) (int, string) {
+		var o, errb bytes.Buffer
+		a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(t),
+			Answer: func(c session.Confirmation) (string, error) { return answer(c), nil }}
+		code := a.Run(context.Background(), []string{"ceremony", "run", resetPlan, "-o", out, "--pin-file", e.pinFile, "--puk-file", e.pukFile})
+		return code, errb.String()
+	}
+	code, errOut := runReset(filepath.Join(e.dir, "reset1"), func(session.Confirmation) string { return "yes" })
+	if code != exitFailed || !strings.Contains(errOut, "words: "+words) || !strings.Contains(errOut, "does not match: not confirmed, nothing was done") {
+		t.Fatalf("reset answered yes: exit %d\n%s", code, errOut)
+	}
+	if out, _ := e.must("key", "list", "--device", yubikey.DeviceURI(serial), "--pin-file", e.pinFile); !strings.Contains(out, key.CanonicalID) {
+		t.Fatalf("a refused reset lost the key:\n%s", out)
+	}
+	code, errOut = runReset(filepath.Join(e.dir, "reset2"), func(c session.Confirmation) string {
+		if c.What == "serial" {
+			return fmt.Sprint(serial)
+		}
+		return strings.Join(typed, " ")
+	})
+	if code != 0 {
+		t.Fatalf("reset confirmed: exit %d\n%s", code, errOut)
+	}
+	if out, _ := e.must("key", "list", "--device", yubikey.DeviceURI(serial), "--pin-file", e.pinFile); strings.Contains(out, key.CanonicalID) {
+		t.Fatalf("the reset left the key:\n%s", out)
 	}
 }
