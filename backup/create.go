@@ -141,6 +141,10 @@ func (b *Backup) addShare(o CreateOptions, c Custodian, p *payload) error {
 		if pass, err = o.Passphrase(c); err != nil {
 			return fmt.Errorf("custodian %s: %w", c.Name, err)
 		}
+		if err := CheckPassphrase(c.Name, o.Label, pass); err != nil {
+			hsm.Wipe(pass)
+			return err
+		}
 	}
 	r, err := c.recipient(pass, o.WorkFactor, o.PluginUI)
 	hsm.Wipe(pass)

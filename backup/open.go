@@ -46,9 +46,16 @@ type Opener struct {
 	Identities []age.Identity
 	// Passphrase returns the passphrase of a passphrase-encrypted share.
 	Passphrase func(f *ShareFile) ([]byte, error)
-	// MaxWorkFactor raises the scrypt work factor accepted (0: age's limit).
+	// MaxWorkFactor is the most scrypt work factor (log2 N) a passphrase
+	// share may demand; 0 means DefaultMaxWorkFactor.
 	MaxWorkFactor int
 }
+
+// DefaultMaxWorkFactor is the scrypt work factor age gives new files, and
+// so keyrite's shares: 2^18 takes 256 MiB and a second. age itself
+// accepts up to 22 (4 GiB and a minute or more), which a doctored share
+// would demand of whoever opens it.
+const DefaultMaxWorkFactor = 18
 
 // StanzaTypes lists how a share is encrypted (X25519, mlkem768x25519,
 // ssh-ed25519, scrypt, or a plugin's stanza type) without decrypting it.
@@ -106,9 +113,11 @@ func (o *Opener) openPassphrase(f *ShareFile, types []string) (*Share, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.MaxWorkFactor > 0 {
-		id.SetMaxWorkFactor(o.MaxWorkFactor)
+	max := o.MaxWorkFactor
+	if max <= 0 {
+		max = DefaultMaxWorkFactor
 	}
+	id.SetMaxWorkFactor(max)
 	s, err := f.open(id, types)
 	var ie *IdentityError
 	if errors.As(err, &ie) {

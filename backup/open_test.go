@@ -68,7 +68,7 @@ func TestWrongIdentity(t *testing.T) {
 	if !isIdentityError(err) || !strings.Contains(err.Error(), "none of the identities given decrypts it (it is encrypted to a X25519 recipient)") {
 		t.Fatalf("err = %v", err)
 	}
-	pass := party{c: mustCustodian(t, "p=passphrase"), pass: []byte("right")}
+	pass := party{c: mustCustodian(t, "p=passphrase"), pass: []byte("right horse battery staple")}
 	b2 := makeBackup(t, newKey(t), []party{pass}, 1)
 	_, err = open(t, b2, party{c: pass.c, pass: []byte("wrong")})
 	if !isIdentityError(err) || !strings.Contains(err.Error(), "wrong passphrase") {
@@ -131,5 +131,27 @@ func TestTypedAndScannedText(t *testing.T) {
 	_, err = ParseShareFile("partial", []byte(strings.Join(parts[1:], "\n")))
 	if err == nil || !strings.Contains(err.Error(), "QR part 1 of") {
 		t.Fatalf("missing part: %v", err)
+	}
+}
+
+// A passphrase share demanding more scrypt work than keyrite's shares
+// (age's default) is refused before the work is done: a doctored share
+// could otherwise demand 4 GiB and minutes.
+func TestScryptWorkFactorBounded(t *testing.T) {
+	pass := party{c: mustCustodian(t, "p=passphrase"), pass: []byte("right horse battery staple")}
+	b := makeBackup(t, newKey(t), []party{pass}, 1) // work factor 10
+	f, err := ParseShareFile("p.share.age", b.Files[ShareFileName("p")])
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Opener{Passphrase: func(*ShareFile) ([]byte, error) { return []byte("right horse battery staple"), nil }, MaxWorkFactor: 9}
+	_, err = o.Open(f)
+	var se *ShareError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "work factor") {
+		t.Fatalf("err = %v", err)
+	}
+	o.MaxWorkFactor = 0 // DefaultMaxWorkFactor
+	if _, err := o.Open(f); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -99,8 +99,15 @@ func ParseShareFile(name string, data []byte) (*ShareFile, error) {
 	}
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	begin := strings.Index(text, armor.Header)
-	end := strings.Index(text, armor.Footer)
-	if begin < 0 || end < begin {
+	end := -1
+	if begin >= 0 {
+		// The footer is looked for after the header: the two overlap in
+		// "-----BEGIN AGE ENCRYPTED FILE-----END AGE ENCRYPTED FILE-----".
+		if i := strings.Index(text[begin+len(armor.Header):], armor.Footer); i >= 0 {
+			end = begin + len(armor.Header) + i
+		}
+	}
+	if begin < 0 || end < 0 {
 		return nil, &ShareError{File: name, Reason: "not a keyrite share: no armored age text (-----BEGIN AGE ENCRYPTED FILE----- ... -----END AGE ENCRYPTED FILE-----)"}
 	}
 	if rest := strings.TrimSpace(text[end+len(armor.Footer):]); rest != "" {
@@ -190,16 +197,21 @@ func QRParts(text []byte, keyID string, max int) []string {
 
 func joinQRParts(data []byte) ([]byte, error) {
 	ms := qrPartRE.FindAllSubmatchIndex(data, -1)
-	var parts [][]byte
+	// The parts scanned, by number: nothing is allocated for the count a
+	// code claims (a text claiming a billion parts took gigabytes, and
+	// one out of int's range crashed).
+	parts := map[int][]byte{}
 	total, id := 0, ""
 	for _, m := range ms {
-		i, _ := strconv.Atoi(string(data[m[2]:m[3]]))
-		n, _ := strconv.Atoi(string(data[m[4]:m[5]]))
-		l, _ := strconv.Atoi(string(data[m[6]:m[7]]))
+		i, ierr := strconv.Atoi(string(data[m[2]:m[3]]))
+		n, nerr := strconv.Atoi(string(data[m[4]:m[5]]))
+		l, lerr := strconv.Atoi(string(data[m[6]:m[7]]))
+		if ierr != nil || nerr != nil || lerr != nil {
+			return nil, errors.New("a QR part's numbers are not those of a keyrite sheet")
+		}
 		k := string(data[m[8]:m[9]])
 		if total == 0 {
 			total, id = n, k
-			parts = make([][]byte, n)
 		}
 		if n != total || k != id {
 			return nil, errors.New("QR codes of different shares are mixed")
@@ -207,20 +219,24 @@ func joinQRParts(data []byte) ([]byte, error) {
 		if i < 1 || i > n {
 			return nil, fmt.Errorf("QR part %d of %d", i, n)
 		}
-		if m[1]+l > len(data) {
+		if l > len(data)-m[1] {
 			return nil, fmt.Errorf("QR part %d of %d is cut short", i, n)
 		}
-		if parts[i-1] != nil && !bytes.Equal(parts[i-1], data[m[1]:m[1]+l]) {
+		part := data[m[1] : m[1]+l]
+		if p, ok := parts[i]; ok && !bytes.Equal(p, part) {
 			return nil, fmt.Errorf("QR part %d scanned twice with different contents", i)
 		}
-		parts[i-1] = data[m[1] : m[1]+l]
+		parts[i] = part
 	}
-	for i, p := range parts {
-		if p == nil {
-			return nil, fmt.Errorf("QR part %d of %d is missing: scan every code on the sheet", i+1, total)
+	var out []byte
+	for i := 1; i <= total; i++ {
+		p, ok := parts[i]
+		if !ok {
+			return nil, fmt.Errorf("QR part %d of %d is missing: scan every code on the sheet", i, total)
 		}
+		out = append(out, p...)
 	}
-	return bytes.Join(parts, nil), nil
+	return out, nil
 }
 
 // payload is the plaintext inside a share's encryption.

@@ -25,14 +25,14 @@ type FetchOptions struct {
 // the server generate a new key) and the current metadata of existing
 // repositories.
 func Fetch(ctx context.Context, o FetchOptions) (*RequestInfo, error) {
-	c, err := o.Server.client()
+	c, err := o.Server.client(AccessPushPull)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.get(ctx, "/v2/"); err != nil {
+	if err := ping(ctx, c.bare, c.base); err != nil {
 		return nil, fmt.Errorf("%s does not answer as a notary server: %w", c.base, err)
 	}
-	info := &RequestInfo{Format: requestFormat, Server: c.base, FetchedAt: o.Now.UTC()}
+	info := &RequestInfo{Format: requestFormat, Server: c.base, FetchedAt: o.Now.UTC(), Keyrite: currentBuild()}
 	files := Files{}
 	seen := map[string]bool{}
 	for i, gun := range o.GUNs {

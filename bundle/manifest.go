@@ -8,16 +8,18 @@
 package bundle
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/keyrite/keyrite/internal/fsutil"
 )
@@ -52,9 +54,12 @@ type Entry struct {
 type Error struct {
 	Bundle string
 	Reason string
+	Err    error // the cause, when there is one (a file too large, not regular...)
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("bundle %s: %s", e.Bundle, e.Reason) }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Files is a bundle's content, by slash-separated relative path.
 type Files map[string][]byte
@@ -90,6 +95,9 @@ func Write(dest, kind string, files Files) error {
 	for p, b := range files {
 		all[p] = b
 	}
+	if IsTarPath(dest) {
+		return writeTar(dest, all)
+	}
 	if err := fsutil.WriteTree(dest, all); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &fsutil.ExistsError{Path: dest, What: "bundle"}
@@ -101,72 +109,217 @@ func Write(dest, kind string, files Files) error {
 
 // Read reads a bundle directory and verifies it against its manifest: every
 // listed file present with its length and hash, nothing unlisted, no
-// symbolic links, the expected kind.
+// symbolic links or other non-regular files, the expected kind, and every
+// file within its size limit (FileLimit, MaxBundleSize). The manifest is
+// read and checked first, then the directory is listed and every file's
+// size compared with the manifest by stat: a file that is not listed, or
+// whose size is not the one listed, is refused before any file is read.
 func Read(dir, kind string) (Files, error) {
+	files, _, err := read(dir, kind)
+	return files, err
+}
+
+// read is Read, also returning the raw manifest.
+func read(dir, kind string) (Files, []byte, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return nil, nil, err
+		}
+		return readTar(dir, kind)
+	}
 	bad := func(format string, a ...any) error { return &Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)} }
-	raw, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	raw, err := readIn(dir, ManifestName, MaxManifestSize)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, bad("no %s: not a keyrite bundle", ManifestName)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, bad("no %s: not a keyrite bundle", ManifestName)
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	found := Files{}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	m, err := parseManifest(dir, kind, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	listed := make(map[string]Entry, len(m.Files))
+	dirs := map[string]bool{".": true}
+	for _, e := range m.Files {
+		listed[e.Path] = e
+		for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	// The first unlisted names, in order, and how many there are.
+	var unlisted []string
+	nUnlisted := 0
+	unlist := func(p string) {
+		nUnlisted++
+		unlisted = append(unlisted, p)
+		sort.Strings(unlisted)
+		unlisted = unlisted[:min(len(unlisted), maxUnlistedNamed)]
+	}
+	seen := map[string]bool{}
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		d, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(rel)), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			return bad("%s is a symbolic link", rel)
-		case d.IsDir():
-			return nil
-		case !d.Type().IsRegular():
-			return bad("%s is not a regular file", rel)
-		case rel == ManifestName:
-			return nil
+		defer d.Close()
+		for {
+			// In batches: a directory of millions of entries is
+			// counted, never held.
+			ents, err := d.ReadDir(256)
+			for _, ent := range ents {
+				p := path.Join(rel, ent.Name())
+				t := ent.Type()
+				switch {
+				case p == ManifestName:
+				case t&fs.ModeSymlink != 0:
+					return bad("%s is a symbolic link", p)
+				case t.IsDir() && dirs[p]:
+					if err := walk(p); err != nil {
+						return err
+					}
+				case t.IsDir():
+					unlist(p + "/")
+				case !t.IsRegular():
+					return bad("%s is %s, not a regular file", p, fsutil.TypeName(t))
+				default:
+					e, ok := listed[p]
+					if !ok {
+						unlist(p)
+						continue
+					}
+					st, err := ent.Info()
+					if err != nil {
+						return err
+					}
+					if st.Size() != e.Length {
+						return bad("%s has %d bytes, the manifest says %d: the file was changed", p, st.Size(), e.Length)
+					}
+					seen[p] = true
+				}
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
-		b, err := os.ReadFile(p)
+	}
+	if err := walk("."); err != nil {
+		return nil, nil, err
+	}
+	if nUnlisted > 0 {
+		names := strings.Join(unlisted, ", ")
+		if nUnlisted > len(unlisted) {
+			names += fmt.Sprintf(" and %d more", nUnlisted-len(unlisted))
+		}
+		return nil, nil, bad("%s is not listed in the manifest (added, or its entry removed)", names)
+	}
+	files := Files{}
+	for _, e := range m.Files {
+		if !seen[e.Path] {
+			return nil, nil, bad("%s is listed in the manifest but missing", e.Path)
+		}
+		// An empty file is read with a limit of one byte: fsutil.Read
+		// takes no limit of zero, and a byte more is caught below.
+		b, err := readIn(dir, e.Path, max(e.Length, 1))
+		var tl *fsutil.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, nil, bad("%s grew while it was read: the file was changed", e.Path)
+		}
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		found[rel] = b
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		files[e.Path] = b
 	}
-	if err := Check(dir, kind, raw, found); err != nil {
-		return nil, err
+	if err := checkFiles(dir, m, files); err != nil {
+		return nil, nil, err
 	}
-	return found, nil
+	return files, raw, nil
+}
+
+// readIn reads one file of a bundle: a regular file (no symbolic link),
+// within max bytes, refused as a bundle error naming it otherwise.
+func readIn(dir, rel string, max int64) ([]byte, error) {
+	b, err := fsutil.Read(filepath.Join(dir, filepath.FromSlash(rel)), fsutil.ReadOptions{Max: max, NoSymlink: true})
+	var (
+		nr *fsutil.NotRegularError
+		tl *fsutil.TooLargeError
+	)
+	switch {
+	case errors.As(err, &nr):
+		return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s is %s, not a regular file", rel, nr.Kind()), Err: err}
+	case errors.As(err, &tl):
+		return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s is %d bytes, more than the %d it may hold", rel, tl.Size, tl.Max), Err: err}
+	}
+	return b, err
 }
 
 // Check verifies files against a manifest.
 func Check(name, kind string, manifest []byte, files Files) error {
+	m, err := parseManifest(name, kind, manifest)
+	if err != nil {
+		return err
+	}
+	return checkFiles(name, m, files)
+}
+
+// parseManifest decodes a manifest strictly and checks it on its own: the
+// format and kind, each path valid and listed once, each length within its
+// file's limit and the whole within MaxBundleSize.
+func parseManifest(name, kind string, manifest []byte) (*Manifest, error) {
 	bad := func(format string, a ...any) error { return &Error{Bundle: name, Reason: fmt.Sprintf(format, a...)} }
+	if int64(len(manifest)) > MaxManifestSize {
+		return nil, bad("%s is %d bytes, more than the %d it may hold", ManifestName, len(manifest), MaxManifestSize)
+	}
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(manifest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return bad("%s is not valid: %v", ManifestName, err)
+	if err := decodeStrict(manifest, &m); err != nil {
+		return nil, bad("%s is not valid: %v", ManifestName, err)
 	}
 	if m.Format != manifestFormat {
-		return bad("unknown bundle format %q", m.Format)
+		return nil, bad("unknown bundle format %q", m.Format)
 	}
 	if m.Kind != kind {
-		return bad("is a %s bundle, expected a %s bundle", m.Kind, kind)
+		return nil, bad("is a %s bundle, expected a %s bundle", m.Kind, kind)
 	}
 	listed := map[string]bool{}
+	var total int64
 	for _, e := range m.Files {
 		if err := fsutil.CheckRelPath(e.Path); err != nil {
-			return bad("%v", err)
+			return nil, bad("%v", err)
+		}
+		if e.Path == ManifestName {
+			return nil, bad("the manifest lists itself")
 		}
 		if listed[e.Path] {
-			return bad("%s is listed twice in the manifest", e.Path)
+			return nil, bad("%s is listed twice in the manifest", e.Path)
 		}
+		listed[e.Path] = true
+		if max := FileLimit(e.Path); e.Length < 0 || e.Length > max {
+			return nil, bad("the manifest lists %s with %d bytes, more than the %d it may hold", e.Path, e.Length, max)
+		}
+		if total += e.Length; total > MaxBundleSize {
+			return nil, bad("the manifest lists more than the %d bytes a bundle may hold", int64(MaxBundleSize))
+		}
+	}
+	// A directory listed as a file and as a parent cannot be both.
+	for p := range listed {
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if listed[d] {
+				return nil, bad("%s is listed as a file and as a directory", d)
+			}
+		}
+	}
+	return &m, nil
+}
+
+// checkFiles verifies files against a parsed manifest.
+func checkFiles(name string, m *Manifest, files Files) error {
+	bad := func(format string, a ...any) error { return &Error{Bundle: name, Reason: fmt.Sprintf(format, a...)} }
+	listed := map[string]bool{}
+	for _, e := range m.Files {
 		listed[e.Path] = true
 		b, ok := files[e.Path]
 		if !ok {
@@ -204,14 +357,15 @@ func (f Files) Sub(prefix string) Files {
 	return out
 }
 
-// RepoFile is where a GUN's file lives in a bundle. The "_trust" element
-// cannot be a repository name component, so no GUN's files can collide
-// with another's.
-func RepoFile(gun, name string) string { return path.Join("repos", gun, "_trust", name) }
-
 // KindOf reads the kind a bundle's manifest declares, without checking
 // anything else: to choose how to read it.
 func KindOf(dir string) (string, error) {
+	if isTar, err := bundleForm(dir); err != nil || isTar {
+		if err != nil {
+			return "", err
+		}
+		return tarKind(dir)
+	}
 	p := filepath.Join(dir, ManifestName)
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -224,9 +378,13 @@ func KindOf(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return manifestKind(dir, b)
+}
+
+func manifestKind(name string, b []byte) (string, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return "", &Error{Bundle: dir, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
+		return "", &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", ManifestName, err)}
 	}
 	return m.Kind, nil
 }

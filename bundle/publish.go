@@ -45,7 +45,7 @@ func (e *StaleError) Error() string { return fmt.Sprintf("%s: %s", e.GUN, e.Reas
 // certificates the bundle carries. It checks every GUN against the server
 // before uploading any, so a stale bundle changes nothing.
 func Publish(ctx context.Context, o PublishOptions) ([]PublishResult, error) {
-	c, err := o.Server.client()
+	c, err := o.Server.client(AccessPushPull)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func preflight(ctx context.Context, c *client, b *Signed, r SignedRepo) (bool, e
 		return false, &StaleError{r.GUN, "the repository was created on the server after the request bundle was fetched; fetch again: init cannot create it twice"}
 	}
 	for _, role := range append([]string{"root"}, r.Upload...) {
-		have, saw := MetaVersion(server[role]), MetaVersion(b.Request.Files[RepoFile(r.GUN, role+".json")])
+		have, saw := MetaVersion(server[role]), MetaVersion(b.Request.Files.Repo(r.GUN, role+".json"))
 		if server[role] != nil && have != saw {
 			return false, &StaleError{r.GUN, fmt.Sprintf("the server has %s version %d, the request bundle was fetched at version %d; fetch again and sign again", role, have, saw)}
 		}
@@ -166,7 +166,7 @@ func upload(ctx context.Context, c *client, gun string, b *Signed, roles []strin
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("uploading to %s: %w", c.base, err)
+		return transportError("uploading to "+c.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -1,10 +1,7 @@
 package bundle
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/theupdateframework/notary/tuf/data"
@@ -21,6 +18,7 @@ type RequestInfo struct {
 	Server    string        `json:"server"`
 	FetchedAt time.Time     `json:"fetched_at"`
 	Repos     []RequestRepo `json:"repos"`
+	Keyrite   *Build        `json:"keyrite,omitempty"` // the keyrite that fetched it
 }
 
 // RequestRepo is one GUN of a request bundle.
@@ -41,11 +39,7 @@ type Request struct {
 
 // ReadRequest reads and verifies a request bundle.
 func ReadRequest(dir string) (*Request, error) {
-	files, err := Read(dir, KindRequest)
-	if err != nil {
-		return nil, err
-	}
-	man, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	files, man, err := read(dir, KindRequest)
 	if err != nil {
 		return nil, err
 	}
@@ -54,17 +48,28 @@ func ReadRequest(dir string) (*Request, error) {
 
 func parseRequest(name string, files Files, man []byte) (*Request, error) {
 	r := &Request{Dir: name, Files: files, Manifest: man}
-	if err := json.Unmarshal(files[RequestInfoName], &r.Info); err != nil {
+	if err := decodeStrict(files[RequestInfoName], &r.Info); err != nil {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("%s is not valid: %v", RequestInfoName, err)}
 	}
 	if r.Info.Format != requestFormat {
 		return nil, &Error{Bundle: name, Reason: fmt.Sprintf("unknown request format %q", r.Info.Format)}
 	}
+	if err := checkRequestFiles(name, r); err != nil {
+		return nil, err
+	}
+	// notary-server makes a key per GUN and role: one key served twice
+	// was copied by whoever made the bundle.
+	served := map[string]string{}
 	for _, repo := range r.Info.Repos {
 		for _, role := range []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole} {
-			if _, err := r.ServerKey(repo.GUN, role); err != nil {
+			k, err := r.ServerKey(repo.GUN, role)
+			if err != nil {
 				return nil, err
 			}
+			if first, ok := served[k.ID()]; ok {
+				return nil, &ServerKeyError{Bundle: name, GUN: repo.GUN, Role: role, Reason: "is the same key as " + first + ": notary-server makes a key per GUN and role"}
+			}
+			served[k.ID()] = fmt.Sprintf("%s's %s key", repo.GUN, role)
 		}
 	}
 	return r, nil
@@ -83,21 +88,20 @@ func (r *Request) Repo(gun string) (RequestRepo, bool) {
 // ServerKey returns the server's public key for the timestamp or snapshot
 // role of a GUN, as fetched.
 func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, error) {
-	p := RepoFile(gun, role.String()+".key")
-	b, ok := r.Files[p]
-	if !ok {
+	b := r.Files.Repo(gun, role.String()+".key")
+	if b == nil {
 		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
 	}
-	k, err := data.UnmarshalPublicKey(b)
+	k, err := ParseServerKey(b)
 	if err != nil {
-		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("%s: %v", p, err)}
+		return nil, &ServerKeyError{Bundle: r.Dir, GUN: gun, Role: role, Reason: err.Error()}
 	}
 	return k, nil
 }
 
 // Metadata returns a GUN's current metadata for a role, nil when absent.
 func (r *Request) Metadata(gun string, role data.RoleName) []byte {
-	return r.Files[RepoFile(gun, role.String()+".json")]
+	return r.Files.Repo(gun, role.String()+".json")
 }
 
 // RootVersionFile is the name of root version v beside a GUN's metadata,
@@ -107,7 +111,7 @@ func RootVersionFile(v int) string { return fmt.Sprintf("%d.root.json", v) }
 // RootOfVersion returns root version v of a GUN as fetched (the current
 // root for its own version), nil when the request does not carry it.
 func (r *Request) RootOfVersion(gun string, v int) []byte {
-	if b := r.Files[RepoFile(gun, RootVersionFile(v))]; b != nil {
+	if b := r.Files.Repo(gun, RootVersionFile(v)); b != nil {
 		return b
 	}
 	if repo, ok := r.Repo(gun); ok && repo.Exists && repo.RootVersion == v {

@@ -9,9 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 // Server says how to reach a notary-server.
@@ -21,6 +22,9 @@ type Server struct {
 	ClientCert string // PEM client certificate for mutual TLS
 	ClientKey  string
 	Timeout    time.Duration
+	// Credentials answers the server's token challenges (see auth.go);
+	// nil: anonymous tokens only.
+	Credentials CredentialFunc
 }
 
 // NormalizeURL gives the form of a server URL that bundles record and
@@ -55,10 +59,13 @@ func (e *CAFileError) Error() string {
 
 func (e *CAFileError) Unwrap() error { return e.Err }
 
+// maxCAFileSize bounds --tls-ca: a bundle of CA certificates.
+const maxCAFileSize = 1 << 20
+
 func (s Server) transport() (*http.Transport, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
-		pem, err := os.ReadFile(s.CAFile)
+		pem, err := fsutil.ReadRegular(s.CAFile, maxCAFileSize)
 		if err != nil {
 			return nil, &CAFileError{File: s.CAFile, Err: err}
 		}
@@ -83,9 +90,12 @@ type client struct {
 	base string
 	http *http.Client
 	rt   http.RoundTripper
+	bare *http.Client // without authentication: the ping
 }
 
-func (s Server) client() (*client, error) {
+// client connects to the server with the access an operation needs on each
+// repository; tokens are asked for only when the server challenges.
+func (s Server) client(access Access) (*client, error) {
 	base, err := NormalizeURL(s.URL)
 	if err != nil {
 		return nil, err
@@ -98,7 +108,9 @@ func (s Server) client() (*client, error) {
 	if to == 0 {
 		to = 60 * time.Second
 	}
-	return &client{base: base, http: &http.Client{Transport: t, Timeout: to}, rt: t}, nil
+	bare := &http.Client{Transport: t, Timeout: to}
+	at := newAuthTransport(base, bare, s.Credentials, access)
+	return &client{base: base, http: &http.Client{Transport: at, Timeout: to}, rt: at, bare: bare}, nil
 }
 
 // errNotFound is a 404 from the server.
@@ -111,7 +123,7 @@ func (c *client) get(ctx context.Context, path string) ([]byte, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("contacting %s: %w", c.base, err)
+		return nil, transportError("contacting "+c.base, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 100<<20))
@@ -125,6 +137,16 @@ func (c *client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: server answered %s: %s", path, resp.Status, firstLine(body))
 	}
 	return body, nil
+}
+
+// transportError is an access refusal as it is (its message names the
+// server), anything else said with what was being done.
+func transportError(doing string, err error) error {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return fmt.Errorf("%s: %w", doing, err)
 }
 
 func tufPath(gun, file string) string { return "/v2/" + gun + "/_trust/tuf/" + file }

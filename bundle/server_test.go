@@ -22,7 +22,7 @@ func TestCAFileError(t *testing.T) {
 		{notPEM, "CA certificate file " + notPEM + " holds no PEM certificate", false},
 		{missing, "reading the CA certificate file: open " + missing + ": no such file or directory", true},
 	} {
-		_, err := Server{URL: "https://notary.example", CAFile: c.file}.client()
+		_, err := Server{URL: "https://notary.example", CAFile: c.file}.client(AccessPull)
 		var ce *CAFileError
 		if !errors.As(err, &ce) || ce.File != c.file || err.Error() != c.want {
 			t.Errorf("%s: %v, want a CAFileError %q", c.file, err, c.want)

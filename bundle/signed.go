@@ -23,6 +23,7 @@ type SignedInfo struct {
 	Command   string       `json:"command"`
 	Rehearsal bool         `json:"rehearsal"` // signed with a software token
 	Repos     []SignedRepo `json:"repos"`
+	Keyrite   *Build       `json:"keyrite,omitempty"` // the keyrite that wrote it
 }
 
 // SignedRepo is one GUN of a signed bundle.
@@ -49,6 +50,7 @@ type Signed struct {
 // so that verify can compare what was signed with what was asked.
 func WriteSigned(dest string, info SignedInfo, repoFiles Files, req *Request, transcript []byte) error {
 	info.Format = signedFormat
+	info.Keyrite = currentBuild()
 	ib, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
@@ -83,7 +85,7 @@ func ReadSigned(dir string) (*Signed, error) {
 		return nil, err
 	}
 	s := &Signed{Dir: dir, Files: files, Request: req}
-	if err := json.Unmarshal(files[SignedInfoName], &s.Info); err != nil || s.Info.Format != signedFormat {
+	if err := decodeStrict(files[SignedInfoName], &s.Info); err != nil || s.Info.Format != signedFormat {
 		return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s is missing or not a keyrite signed bundle description", SignedInfoName)}
 	}
 	if s.Info.Server != req.Info.Server {
@@ -94,15 +96,18 @@ func ReadSigned(dir string) (*Signed, error) {
 			return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s was not in the request bundle", r.GUN)}
 		}
 		for _, role := range r.Upload {
-			if _, ok := files[RepoFile(r.GUN, role+".json")]; !ok {
+			if files.Repo(r.GUN, role+".json") == nil {
 				return nil, &Error{Bundle: dir, Reason: fmt.Sprintf("%s: %s.json is missing", r.GUN, role)}
 			}
 		}
+	}
+	if err := checkSignedFiles(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
 // RepoMetadata returns the signed metadata for a GUN's role, nil if absent.
 func (s *Signed) RepoMetadata(gun, role string) []byte {
-	return s.Files[RepoFile(gun, role+".json")]
+	return s.Files.Repo(gun, role+".json")
 }

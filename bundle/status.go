@@ -30,6 +30,8 @@ type RepoStatus struct {
 	SnapshotVersion int                 `json:"snapshot_version,omitempty"`
 	Signers         map[string][]string `json:"signers,omitempty"` // delegation -> canonical key IDs
 	Warnings        []string            `json:"warnings,omitempty"`
+	// Expiries are root's, targets' and each delegation's, as served.
+	Expiries []RoleExpiry `json:"expiries,omitempty"`
 }
 
 // RootRefreshWindow is how long before expiry notary clients start trying
@@ -40,7 +42,7 @@ const RootRefreshWindow = 183 * 24 * time.Hour
 // With no trust pinned it trusts the served root on first use, like a
 // fresh client: it reports, it does not vouch.
 func Status(ctx context.Context, srv Server, guns []string, now time.Time) ([]RepoStatus, error) {
-	c, err := srv.client()
+	c, err := srv.client(AccessPull)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +94,7 @@ func Status(ctx context.Context, srv Server, guns []string, now time.Time) ([]Re
 		if repo.Snapshot != nil {
 			st.SnapshotVersion = repo.Snapshot.Signed.Version
 		}
+		st.Expiries = expiries(repo, now)
 		if st.RootExpires.Sub(now) < RootRefreshWindow {
 			st.Warnings = append(st.Warnings, fmt.Sprintf("root expires in %d days: inside six months notary clients try to re-sign root on every publish, which fails without the offline root key; run keyrite refresh now", st.RootDaysLeft))
 		}

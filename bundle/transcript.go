@@ -113,6 +113,11 @@ func VerifyTranscript(b []byte) ([]TranscriptEntry, error) {
 		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, &TranscriptError{n, "not valid JSON"}
 		}
+		// A key given twice reads differently in other parsers; the last
+		// line's hash is checked by nothing after it.
+		if err := checkNoDuplicateKeys(line); err != nil {
+			return nil, &TranscriptError{n, err.Error()}
+		}
 		if e.Seq != n {
 			return nil, &TranscriptError{n, fmt.Sprintf("sequence number %d, expected %d (a line was removed or reordered)", e.Seq, n)}
 		}

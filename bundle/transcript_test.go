@@ -49,3 +49,16 @@ func TestTranscriptChain(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyTranscriptRefusesDuplicateKeys(t *testing.T) {
+	tr, _ := NewTranscript(nil, "init", time.Now)
+	tr.Append("ceremony.start", nil)
+	tr.Append("ceremony.end", map[string]any{"ok": true})
+	b := tr.Bytes()
+	forged := bytes.Replace(b, []byte(`"event":"ceremony.end"`), []byte(`"event":"ceremony.end","event":"ceremony.end"`), 1)
+	_, err := VerifyTranscript(forged)
+	var te *TranscriptError
+	if !errors.As(err, &te) || te.Line != 2 || !strings.Contains(err.Error(), `key "event" appears twice`) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -89,8 +89,9 @@ func GenerateBackedUp(ctx context.Context, env session.Env, o BackedUpOptions) (
 	if err := checkBackedUp(o); err != nil {
 		return nil, err
 	}
-	s := session.New(env, "key generate --mode backed-up")
+	s := session.New(env, BackedUpCommand)
 	defer s.Close()
+	s.JournalFor("", o.Out)
 	backends, err := openForImport(ctx, s, o)
 	if err != nil {
 		return nil, err
@@ -134,11 +135,17 @@ func GenerateBackedUp(ctx context.Context, env session.Env, o BackedUpOptions) (
 	if err := fsutil.WriteFile(filepath.Join(o.Out, bundle.TranscriptName), s.Transcript(), 0o600, true); err != nil {
 		return nil, fmt.Errorf("the key is on every device and the backup is verified, but the transcript could not be updated: %w", err)
 	}
+	s.Keep()
 	return res, nil
 }
 
+// BackedUpCommand is the command a backed-up generation's transcript
+// records.
+const BackedUpCommand = "key generate --mode backed-up"
+
 // openForImport opens, logs in to and checks every device for the label
 // first: a missing token or a wrong PIN stops the run before a key exists.
+// What an interrupted run left on them is dealt with before.
 func openForImport(ctx context.Context, s *session.Session, o BackedUpOptions) ([]hsm.Backend, error) {
 	var backends []hsm.Backend
 	for _, uri := range o.Devices {
@@ -146,10 +153,15 @@ func openForImport(ctx context.Context, s *session.Session, o BackedUpOptions) (
 		if err != nil {
 			return nil, session.WrapDevice(uri, err)
 		}
+		backends = append(backends, b)
+	}
+	if _, err := s.Leftovers(ctx, backends, nil); err != nil {
+		return nil, err
+	}
+	for _, b := range backends {
 		if err := session.LabelFree(ctx, b, o.Label); err != nil {
 			return nil, err
 		}
-		backends = append(backends, b)
 	}
 	return backends, nil
 }
@@ -217,6 +229,13 @@ func writeBackup(s *session.Session, o BackedUpOptions, key *ecdsa.PrivateKey, k
 		bk.Wipe()
 		return nil, nil, err
 	}
+	// On disk before any device receives the key: a run killed during the
+	// imports leaves a backup that says it was verified, and a rerun with
+	// the same directory finishes from it.
+	if err := fsutil.WriteFile(filepath.Join(o.Out, bundle.TranscriptName), s.Transcript(), 0o600, true); err != nil {
+		bk.Wipe()
+		return nil, nil, fmt.Errorf("the backup is written and verified, but its transcript could not be updated (no device received the key): %w", err)
+	}
 	return bk, check, nil
 }
 
@@ -225,8 +244,12 @@ func writeBackup(s *session.Session, o BackedUpOptions, key *ecdsa.PrivateKey, k
 // devices hold the key, and the error says so.
 func importAll(ctx context.Context, s *session.Session, o BackedUpOptions, backends []hsm.Backend, key crypto.Signer, res *BackedUpResult) error {
 	for i, b := range backends {
+		if err := s.Creating(b, o.Label, res.CanonicalID, "backed-up key (backup "+o.Out+")"); err != nil {
+			return err
+		}
 		k, err := session.ImportVerified(ctx, b, key, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: session.URISlot(o.Devices[i])})
 		if err != nil {
+			s.NotCreated(ctx, b, o.Label)
 			ie := &ImportError{Backup: o.Out, KeyID: res.CanonicalID, Holding: res.Imported, Failed: hsm.Redact(o.Devices[i]),
 				NotTried: o.Devices[i+1:], Err: err}
 			s.Record("key.import.failed", map[string]any{"device": hsm.Redact(o.Devices[i]), "error": err.Error(),
@@ -235,6 +258,9 @@ func importAll(ctx context.Context, s *session.Session, o BackedUpOptions, backe
 				return fmt.Errorf("%w (and the transcript could not be updated: %v)", ie, werr)
 			}
 			return ie
+		}
+		if err := s.Created(b, o.Label, k); err != nil {
+			return err
 		}
 		info := b.Info()
 		ik := session.ImportedKey{Device: info.URI, URI: k.URI(), Serial: info.Serial, Software: info.Software}

@@ -2,7 +2,6 @@ package ceremony
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/keyrite/keyrite/backup"
@@ -25,7 +24,7 @@ func PrintShare(share, out string) (*PrintResult, error) {
 	if err := fsutil.RefuseExisting(out, "sheet"); err != nil {
 		return nil, err
 	}
-	text, err := os.ReadFile(share)
+	text, err := backup.ReadShareFile(share)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,9 @@ type initKeys struct {
 	shared       hsm.Key     // the one targets key of every GUN, or nil
 	device       hsm.Backend // where per-GUN targets keys are made
 	created      []createdKey
+	// reuse are targets keys an interrupted init left, by label, that
+	// this run resumes with.
+	reuse map[string]session.Leftover
 }
 
 // Init creates new repositories offline: for each GUN a root certificate
@@ -98,12 +101,16 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if err := previewInit(s, o, keys, s.Now()); err != nil {
 		return nil, err
 	}
-	// Keys this run creates are destroyed again if it fails.
+	// Keys this run creates are destroyed again if it fails, even when it
+	// fails because it was interrupted.
 	defer func() {
 		if err != nil {
-			err = rollback(ctx, keys.created, err)
+			err = rollback(ctx, s, keys.created, err)
 		}
 	}()
+	if err := prepareTargets(ctx, s, keys, o); err != nil {
+		return nil, err
+	}
 	if err := s.Begin(nil, map[string]any{"request_manifest_sha256": bundle.SHA256Hex(req.Manifest), "server": req.Info.Server,
 		"root_keys": o.RootKeys, "guns": o.GUNs}); err != nil {
 		return nil, err
@@ -117,6 +124,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	info := bundle.SignedInfo{Server: req.Info.Server, Created: s.Now().UTC(), Command: "init"}
 	now := s.Now()
 	for i, gun := range o.GUNs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		sr, ir, err := initRepo(ctx, s, ks, req, keys, o, gun, now, files)
 		if err != nil {
 			return nil, err
@@ -133,6 +143,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if _, err := s.WriteSigned(o.Out, info, files, req); err != nil {
 		return nil, err
 	}
+	// The targets keys belong to the bundle now. A journal that cannot be
+	// deleted is harmless: the next run sees that its output exists.
+	s.Keep()
 	return res, nil
 }
 
@@ -208,15 +221,10 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 	ss, _ := req.ServerKey(gun, data.CanonicalSnapshotRole)
 	targetsKey := keys.shared
 	if targetsKey == nil {
-		label := TargetsLabel(gun)
-		k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
+		k, err := newTargetsKey(ctx, s, keys, gun)
 		if err != nil {
-			if errors.Is(err, hsm.ErrExists) {
-				return nil, nil, &TargetsKeyExistsError{GUN: gun, Label: label, Err: err}
-			}
-			return nil, nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
+			return nil, nil, err
 		}
-		keys.created = append(keys.created, createdKey{keys.device, k.URI()})
 		targetsKey = k
 	}
 	repo, err := trust.CreateRepository(ks, trust.NewRepoSpec{
@@ -241,6 +249,68 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 		TargetsSHA256 string `json:"targets_sha256"`
 	}{*ir, bundle.SHA256Hex(repo.Root), bundle.SHA256Hex(repo.Targets)})
 	return sr, ir, err
+}
+
+// prepareTargets deals with the targets keys an interrupted init left on
+// the targets device (remove them, or resume with them), then refuses a
+// label the device already holds, before any key is created: a key found
+// later under a label this run announced is then the one it made.
+func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o InitOptions) error {
+	if keys.device == nil {
+		return nil // one existing targets key: nothing is created
+	}
+	want := map[string]string{}
+	for _, gun := range o.GUNs {
+		want[TargetsLabel(gun)] = gun
+	}
+	s.JournalFor(o.Out, "")
+	reuse, err := s.Leftovers(ctx, []hsm.Backend{keys.device}, func(l session.Leftover) bool {
+		_, ok := want[l.Label]
+		return ok && l.Command == "init"
+	})
+	if err != nil {
+		return err
+	}
+	keys.reuse = reuse
+	held, err := keys.device.List(ctx)
+	if err != nil && !errors.Is(err, hsm.ErrNotFound) {
+		return session.WrapDevice(keys.device.Info().URI, err)
+	}
+	for _, k := range held {
+		if gun, ok := want[k.Label]; ok {
+			if _, reused := reuse[k.Label]; !reused {
+				return &TargetsKeyExistsError{GUN: gun, Label: k.Label, Err: fmt.Errorf("%s: %w", k.URI, hsm.ErrExists)}
+			}
+		}
+	}
+	return nil
+}
+
+// newTargetsKey makes the targets key of one GUN, announced in the journal
+// first, or opens the one an interrupted init left when resuming.
+func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun string) (hsm.Key, error) {
+	label := TargetsLabel(gun)
+	if l, ok := keys.reuse[label]; ok {
+		k, err := keys.device.Open(ctx, l.URI)
+		if err != nil {
+			return nil, fmt.Errorf("%s: opening the targets key an interrupted init left: %w", gun, err)
+		}
+		keys.created = append(keys.created, createdKey{keys.device, k.URI(), label})
+		return k, nil
+	}
+	if err := s.Creating(keys.device, label, "", "targets key of "+gun); err != nil {
+		return nil, err
+	}
+	k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
+	if err != nil {
+		s.NotCreated(ctx, keys.device, label)
+		if errors.Is(err, hsm.ErrExists) {
+			return nil, &TargetsKeyExistsError{GUN: gun, Label: label, Err: err}
+		}
+		return nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
+	}
+	keys.created = append(keys.created, createdKey{keys.device, k.URI(), label})
+	return k, s.Created(keys.device, label, k)
 }
 
 // TargetsKeyExistsError is a per-GUN targets key init would create whose
@@ -270,26 +340,51 @@ func (e *ExistsError) Error() string {
 }
 
 type createdKey struct {
-	b   hsm.Backend
-	uri string
+	b          hsm.Backend
+	uri, label string
 }
 
-// rollback destroys keys a failed run created and says so in the error.
-func rollback(ctx context.Context, created []createdKey, cause error) error {
+// rollbackTimeout bounds a rollback that runs after the run's context was
+// cancelled (SIGINT, SIGTERM).
+const rollbackTimeout = 2 * time.Minute
+
+// rollback destroys keys a failed run created and says so in the error. It
+// runs on a context of its own: an interrupted run is rolled back too. A
+// key it cannot destroy stays in the journal for the next run.
+func rollback(ctx context.Context, s *session.Session, created []createdKey, cause error) error {
 	if len(created) == 0 {
 		return cause
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
 	var failed []string
 	for _, c := range created {
 		if err := c.b.Delete(ctx, c.uri); err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%v)", c.uri, err))
+			continue
+		}
+		if err := s.Destroyed(c.b, c.label); err != nil {
+			failed = append(failed, fmt.Sprintf("%s (removed, but the journal could not record it: %v)", c.uri, err))
 		}
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%w; the targets keys this run created could not all be removed: %v", cause, failed)
 	}
-	return cause
+	return &RolledBackError{Removed: len(created), Err: cause}
 }
+
+// RolledBackError is a failed init whose new targets keys were all
+// destroyed again: nothing of it is left.
+type RolledBackError struct {
+	Removed int
+	Err     error
+}
+
+func (e *RolledBackError) Error() string {
+	return fmt.Sprintf("%v (the %d targets key(s) this run created were removed; nothing was written)", e.Err, e.Removed)
+}
+
+func (e *RolledBackError) Unwrap() error { return e.Err }
 
 func checkInit(o InitOptions) error {
 	if err := session.CheckGUNs(o.GUNs); err != nil {

@@ -42,7 +42,7 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.Generate(ctx, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: u.Get("slot"),
+	k, err := generateJournalled(ctx, s, b, o, hsm.KeySpec{Label: o.Label, Algorithm: o.Algorithm, Slot: u.Get("slot"),
 		PINPolicy: o.PINPolicy, TouchPolicy: o.TouchPolicy})
 	if err != nil {
 		return nil, err
@@ -63,9 +63,12 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 		if err != nil {
 			// The operator asked for an attested key: one that cannot be
 			// attested is destroyed rather than left in the slot.
-			if derr := b.Delete(ctx, k.URI()); derr != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			if derr := b.Delete(dctx, k.URI()); derr != nil {
 				return nil, fmt.Errorf("the key %s was generated but its attestation is refused: %w (and it could not be destroyed: %v)", k.URI(), err, derr)
 			}
+			s.Destroyed(b, o.Label)
 			return nil, fmt.Errorf("the key %s was generated but its attestation is refused, so it was destroyed: %w", k.URI(), err)
 		}
 		a := rec.Attested
@@ -73,7 +76,41 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 		desc.Attestation = &verify.AttestationReport{KeyID: rec.KeyID, Serial: a.Serial, Firmware: a.Firmware, Slot: a.Slot,
 			PINPolicy: a.PINPolicy, TouchPolicy: a.TouchPolicy, Root: a.Root}
 	}
+	s.Keep() // the key is the operator's now
 	return desc, nil
+}
+
+// generateJournalled makes the key, announced in the journal first, or
+// reopens the one an interrupted key generate left under the same label
+// when resuming.
+func generateJournalled(ctx context.Context, s *session.Session, b hsm.Backend, o GenerateOptions, spec hsm.KeySpec) (hsm.Key, error) {
+	reuse, err := s.Leftovers(ctx, []hsm.Backend{b}, func(l session.Leftover) bool {
+		return l.Label == o.Label && l.Command == s.Command()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := reuse[o.Label]; ok {
+		return b.Open(ctx, l.URI)
+	}
+	// A label the device holds is refused by the device itself, with its
+	// own words; it is never announced, so no later run takes that key for
+	// one this run made.
+	held, err := session.HoldsLabel(ctx, b, o.Label)
+	if err != nil {
+		return nil, err
+	}
+	if !held {
+		if err := s.Creating(b, o.Label, "", "key generate"); err != nil {
+			return nil, err
+		}
+	}
+	k, err := b.Generate(ctx, spec)
+	if err != nil {
+		s.NotCreated(ctx, b, o.Label)
+		return nil, err
+	}
+	return k, s.Created(b, o.Label, k)
 }
 
 // ListKeys lists the keys on a device.

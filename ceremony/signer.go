@@ -3,10 +3,10 @@ package ceremony
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -20,14 +20,18 @@ type SignerOptions struct {
 	Force     bool     // remove the last key of targets/releases (remove)
 }
 
+// MaxSignerKeySize bounds a --key file of signer add: a PEM public key
+// or certificate is a few kilobytes.
+const MaxSignerKeySize = 64 << 10
+
 // AddSigner adds a docker signer: targets/NAME and targets/releases with the
 // signer's keys, in targets.json signed by the targets key.
 func AddSigner(ctx context.Context, env session.Env, o SignerOptions) (*session.UpdateResult, error) {
 	var keys []data.PublicKey
 	for _, f := range o.KeyFiles {
-		b, err := os.ReadFile(f)
+		b, err := fsutil.ReadRegular(f, MaxSignerKeySize)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("signer key: %w", err)
 		}
 		k, err := trust.ParseSignerKey(b)
 		if err != nil {

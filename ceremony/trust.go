@@ -205,7 +205,7 @@ func importExport(env session.Env, dir string) ([]PinChange, error) {
 		}
 		held := map[int][]byte{}
 		for name, b := range files {
-			if d, f := path.Split(name); d == path.Dir(bundle.RepoFile(p.GUN, "x"))+"/" {
+			if gun, f, ok := bundle.ParseRepoFile(name); ok && gun == p.GUN && path.Dir(f) == "." {
 				if n, ok := strings.CutSuffix(f, ".root.json"); ok {
 					if v, err := strconv.Atoi(n); err == nil {
 						held[v] = b

@@ -19,6 +19,9 @@ type AuthError struct {
 	Blocked bool   // no attempts left: the PIN is blocked
 	What    string // "PIN" (default) or "passphrase"
 	Hint    string
+	// NotTried: the PIN was not presented at all (one attempt left, and a
+	// wrong PIN would block the device).
+	NotTried bool
 }
 
 func (e *AuthError) Error() string {
@@ -27,6 +30,8 @@ func (e *AuthError) Error() string {
 		what = "PIN"
 	}
 	switch {
+	case e.NotTried:
+		return fmt.Sprintf("%s: %s not tried: %d %s left, and a wrong %s would block it", e.Device, what, e.Retries, plural(e.Retries, "attempt", "attempts"), what)
 	case e.Blocked:
 		return fmt.Sprintf("%s: %s blocked", e.Device, what)
 	case e.Retries >= 0:

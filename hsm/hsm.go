@@ -97,8 +97,9 @@ type Backend interface {
 	Open(ctx context.Context, uri string) (Key, error)
 	// List describes the keys on the device.
 	List(ctx context.Context) ([]KeyInfo, error)
-	// Delete destroys the key a URI names. It is used to roll back keys a
-	// failed command created; it is never offered as a user command here.
+	// Delete destroys the key a URI names: to roll back keys a failed
+	// command created, and for keyrite key delete (after the operator typed
+	// the key's ID).
 	Delete(ctx context.Context, uri string) error
 	Close() error
 }

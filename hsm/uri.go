@@ -27,7 +27,7 @@ var secretAttrs = map[string]bool{"pin-value": true, "pin": true, "passphrase": 
 func ParseURI(s string) (*URI, error) {
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok || scheme == "" {
-		return nil, fmt.Errorf("invalid key URI %q: missing scheme (expected pkcs11:, yubikey: or softkey:)", s)
+		return nil, fmt.Errorf("invalid key URI %q: missing scheme (expected pkcs11:, yubikey: or softkey:)", redact(s))
 	}
 	u := &URI{Scheme: strings.ToLower(scheme)}
 	path, query, _ := strings.Cut(rest, "?")
@@ -80,20 +80,38 @@ func parseAttrs(whole, s, sep string) ([]Attr, error) {
 func Redact(s string) string { return redact(s) }
 
 func redact(s string) string {
-	for name := range secretAttrs {
-		for _, sep := range []string{";", "?", "&", ":"} {
-			key := sep + name + "="
-			if i := strings.Index(strings.ToLower(s), key); i >= 0 {
-				j := i + len(key)
+	low := strings.ToLower(s)
+	var b strings.Builder
+	// Every attribute that starts the text or follows a separator, as
+	// often as it is given: a secret given twice is refused as such, and
+	// text without a scheme is refused with itself in the message.
+	for i := 0; i < len(s); {
+		if i == 0 || strings.IndexByte(";?&:", s[i-1]) >= 0 {
+			if name := secretAt(low[i:]); name != "" {
+				j := i + len(name) + 1
 				end := strings.IndexAny(s[j:], ";&?")
 				if end < 0 {
 					end = len(s) - j
 				}
-				s = s[:j] + "REDACTED" + s[j+end:]
+				b.WriteString(s[i:j] + "REDACTED")
+				i = j + end
+				continue
 			}
 		}
+		b.WriteByte(s[i])
+		i++
 	}
-	return s
+	return b.String()
+}
+
+// secretAt returns the secret attribute whose "name=" starts s, if any.
+func secretAt(s string) string {
+	for name := range secretAttrs {
+		if strings.HasPrefix(s, name+"=") {
+			return name
+		}
+	}
+	return ""
 }
 
 // Get returns the value of a path or query attribute, "" when absent.

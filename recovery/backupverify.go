@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 )
 
@@ -55,7 +56,7 @@ func VerifyBackup(o BackupOptions) (*BackupReport, error) {
 	rep := &BackupReport{KeyID: r.KeyID, Words: words, Algorithm: r.Algorithm, Label: r.Label, Threshold: r.Threshold,
 		Total: r.Shares, Shares: infos, Used: r.Used}
 	if o.Record != "" {
-		b, err := os.ReadFile(o.Record)
+		b, err := fsutil.ReadRegular(o.Record, backup.MaxRecordSize)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +76,7 @@ func VerifyBackup(o BackupOptions) (*BackupReport, error) {
 		rep.RecordChecked = true
 	}
 	for _, p := range o.Roots {
-		b, err := os.ReadFile(p)
+		b, err := fsutil.ReadRegular(p, bundle.MaxMetadataSize)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"filippo.io/age"
 	"filippo.io/age/plugin"
@@ -58,9 +57,9 @@ func recoverShares(in ShareInputs) (*backup.Recovered, []ShareInfo, error) {
 	}
 	var ids []age.Identity
 	for _, p := range in.Identities {
-		data, err := os.ReadFile(p)
+		data, err := backup.ReadIdentityFile(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("identity file: %w", err)
+			return nil, nil, err
 		}
 		var sshPass func() ([]byte, error)
 		if in.SSHPassphrase != nil {
@@ -90,9 +89,9 @@ func recoverShares(in ShareInputs) (*backup.Recovered, []ShareInfo, error) {
 	}()
 	var infos []ShareInfo
 	for _, p := range in.Shares {
-		data, err := os.ReadFile(p)
+		data, err := backup.ReadShareFile(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("share file: %w", err)
+			return nil, nil, err
 		}
 		f, err := backup.ParseShareFile(p, data)
 		if err != nil {
@@ -161,6 +160,7 @@ func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreRe
 	}
 	s := session.New(env, "recover restore")
 	defer s.Close()
+	s.JournalFor(o.Out, "")
 	b, err := s.Backend(ctx, o.To)
 	if err != nil {
 		return nil, session.WrapDevice(o.To, err)
@@ -174,8 +174,16 @@ func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreRe
 	if label == "" {
 		label = r.Label
 	}
-	if err := session.LabelFree(ctx, b, label); err != nil {
+	reuse, err := s.Leftovers(ctx, []hsm.Backend{b}, func(l session.Leftover) bool {
+		return l.Label == label && l.KeyID == r.KeyID && l.Command == s.Command()
+	})
+	if err != nil {
 		return nil, err
+	}
+	if _, ok := reuse[label]; !ok {
+		if err := session.LabelFree(ctx, b, label); err != nil {
+			return nil, err
+		}
 	}
 	desc, err := session.DescribeKey("", r.Key.Public(), label, hsm.OriginImported, s.Software())
 	if err != nil {
@@ -188,7 +196,7 @@ func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreRe
 		"shares_used": r.Used, "shares_verified": r.Given, "backup_created": r.Created, "where": "memory of this computer"}); err != nil {
 		return nil, err
 	}
-	k, err := session.ImportVerified(ctx, b, r.Key, hsm.KeySpec{Label: label, Algorithm: r.Algorithm, Slot: session.URISlot(o.To)})
+	k, err := importJournalled(ctx, s, b, r, label, reuse, hsm.KeySpec{Label: label, Algorithm: r.Algorithm, Slot: session.URISlot(o.To)})
 	if err != nil {
 		return nil, session.WrapDevice(o.To, fmt.Errorf("importing the restored key: %w (the shares are unchanged; nothing was written)", err))
 	}
@@ -211,5 +219,29 @@ func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreRe
 	if err := fsutil.WriteTree(o.Out, map[string][]byte{bundle.TranscriptName: s.Transcript(), "restore.json": append(rep, '\n')}); err != nil {
 		return nil, fmt.Errorf("the key %s is on %s, but the restore record could not be written: %w", r.KeyID, k.URI(), err)
 	}
+	s.Keep()
 	return res, nil
+}
+
+// importJournalled imports the recovered key, announced in the journal
+// first, or checks and reuses the copy an interrupted restore left when
+// resuming.
+func importJournalled(ctx context.Context, s *session.Session, b hsm.Backend, r *backup.Recovered, label string,
+	reuse map[string]session.Leftover, spec hsm.KeySpec) (hsm.Key, error) {
+	if l, ok := reuse[label]; ok {
+		k, err := b.Open(ctx, l.URI)
+		if err != nil {
+			return nil, err
+		}
+		return k, session.CheckSigns(k, r.Key.Public())
+	}
+	if err := s.Creating(b, label, r.KeyID, "restored key"); err != nil {
+		return nil, err
+	}
+	k, err := session.ImportVerified(ctx, b, r.Key, spec)
+	if err != nil {
+		s.NotCreated(ctx, b, label)
+		return nil, err
+	}
+	return k, s.Created(b, label, k)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/docker/go/canonical/json"
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/signed"
 )
 
 // ChainError is a root that does not chain from the one this machine
@@ -225,4 +226,38 @@ func ForeignSignatures(raw []byte, allowed ...data.BaseRole) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// VerifyRoleSigned checks that raw metadata of a base role is signed by a
+// threshold of that role's keys in root (a trusted root): metadata from a
+// request bundle is used only then. Expiry is not checked.
+func VerifyRoleSigned(gun string, raw []byte, root *data.SignedRoot, role data.RoleName) error {
+	fail := func(format string, a ...any) error {
+		return &VerifyError{GUN: gun, Role: role.String(), Reason: "current metadata from the request bundle: " + fmt.Sprintf(format, a...)}
+	}
+	if raw == nil {
+		return fail("missing")
+	}
+	var s data.Signed
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fail("not valid JSON: %v", err)
+	}
+	br, err := root.BuildBaseRole(role)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := signed.VerifySignatures(&s, br); err != nil {
+		return fail("not signed by the trusted root's %s keys: %v", role, err)
+	}
+	return nil
+}
+
+// ValidateFirstUse checks a root no pin vouches for as notary does on
+// first use: its own certificates for the GUN, threshold and signatures.
+func ValidateFirstUse(gun string, raw []byte) (*data.SignedRoot, error) {
+	root, err := validateRoot(gun, nil, raw)
+	if err != nil {
+		return nil, &VerifyError{GUN: gun, Role: "root", Reason: "current metadata from the request bundle: " + err.Error()}
+	}
+	return root, nil
 }

@@ -162,3 +162,45 @@ func TestDistinctRootKeys(t *testing.T) {
 		t.Fatalf("one certificate: %v", err)
 	}
 }
+
+// A current snapshot from the request bundle is used only when the trusted
+// root's snapshot keys signed it.
+func TestVerifyRoleSignedRefusesAStrangersSnapshot(t *testing.T) {
+	r, _ := newRepo(t, "example.com/snap")
+	var root data.SignedRoot
+	if err := json.Unmarshal(r.Root, &root); err != nil {
+		t.Fatal(err)
+	}
+	ks := NewKeyService()
+	owner, stranger := newKey(t), newKey(t)
+	ownerPub, _ := ks.Add(owner, data.CanonicalSnapshotRole)
+	strangerPub, _ := ks.Add(stranger, data.CanonicalSnapshotRole)
+	SetRootRole(&root, data.CanonicalSnapshotRole, []data.PublicKey{ownerPub}, 1)
+	sn, err := data.NewSnapshot(mustSigned(t, r.Root), mustSigned(t, r.Targets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := SignedSnapshotBytes(ks, sn, []data.PublicKey{ownerPub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := SignedSnapshotBytes(ks, sn, []data.PublicKey{strangerPub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyRoleSigned("example.com/snap", good, &root, data.CanonicalSnapshotRole); err != nil {
+		t.Fatalf("the owner's snapshot: %v", err)
+	}
+	if err := VerifyRoleSigned("example.com/snap", bad, &root, data.CanonicalSnapshotRole); err == nil || !strings.Contains(err.Error(), "not signed by the trusted root's snapshot keys") {
+		t.Fatalf("a stranger's snapshot: %v", err)
+	}
+}
+
+func mustSigned(t *testing.T, b []byte) *data.Signed {
+	t.Helper()
+	var s data.Signed
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}

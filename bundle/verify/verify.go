@@ -65,7 +65,7 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	if err := checkBundleClaims(s); err != nil {
+	if err := checkListedOnce(s); err != nil {
 		return rep, err
 	}
 	if err := checkRequestRecorded(s, entries); err != nil {

@@ -406,8 +406,12 @@ func (s *Server) write(name string, guns []string) (string, error) {
 			rr.Exists, rr.RootVersion, rr.Metadata = true, v, []string{"root", "targets"}
 			files[bundle.RepoFile(g, "root.json")] = r.Roots[v]
 			files[bundle.RepoFile(g, "targets.json")] = r.Targets
+			// Every earlier version, as fetch brings them for the walk
+			// from a pin.
 			for n, b := range r.Roots {
-				files[bundle.RepoFile(g, bundle.RootVersionFile(n))] = b
+				if n < v {
+					files[bundle.RepoFile(g, bundle.RootVersionFile(n))] = b
+				}
 			}
 		}
 		info.Repos = append(info.Repos, rr)

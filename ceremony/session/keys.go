@@ -58,18 +58,24 @@ func ImportVerified(ctx context.Context, b hsm.Backend, key crypto.Signer, spec 
 	if err != nil {
 		return nil, err
 	}
-	if !samePublic(k.Public(), key.Public()) {
-		return nil, errors.New("the device reports a different public key for the imported key")
+	return k, CheckSigns(k, key.Public())
+}
+
+// CheckSigns checks that a device key is the key want and signs with it:
+// the public key it reports and a signature verified in software.
+func CheckSigns(k hsm.Key, want crypto.PublicKey) error {
+	if !samePublic(k.Public(), want) {
+		return errors.New("the device reports a different public key for the imported key")
 	}
 	digest := sha256.Sum256([]byte("keyrite import check " + k.URI()))
 	sig, err := k.Sign(nil, digest[:], crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("test signature: %w", err)
+		return fmt.Errorf("test signature: %w", err)
 	}
-	if err := hsm.VerifyDigest(key.Public(), digest[:], sig); err != nil {
-		return nil, fmt.Errorf("test signature: %w", err)
+	if err := hsm.VerifyDigest(want, digest[:], sig); err != nil {
+		return fmt.Errorf("test signature: %w", err)
 	}
-	return k, nil
+	return nil
 }
 
 // LabelFree refuses a label the device already has, before any key exists.

@@ -9,12 +9,15 @@ package session
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/buildinfo"
+	"github.com/keyrite/keyrite/internal/journal"
 	"github.com/keyrite/keyrite/trust/store"
 )
 
@@ -50,6 +53,19 @@ type Env struct {
 	// (see Preview); an error stops the operation, nothing done. nil: no
 	// preview.
 	Preview func(p *Preview) error
+
+	// Journal is the directory of the journals that record the keys
+	// commands create on devices (see journal.go); empty: none is kept.
+	Journal string
+	// Leftovers answers in advance the question a run asks about keys an
+	// interrupted run left on its devices; LeftoversAsk asks through
+	// Confirm.
+	Leftovers LeftoverAction
+	// KeyInUse says whether a key (canonical ID) is named in a pinned root
+	// and where; nil: nothing is pinned.
+	KeyInUse func(canonicalID string) (where string, inUse bool)
+	// Log is the structured log (--verbose); nil: none. Never secrets.
+	Log *slog.Logger
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -101,6 +117,10 @@ type Session struct {
 	devices  []bundle.Device
 	t        *bundle.Transcript
 	trusted  []*Trusted
+
+	journal *journal.Journal // created with the run's first key
+	jhead   journal.Header
+	pending []pendingEvent // recorded by Begin
 }
 
 // New starts a session for a command (the name its transcript records).
@@ -137,6 +157,7 @@ func (s *Session) Backend(ctx context.Context, uri string) (hsm.Backend, error) 
 	s.order = append(s.order, k)
 	info := b.Info()
 	s.software = s.software || info.Software
+	s.logger().Debug("device opened", "uri", hsm.Redact(info.URI), "kind", info.Kind, "serial", info.Serial, "software", info.Software)
 	s.devices = append(s.devices, bundle.Device{URI: info.URI, Kind: info.Kind, Label: info.Label, Serial: info.Serial,
 		Model: info.Model, Firmware: info.Firmware, Software: info.Software})
 	return b, nil
@@ -155,8 +176,10 @@ func (s *Session) Key(ctx context.Context, uri string) (hsm.Key, error) {
 	return k, nil
 }
 
-// Close closes every device the session opened.
+// Close closes every device the session opened, and the journal of a run
+// that did not Keep its keys.
 func (s *Session) Close() {
+	s.closeJournal()
 	for _, k := range s.order {
 		s.open[k].Close()
 	}
@@ -186,7 +209,7 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 		return err
 	}
 	s.t = t
-	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software}
+	ev := map[string]any{"args": s.Args, "devices": s.devices, "rehearsal": s.software, "keyrite": buildinfo.Get()}
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
 	}
@@ -196,11 +219,30 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 	for k, v := range fields {
 		ev[k] = v
 	}
-	return s.Record("ceremony.start", ev)
+	if err := s.Record("ceremony.start", ev); err != nil {
+		return err
+	}
+	for _, p := range s.pending {
+		if err := s.Record(p.event, p.data); err != nil {
+			return err
+		}
+	}
+	s.pending = nil
+	return nil
 }
 
 // Record appends an event to the transcript.
-func (s *Session) Record(event string, data any) error { return s.t.Append(event, data) }
+func (s *Session) Record(event string, data any) error {
+	s.logger().Debug("transcript", "command", s.command, "event", event)
+	return s.t.Append(event, data)
+}
+
+func (e Env) logger() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
 
 // End appends the ceremony.end line.
 func (s *Session) End(fields map[string]any) error { return s.Record("ceremony.end", fields) }

@@ -95,7 +95,7 @@ func (s *Session) TrustCurrent(req *bundle.Request, gun string) (*Trusted, error
 			t.chain = append(t.chain, req.RootOfVersion(gun, v))
 		}
 	} else {
-		root, err := trust.WalkRoots(gun, current, nil, current)
+		root, err := trust.ValidateFirstUse(gun, current)
 		if err != nil {
 			return nil, err
 		}

@@ -152,6 +152,17 @@ func (s *Session) loadCurrents(req *bundle.Request, dir string, guns []string) (
 		if err != nil {
 			return nil, err
 		}
+		// The current snapshot and timestamp are carried along, and a
+		// client-managed snapshot's next version keeps the entries of the
+		// roles it does not change: each must be signed by the trusted
+		// root's keys for its role, not made up by the online machine.
+		for _, role := range []data.RoleName{data.CanonicalSnapshotRole, data.CanonicalTimestampRole} {
+			if raw := req.Metadata(gun, role); raw != nil {
+				if err := trust.VerifyRoleSigned(gun, raw, t.Root, role); err != nil {
+					return nil, err
+				}
+			}
+		}
 		currents[i] = cur
 	}
 	return currents, nil

@@ -32,7 +32,11 @@ func newAttacker(t *testing.T) *attacker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &attacker{t: t, key: k, ks: trust.NewKeyService()}
+	ks := trust.NewKeyService()
+	if _, err := ks.Add(k, data.CanonicalRootRole); err != nil {
+		t.Fatal(err)
+	}
+	return &attacker{t: t, key: k, ks: ks}
 }
 
 // doctor copies a request bundle with edit applied to its files and the
@@ -130,6 +134,13 @@ func TestStoryCompromisedOnlineMachine(t *testing.T) {
 	if err := os.CopyFS(trustAtV1, os.DirFS(testTrustDir(t))); err != nil {
 		t.Fatal(err)
 	}
+	// A trust store is private, as keyrite writes it.
+	filepath.WalkDir(trustAtV1, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			err = os.Chmod(p, 0o600)
+		}
+		return err
+	})
 	for _, v := range []string{"v2", "v3"} {
 		s.keyrite("refresh", "--in", s.fetch(), "-o", s.path(v), "--root-key", root, gun)
 		s.publish(s.path(v))
@@ -368,12 +379,14 @@ func TestTamperingIsAltered(t *testing.T) {
 		want string
 	}{
 		"a GUN listed twice": {editInfo(func(i *bundle.SignedInfo) { i.Repos = append(i.Repos, i.Repos[0]) }), "lists example.com/alter/app twice"},
-		"a GUN left out":     {editInfo(func(i *bundle.SignedInfo) { i.Repos = i.Repos[:1] }), "is not a file of a repository bundle.json lists"},
-		"an upload dropped":  {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].Upload = []string{"root"} }), "bundle.json uploads [root], the bundle holds [root targets]"},
-		"an expiry moved":    {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].RootExpires = i.Repos[0].RootExpires.AddDate(1, 0, 0) }), "altered: bundle.json says root expires"},
+		"a GUN left out":     {editInfo(func(i *bundle.SignedInfo) { i.Repos = i.Repos[:1] }), "not a file bundle.json accounts for"},
+		"an upload dropped":  {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].Upload = []string{"root"} }), "targets.json: not a file bundle.json accounts for"},
+		"an upload added": {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].Upload = append(i.Repos[0].Upload, "snapshot") }),
+			"example.com/alter/app: snapshot.json is missing"},
+		"an expiry moved": {editInfo(func(i *bundle.SignedInfo) { i.Repos[0].RootExpires = i.Repos[0].RootExpires.AddDate(1, 0, 0) }), "altered: bundle.json says root expires"},
 		"an extra file": {func(f bundle.Files) {
 			f[bundle.RepoFile(guns[0], "timestamp.json")] = []byte("{}")
-		}, "is not a file of a repository bundle.json lists"},
+		}, "not a file bundle.json accounts for"},
 		"the carried request swapped": {func(f bundle.Files) {
 			other := filepath.Join(dir, "other-request")
 			offlineRequest(t, other, guns...)

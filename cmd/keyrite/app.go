@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/keyrite/keyrite/ceremony/session"
@@ -19,8 +19,10 @@ import (
 	"github.com/keyrite/keyrite/internal/airgap"
 	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/term"
+	"github.com/keyrite/keyrite/trust"
 	"github.com/keyrite/keyrite/trust/store"
 	"github.com/sirupsen/logrus"
+	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // Exit codes (house style).
@@ -41,10 +43,15 @@ type App struct {
 	NoWait         bool   // fail at once when a named device is absent
 	Force          bool   // try a PIN even with one attempt left
 	TrustDir       string // the trust store; empty: store.DefaultDir()
+	StateDir       string // --state-dir: where the journal lives
 	Now            func() time.Time
+	Verbose        bool // --verbose: structured log on stderr
 	RequireAirgap  bool // --require-airgap: refuse to start with a network up
 	// Answer types confirmations instead of the terminal: tests only.
 	Answer func(session.Confirmation) (string, error)
+
+	cleanLeftovers, resume bool // the leftovers question answered in advance
+	warnedState            bool
 
 	args     []string // the command line, recorded in transcripts
 	registry *hsm.Registry
@@ -52,6 +59,7 @@ type App struct {
 	yubikey  *yubikey.Driver
 	pins     *term.PINSource
 	airgap   *airgap.Report // the air-gap check, when one was required
+	log      *slog.Logger
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
 	attestRoots *x509.CertPool
@@ -67,7 +75,7 @@ func mainWithRoots(roots *x509.CertPool) int {
 	// through its own errors instead.
 	logrus.SetOutput(io.Discard)
 	app := &App{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, attestRoots: roots}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext()
 	defer stop()
 	return app.Run(ctx, os.Args[1:])
 }
@@ -96,9 +104,13 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, registryKey{}, a.registry))
 	if err == nil {
 		return exitOK
+	}
+	a.logFailure(err)
+	if a.jsonRequested(cmd, args) {
+		return a.reportJSON(err)
 	}
 	var ue *cliutil.UsageError
 	if errors.As(err, &ue) {
@@ -107,6 +119,9 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	code, hint := classify(err)
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%v: %w", cause, err)
+	}
 	fmt.Fprintf(a.Stderr, "keyrite: error: %v\n", err)
 	if hint != "" {
 		fmt.Fprintf(a.Stderr, "keyrite: hint: %s\n", hint)
@@ -118,10 +133,12 @@ func (a *App) Run(ctx context.Context, args []string) int {
 // clock and the command line for the transcript.
 func (a *App) env() session.Env {
 	if a.pins == nil {
-		a.pins = &term.PINSource{File: a.PINFile, Warn: a.Stderr}
+		a.pins = &term.PINSource{File: a.PINFile}
 	}
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: a.trustStore(),
-		HSM:   hsm.Options{PIN: devicePINs{a.pins}, Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
+	trustStore := a.trustStore()
+	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(),
+		HSM:     hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
+		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore),
 		Start: a.airgapStart()}
 }
 
@@ -142,9 +159,8 @@ func (a *App) printJSON(v any) error {
 }
 
 func (a *App) progress(verb string) func(done, total int, gun string) {
-	return func(done, total int, gun string) {
-		fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, verb, gun)
-	}
+	p := a.newProgress(verb)
+	return func(done, total int, gun string) { p.item(done, total, gun, verb) }
 }
 
 // usagef is a command line keyrite cannot act on (exit code 2).
@@ -175,7 +191,12 @@ func (a *App) confirm(c session.Confirmation) (string, error) {
 	if a.Answer != nil {
 		return a.Answer(c)
 	}
-	return term.ReadLine(c.Prompt)
+	got, err := term.ReadLine(c.Prompt)
+	if errors.Is(err, term.ErrNoTerminal) {
+		// Nobody to ask: not confirmed (and not a PIN problem).
+		return "", &session.ConfirmationError{Action: c.Action}
+	}
+	return got, err
 }
 
 // trustStore is the trust store --trust-dir names, else the default one
@@ -192,4 +213,39 @@ func (a *App) trustStore() *store.Store {
 		dir = d
 	}
 	return store.Open(dir)
+}
+
+// keyInUse answers from the trust store whether a key (canonical ID) is a
+// root key of a pinned root, so that key delete refuses a key clients
+// trust; nil when there is no trust store.
+func keyInUse(s *store.Store) func(canonicalID string) (string, bool) {
+	if s == nil {
+		return nil
+	}
+	return func(id string) (string, bool) {
+		pins, err := s.List()
+		if err != nil {
+			return "the trust store " + s.Dir + " (unreadable: " + err.Error() + ")", true
+		}
+		for _, p := range pins {
+			_, root, err := s.Pinned(p.GUN)
+			if err != nil {
+				return "the trust store " + s.Dir + " (unreadable: " + err.Error() + ")", true
+			}
+			var sr data.SignedRoot
+			if json.Unmarshal(root, &sr) != nil {
+				continue
+			}
+			keys, _, err := trust.RoleKeys(&sr, data.CanonicalRootRole)
+			if err != nil {
+				continue
+			}
+			for _, k := range keys {
+				if c, err := trust.CanonicalID(k); err == nil && c == id {
+					return fmt.Sprintf("the root of %s pinned here (version %d)", p.GUN, p.Version), true
+				}
+			}
+		}
+		return "", false
+	}
 }

@@ -283,11 +283,11 @@ Confirmations are typed as in a ceremony, or answered by --yes.`,
 func (a *App) runOptions(cmd *cobra.Command, p *plan.Plan, f ceremonyFlags) run.Options {
 	ctx := cmd.Context()
 	pf := &passphraseFiles{byName: map[string]string{}}
-	prompt := &term.PINSource{Warn: a.Stderr}
+	prompt := &term.PINSource{}
 	secret := func(file, kind string) func(string) ([]byte, error) {
 		return func(device string) ([]byte, error) {
 			if file != "" {
-				return term.ReadSecretFile(file, a.Stderr)
+				return term.ReadSecretFile(file)
 			}
 			return prompt.PIN(ctx, term.Request{Device: device, Kind: kind, Confirm: true})
 		}
@@ -399,16 +399,15 @@ func (a *App) requireAirgap() error {
 	return nil
 }
 
-// onlineCommands talk to a server: an air gap cannot be required there.
-var onlineCommands = map[string]bool{"fetch": true, "publish": true, "status": true}
-
 // checkAirgapFlag is the root's pre-run: --require-airgap refuses to start
 // on a machine with a network up.
 func (a *App) checkAirgapFlag(c *cobra.Command) error {
 	if !a.RequireAirgap {
 		return nil
 	}
-	if onlineCommands[c.Name()] {
+	// A command with --server talks to one (fetch, publish, status,
+	// diff): an air gap cannot be required there.
+	if c.Flags().Lookup("server") != nil {
 		return usagef(c, "--require-airgap is for offline commands; %s talks to a server", c.Name())
 	}
 	return a.requireAirgap()

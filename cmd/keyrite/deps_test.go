@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -44,5 +46,26 @@ func TestNoServerCode(t *testing.T) {
 		t.Errorf("the keyrite binary links server code it must not carry into the air-gapped room:\n  %s\n"+
 			"(go list -deps ./cmd/keyrite; the rehearsal's in-process server belongs in cmd/keyrite-rehearse)",
 			strings.Join(bad, "\n  "))
+	}
+}
+
+// TestNoFaultInjection fails when the keyrite binary carries the
+// test-only fault injection (hsm/pkcs11/faultinject.go, built only with
+// -tags faultinject), which kills the process at a PKCS#11 call chosen
+// through the environment.
+func TestNoFaultInjection(t *testing.T) {
+	b, err := os.ReadFile(buildKeyrite(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("KEYRITE_FAULTINJECT")) {
+		t.Error("the keyrite binary contains the fault injection of the crash tests")
+	}
+	fi, err := os.ReadFile(buildKeyrite(t, "faultinject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(fi, []byte("KEYRITE_FAULTINJECT_AFTER")) {
+		t.Error("the faultinject build lacks the fault injection: this test checks nothing")
 	}
 }

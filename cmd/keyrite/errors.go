@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/backup/paper"
@@ -12,6 +14,8 @@ import (
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/internal/journal"
+	"github.com/keyrite/keyrite/internal/regcreds"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
@@ -25,12 +29,22 @@ import (
 // The groups are tried in order: an operation's own conditions (which may
 // wrap device errors) first, generic not-found and exists last.
 func classify(err error) (int, string) {
-	for _, group := range []func(error) (int, string, bool){ceremonyHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
+	for _, group := range []func(error) (int, string, bool){ceremonyHint, secretFileHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
 		if code, hint, ok := group(err); ok {
 			return code, hint
 		}
 	}
 	return exitFailed, ""
+}
+
+// secretFileHint covers a PIN, passphrase or identity file that others may
+// read or write: first, whatever wraps it (a device's login, a share).
+func secretFileHint(err error) (int, string, bool) {
+	var perm *fsutil.PermissionError
+	if errors.As(err, &perm) {
+		return exitFailed, fmt.Sprintf("chmod 600 %s (keyrite uses no secret file others may read or write); nothing was done", perm.Path), true
+	}
+	return 0, "", false
 }
 
 // operationHint covers the ceremonies' and recovery's own conditions.
@@ -43,6 +57,11 @@ func operationHint(err error) (int, string, bool) {
 		tkey   *ceremony.TargetsKeyExistsError
 		natt   *ceremony.NotAttestedError
 		imp    *ceremony.ImportError
+		left   *session.LeftoversError
+		rolled *ceremony.RolledBackError
+		intr   *recovery.InterruptedGenerationError
+		inuse  *ceremony.KeyInUseError
+		jerr   *session.JournalError
 	)
 	var (
 		chain  *trust.ChainError
@@ -53,6 +72,7 @@ func operationHint(err error) (int, string, bool) {
 		unv    *session.UnvouchedKeysError
 		dup    *trust.DuplicateKeyError
 	)
+	var corrupt *journal.CorruptError
 	switch {
 	case errors.As(err, &chain):
 		return exitVerifyKO, "nothing was signed: do not trust this request bundle; if the repository's root was rotated in a ceremony elsewhere, bring that ceremony's signed bundle and run keyrite trust import BUNDLE first", true
@@ -64,6 +84,18 @@ func operationHint(err error) (int, string, bool) {
 		return exitVerifyKO, "nothing was signed: the change planned from the request bundle is not the one asked for; do not trust this request bundle", true
 	case errors.As(err, &dup):
 		return exitFailed, "give keys that are distinct public keys: a backed-up key imported into two devices is one key, and counts once", true
+	case errors.As(err, &corrupt):
+		return exitFailed, fmt.Sprintf("%s is damaged: read what it names (the keys an interrupted run made), deal with those keys (keyrite key list, keyrite key delete), then move the file out of the journal directory", corrupt.Path), true
+	case errors.As(err, &jerr):
+		return exitFailed, "give keyrite a state directory it can write: --state-dir DIR (or XDG_STATE_HOME); keep the same one for the next runs on these devices", true
+	case errors.As(err, &inuse):
+		return exitFailed, "rotate the repository's root away from this key first (keyrite rotate root); --force deletes it anyway", true
+	case errors.As(err, &intr):
+		return exitFailed, interruptedHint(intr), true
+	case errors.As(err, &left):
+		return exitFailed, "deal with them first: run the command again with --clean-leftovers to destroy them, or --resume to reuse the ones marked (the others are destroyed); keyrite key delete URI removes one by hand", true
+	case errors.As(err, &conf) && conf.Typed == "":
+		return exitFailed, "nobody could be asked: run keyrite in a terminal to type the answer, or give it in advance (see the command's --help); nothing was changed", true
 	case errors.As(err, &conf):
 		return exitFailed, "check what you typed against the device or record and run the command again; nothing was changed", true
 	case errors.As(err, &input):
@@ -79,6 +111,10 @@ func operationHint(err error) (int, string, bool) {
 	case errors.As(err, &imp):
 		code, _ := classify(imp.Err)
 		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup), true
+	case errors.Is(err, context.Canceled) && errors.As(err, &rolled):
+		return exitFailed, "nothing of this run is left: run the command again when you are ready", true
+	case errors.Is(err, context.Canceled):
+		return exitFailed, "run the command again: it finds what this run left in its journal and asks what to do with it", true
 	}
 	return 0, "", false
 }
@@ -91,6 +127,7 @@ func backupHint(err error) (int, string, bool) {
 		ident  *backup.IdentityError
 		thresh *backup.ThresholdError
 		plug   *backup.PluginMissingError
+		weak   *backup.WeakPassphraseError
 	)
 	switch {
 	case errors.As(err, &share):
@@ -101,6 +138,8 @@ func backupHint(err error) (int, string, bool) {
 		return exitFailed, "present the identity of the custodian whose share it is: --identity FILE, --plugin NAME, or the share's passphrase", true
 	case errors.As(err, &thresh):
 		return exitFailed, "bring the shares of more custodians; nothing was written", true
+	case errors.As(err, &weak):
+		return exitFailed, fmt.Sprintf("choose another passphrase for %s (%s); nothing was written", weak.Custodian, strings.Join(weak.Suggestions, " ")), true
 	case errors.As(err, &plug):
 		return exitFailed, fmt.Sprintf("install age-plugin-%s and put it in PATH, or choose another recipient for that custodian", plug.Plugin), true
 	}
@@ -149,6 +188,13 @@ func bundleHint(err error) (int, string, bool) {
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
 		stale  *bundle.StaleError
+		skey   *bundle.ServerKeyError
+	)
+	var (
+		denied  *bundle.AuthError
+		missing *bundle.NotFoundError
+		cfile   *regcreds.FileError
+		expire  *bundle.ExpiringError
 	)
 	switch {
 	case errors.As(err, &inc):
@@ -157,6 +203,8 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, fmt.Sprintf("bring the %s keys with the IDs listed (--root-key URI for each); keyrite key list --device URI shows a device's key IDs", keys.Role), true
 	case errors.As(err, &last):
 		return exitFailed, "add another signer first, or pass --force if the repository should accept no new tags", true
+	case errors.As(err, &skey):
+		return exitVerifyKO, "do not use this request bundle, nor anything made from it: notary-server never serves such a key; fetch it again, and check the online machine that fetched it", true
 	case errors.As(err, &berr), errors.As(err, &verr), errors.As(err, &terr):
 		return exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle", true
 	case errors.As(err, &exists):
@@ -170,6 +218,14 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, "--tls-ca must name a PEM file holding the certificate of the CA that signed the notary server's certificate", true
 	case errors.As(err, &nohdr):
 		return exitFailed, "print the share file keyrite wrote, not the armored text alone", true
+	case errors.As(err, &expire):
+		return exitFailed, "renew them before they expire: keyrite fetch, then keyrite refresh (root and targets) offline; a delegation is renewed by its signer publishing again", true
+	case errors.As(err, &missing):
+		return exitFailed, "check the path: a bundle is the directory or .tar file that keyrite fetch, init, sign or trust export wrote", true
+	case errors.As(err, &denied):
+		return exitFailed, authHint(denied), true
+	case errors.As(err, &cfile):
+		return exitFailed, "--auth-file names a file of mode 0600 holding USER:PASSWORD on its first line", true
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle", true
 	}
@@ -178,7 +234,11 @@ func bundleHint(err error) (int, string, bool) {
 
 // genericHint covers a backend's own hint and the generic key errors.
 func genericHint(err error) (int, string, bool) {
-	var hinted *hsm.HintError
+	var (
+		hinted *hsm.HintError
+		nreg   *fsutil.NotRegularError
+		big    *fsutil.TooLargeError
+	)
 	switch {
 	case errors.As(err, &hinted):
 		// After the operations' own conditions, before the generic
@@ -189,6 +249,10 @@ func genericHint(err error) (int, string, bool) {
 		return exitFailed, "keyrite never replaces a key: choose another --label", true
 	case errors.Is(err, hsm.ErrNotFound):
 		return exitFailed, "list the keys with keyrite key list --device URI", true
+	case errors.As(err, &nreg):
+		return exitFailed, fmt.Sprintf("give the file itself: keyrite reads no %s in place of %s", strings.TrimPrefix(nreg.Kind(), "a "), nreg.Path), true
+	case errors.As(err, &big):
+		return exitFailed, fmt.Sprintf("%s is not the file meant: check the path; nothing was read", big.Path), true
 	}
 	return 0, "", false
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
+	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 // A backend's own hint reaches the operator in place of the generic one;
@@ -49,5 +53,33 @@ func TestClassifyShowsBackendHint(t *testing.T) {
 	code, hint := classify(imp)
 	if code != exitDevice || !strings.HasPrefix(hint, "the backup in backup/ is complete and verified") {
 		t.Errorf("import error: %d %q", code, hint)
+	}
+}
+
+// What crosses the air gap: each refusal's exit code and hint, also when
+// it comes wrapped in what read it (a device's login, a bundle).
+func TestClassifyInputRefusals(t *testing.T) {
+	perm := &fsutil.PermissionError{Path: "pin.txt", What: "secret file", Mode: 0o644}
+	for _, c := range []struct {
+		name string
+		err  error
+		code int
+		hint string
+	}{
+		{"loose secret file", perm, exitFailed, "chmod 600 pin.txt (keyrite uses no secret file others may read or write); nothing was done"},
+		{"loose PIN file behind a device", fmt.Errorf("pkcs11 token: %w", &hsm.HintError{Err: perm, Hint: "other"}), exitFailed, "chmod 600 pin.txt (keyrite uses no secret file others may read or write); nothing was done"},
+		{"pipe", &fsutil.NotRegularError{Path: "k.pem", Mode: fs.ModeNamedPipe}, exitFailed, "give the file itself: keyrite reads no named pipe (FIFO) in place of k.pem"},
+		{"too large", &fsutil.TooLargeError{Path: "root.json", Size: 8 << 30, Max: 1 << 20}, exitFailed, "root.json is not the file meant: check the path; nothing was read"},
+		{"bundle file too large", &bundle.Error{Bundle: "b", Reason: "x", Err: &fsutil.TooLargeError{Path: "b/x"}}, exitVerifyKO, "do not publish or use this bundle; make it again from the request bundle"},
+		{"server key", &bundle.ServerKeyError{Bundle: "r", GUN: "example.com/app", Role: "timestamp", Reason: "carries a private key"}, exitVerifyKO,
+			"do not use this request bundle, nor anything made from it: notary-server never serves such a key; fetch it again, and check the online machine that fetched it"},
+		{"share too large", &backup.ShareError{File: "s", Reason: "not a share file"}, exitVerifyKO, "this share cannot be used: ask its custodian for an intact copy (its paper sheet restores it too), or use other custodians' shares"},
+		{"weak passphrase", &backup.WeakPassphraseError{Custodian: "carol", Suggestions: []string{"Add another word or two. Uncommon words are better."}}, exitFailed,
+			"choose another passphrase for carol (Add another word or two. Uncommon words are better.); nothing was written"},
+	} {
+		code, hint := classify(c.err)
+		if code != c.code || hint != c.hint {
+			t.Errorf("%s: got %d %q, want %d %q", c.name, code, hint, c.code, c.hint)
+		}
 	}
 }

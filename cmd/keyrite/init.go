@@ -24,11 +24,21 @@ a targets key on the device (default: the root key's device, label
 "targets:GUN"), root.json version 1 with the server's timestamp and snapshot
 keys from the request bundle, and an empty targets.json — all signed through
 the device, each signature verified in software. One PIN entry per device for
-the whole batch. Writes a signed bundle, or nothing.`,
+the whole batch. Writes a signed bundle, or nothing.
+
+Every new targets key is announced in keyrite's journal (under --state-dir)
+before the device makes it. SIGINT or SIGTERM rolls back: the keys this run
+made are destroyed and nothing is written. A run killed outright leaves its
+journal: the next init on the device lists the keys it left and asks once
+whether to destroy them (remove) or reuse them (resume); --clean-leftovers or
+--resume answer in advance.`,
 		Example: `  keyrite init --in request/ -o signed/ --root-key 'pkcs11:token=ceremony;object=root' \
       --pin-file pin.txt registry.example.com/org/app registry.example.com/org/web
   keyrite init --in request/ -o signed/ --root-key softkey:file=rehearsal.softkey\;object=root \
-      --root-expiry 5y example.com/app`,
+      --root-expiry 5y example.com/app
+  # after a crash: reuse the targets keys the killed run made for these GUNs
+  keyrite init --in request/ -o signed/ --root-key 'pkcs11:token=ceremony;object=root' --resume \
+      registry.example.com/org/app registry.example.com/org/web`,
 		Args: minArgs(1, "GUN arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Request == "" || o.Out == "" || len(o.RootKeys) == 0 {
@@ -74,7 +84,7 @@ the whole batch. Writes a signed bundle, or nothing.`,
 		},
 	}
 	c.Flags().StringVar(&o.Request, "in", "", "request bundle made by keyrite fetch")
-	c.Flags().StringVarP(&o.Out, "out", "o", "", "signed bundle directory to create")
+	c.Flags().StringVarP(&o.Out, "out", "o", "", "signed bundle to create: a directory, or one file if it ends in .tar")
 	c.Flags().StringArrayVar(&o.RootKeys, "root-key", nil, "root key URI (repeat for several root keys)")
 	c.Flags().IntVar(&o.RootThreshold, "root-threshold", 1, "root keys needed to sign root")
 	c.Flags().StringVar(&o.TargetsKey, "targets-key", "", "existing targets key for every GUN (default: a new key per GUN)")
@@ -83,5 +93,6 @@ the whole batch. Writes a signed bundle, or nothing.`,
 	c.Flags().StringVar(&targetsExpiry, "targets-expiry", "3y", "targets validity")
 	c.Flags().BoolVar(&o.RequireAttestation, "require-attestation", false, "refuse root keys without a verified device attestation (YubiKey attested mode)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	a.addLeftoverFlags(c)
 	return c
 }

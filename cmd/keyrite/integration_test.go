@@ -20,7 +20,8 @@ import (
 func runKeyrite(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &e, Now: time.Now, TrustDir: testTrustDir(t)}
+	// The journal goes to a test directory, never the user's state directory.
+	a := &App{Stdout: &o, Stderr: &e, Now: time.Now, TrustDir: testTrustDir(t), StateDir: t.TempDir()}
 	code = a.Run(context.Background(), args)
 	return o.String(), e.String(), code
 }
@@ -30,11 +31,13 @@ func runKeyrite(t testing.TB, args ...string) (stdout, stderr string, code int) 
 var trustDirs sync.Map
 
 func testTrustDir(t testing.TB) string {
-	if d, ok := trustDirs.Load(t.Name()); ok {
+	// Subtests are the same machine as their test.
+	name, _, _ := strings.Cut(t.Name(), "/")
+	if d, ok := trustDirs.Load(name); ok {
 		return d.(string)
 	}
 	d := filepath.Join(t.TempDir(), "trust")
-	trustDirs.Store(t.Name(), d)
+	trustDirs.Store(name, d)
 	return d
 }
 

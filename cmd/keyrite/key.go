@@ -13,7 +13,7 @@ import (
 )
 
 func newKeyCmd(a *App) *cobra.Command {
-	return group(&cobra.Command{Use: "key", Short: "Generate and list keys on devices"}, newKeyGenerateCmd(a), newKeyListCmd(a))
+	return group(&cobra.Command{Use: "key", Short: "Generate, list and delete keys on devices"}, newKeyGenerateCmd(a), newKeyListCmd(a), newKeyDeleteCmd(a))
 }
 
 // Key generation modes. The default stays on-device generation: a
@@ -33,6 +33,7 @@ func newKeyGenerateCmd(a *App) *cobra.Command {
 		threshold   int
 		out         string
 		passphrases []string
+		finish      finishFlags
 		asJSON      bool
 	)
 	c := &cobra.Command{
@@ -63,6 +64,14 @@ encrypted to its custodian, and the shares are recombined; only then is the
 key imported into every --device (the same key on each) and each device's
 signature checked. The key is then wiped from memory.
 
+A backed-up generation interrupted after its backup was written (killed, power
+cut) is finished by running the same command again with the same -o: keyrite
+reads the backup's transcript, finds the devices that already hold the key,
+and imports it into the others from the custodians' shares (--share FILE for
+each, with -i IDENTITY or -j PLUGIN; --passphrase-file then gives the shares'
+passphrases). Without shares it names the devices that lack the key and the
+keyrite recover restore command that puts it there.
+
 Recipients: age1... (X25519), age1pq1... (post-quantum hybrid), ssh-ed25519
 and ssh-rsa public keys, age1NAME1... for an age plugin (age-plugin-NAME in
 PATH, e.g. age1yubikey1...), plugin:NAME for a plugin without a recipient,
@@ -73,7 +82,11 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
   keyrite key generate --mode backed-up --label root-2026 \
       --device 'pkcs11:token=hsm-a' --device 'pkcs11:token=hsm-b' \
       --custodian alice=age1... --custodian bob=age1pq1... --custodian 'carol=ssh-ed25519 AAAA...' \
-      --threshold 2 -o backup/`,
+      --threshold 2 -o backup/
+  # the same, after it was interrupted during the imports: finish from two shares
+  keyrite key generate --mode backed-up --label root-2026 \
+      --device 'pkcs11:token=hsm-a' --device 'pkcs11:token=hsm-b' -o backup/ \
+      --share backup/alice.share.age --share backup/bob.share.age -i alice.key -i bob.key`,
 		Args: exactArgs(0, "no arguments (use --device and --label)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(devices) == 0 || o.Label == "" {
@@ -93,8 +106,8 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 			}
 			switch mode {
 			case modeOnDevice, ceremony.ModeAttested:
-				if len(custodians) > 0 || out != "" || cmd.Flags().Changed("threshold") || len(passphrases) > 0 {
-					return usagef(cmd, "--custodian, --threshold, --passphrase-file and -o belong to --mode backed-up")
+				if len(custodians) > 0 || out != "" || cmd.Flags().Changed("threshold") || len(passphrases) > 0 || finish.given() {
+					return usagef(cmd, "--custodian, --threshold, --passphrase-file, --share, --identity, --plugin and -o belong to --mode backed-up")
 				}
 				if len(devices) != 1 {
 					return usagef(cmd, "--mode %s makes a key on one device; several devices need --mode backed-up", mode)
@@ -105,6 +118,12 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 				}
 				return a.generateOnDevice(cmd, o, asJSON)
 			case modeBackedUp:
+				if interruptedGeneration(out) {
+					return a.finishBackedUp(cmd, devices, out, finish, passphrases, asJSON)
+				}
+				if finish.given() {
+					return usagef(cmd, "--share, --identity and --plugin finish an interrupted generation: -o must name its backup directory")
+				}
 				return a.generateBackedUp(cmd, devices, o, custodians, threshold, out, passphrases, asJSON)
 			}
 			return usagef(cmd, "--mode must be %s, %s or %s", modeOnDevice, ceremony.ModeAttested, modeBackedUp)
@@ -120,7 +139,9 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 	c.Flags().IntVar(&threshold, "threshold", 0, "backed-up: shares needed to restore the key (1 to the number of custodians)")
 	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create")
 	c.Flags().StringArrayVar(&passphrases, "passphrase-file", nil, "backed-up: NAME=FILE, the new passphrase of custodian NAME's share (default: asked twice)")
+	finish.add(c)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	a.addLeftoverFlags(c)
 	return c
 }
 

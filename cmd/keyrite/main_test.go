@@ -9,6 +9,7 @@ import (
 
 	"filippo.io/age"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"crypto/sha256"
 	"crypto/x509"
@@ -40,7 +41,7 @@ import (
 // commands: testscript copies it into $PATH under both names, and a
 // script's exec keyrite runs Main.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removingBuilds{m}, map[string]func(){
 		"keyrite":          func() { os.Exit(mainWithRoots(testAttestationRoots())) },
 		"keyrite-rehearse": func() { os.Exit(cli.Main()) },
 	})
@@ -108,6 +109,10 @@ func TestScripts(t *testing.T) {
 			"agekeygen":  cmdAgeKeygen,
 			"sshkeygen":  cmdSSHKeygen,
 			"nosecret":   cmdNoSecret,
+			"setjson":    cmdSetJSON,
+			"mkfifo":     cmdMkfifo,
+			"sparse":     cmdSparse,
+			"setlength":  cmdSetLength,
 		},
 	})
 }
@@ -149,6 +154,8 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 		return err
 	}
 	env.Setenv("EXAMPLES", examples)
+	// The journal of keys being created: $WORK/.state/keyrite/journal.
+	env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 	return setupYubiKeys(env)
 }
 
@@ -246,6 +253,47 @@ func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("nosecret: %d files, %d encodings of the key, none found", files, len(needles))
 }
 
+// cmdMkfifo makes a named pipe, which keyrite must refuse without
+// blocking on it:
+//
+//	mkfifo pin.fifo
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo PATH")
+	}
+	ts.Check(unix.Mkfifo(ts.MkAbs(args[0]), 0o600))
+}
+
+// cmdSparse makes (or extends) a file of SIZE bytes that takes no disk
+// space, as truncate -s does:
+//
+//	sparse big.age 8G
+func cmdSparse(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sparse PATH SIZE (bytes, or with a K, M or G suffix)")
+	}
+	size, err := parseSize(args[1])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_WRONLY|os.O_CREATE, 0o600)
+	ts.Check(err)
+	ts.Check(f.Truncate(size))
+	ts.Check(f.Close())
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult = 1 << 10
+	case strings.HasSuffix(s, "M"):
+		mult = 1 << 20
+	case strings.HasSuffix(s, "G"):
+		mult = 1 << 30
+	}
+	n, err := strconv.ParseInt(strings.TrimRight(s, "KMG"), 10, 64)
+	return n * mult, err
+}
+
 // writeSecret creates a secret file the way keyrite wants them: new, 0600.
 func writeSecret(path, secret string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -335,6 +383,30 @@ func cmdUnlist(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unlist: %s is not in %s", args[1], manPath)
 	}
 	m.Files = kept
+	out, err := json.MarshalIndent(m, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(manPath, append(out, '\n'), 0o644))
+}
+
+// cmdSetLength sets the length one manifest entry lists, as a forger who
+// lists a file at the size it has would (without reading it: the file may
+// be a sparse one of gigabytes):
+//
+//	setlength DIR PATH LENGTH
+func cmdSetLength(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setlength BUNDLE PATH LENGTH")
+	}
+	manPath := filepath.Join(ts.MkAbs(args[0]), bundle.ManifestName)
+	var m bundle.Manifest
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(manPath)), &m))
+	n, err := strconv.ParseInt(args[2], 10, 64)
+	ts.Check(err)
+	i := slices.IndexFunc(m.Files, func(e bundle.Entry) bool { return e.Path == args[1] })
+	if i < 0 {
+		ts.Fatalf("setlength: %s is not in %s", args[1], manPath)
+	}
+	m.Files[i].Length = n
 	out, err := json.MarshalIndent(m, "", "  ")
 	ts.Check(err)
 	ts.Check(os.WriteFile(manPath, append(out, '\n'), 0o644))
@@ -556,4 +628,29 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("replace: %q occurs %d times in %s, want once", args[1], n, args[0])
 	}
 	ts.Check(os.WriteFile(path, []byte(strings.Replace(string(b), args[1], args[2], 1)), 0o644))
+}
+
+// cmdSetJSON sets an environment variable to a string field of the JSON
+// object in a file (dotted paths reach into nested objects):
+//
+//	setjson out.json key_id KEYID
+//	setjson out.json deleted.key_id ID
+func cmdSetJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setjson FILE FIELD VAR")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &v))
+	for _, name := range strings.Split(args[1], ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			ts.Fatalf("setjson: %s: not an object at %q", args[0], name)
+		}
+		v = m[name]
+	}
+	s, ok := v.(string)
+	if !ok {
+		ts.Fatalf("setjson: %s: %s is not a string", args[0], args[1])
+	}
+	ts.Setenv(args[2], s)
 }

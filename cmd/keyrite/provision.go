@@ -36,12 +36,12 @@ the device's serial to confirm.`,
 			if confirmSerial != "" && !reset {
 				return usagef(cmd, "--confirm-serial only confirms --reset")
 			}
-			prompt := &term.PINSource{Warn: a.Stderr}
+			prompt := &term.PINSource{}
 			defer prompt.Wipe()
 			secret := func(file, kind string) func(string) ([]byte, error) {
 				return func(device string) ([]byte, error) {
 					if file != "" {
-						return term.ReadSecretFile(file, a.Stderr)
+						return term.ReadSecretFile(file)
 					}
 					return prompt.PIN(cmd.Context(), term.Request{Device: device, Kind: kind, Confirm: true})
 				}

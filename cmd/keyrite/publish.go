@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/spf13/cobra"
 )
@@ -12,6 +13,7 @@ func newPublishCmd(a *App) *cobra.Command {
 	var (
 		o      ceremony.PublishOptions
 		asJSON bool
+		dryRun bool
 	)
 	c := &cobra.Command{
 		Use:   "publish --server URL signed/",
@@ -27,14 +29,20 @@ notary's client code pinned to the bundle's root certificates.`,
 				return usagef(cmd, "--server is required")
 			}
 			o.Bundle, o.Now = args[0], a.Now()
+			if dryRun {
+				return runDiff(a, cmd, ceremony.DiffOptions{Server: o.Server, Bundle: o.Bundle, Now: o.Now,
+					Verify: verify.Options{Registry: a.registry}, Publish: true}, asJSON)
+			}
 			if !asJSON {
-				o.Progress = func(done, total int, gun, state string) {
-					fmt.Fprintf(a.Stderr, "keyrite: [%d/%d] %s %s\n", done, total, state, gun)
-				}
+				p := a.newProgress("published")
+				o.Progress = func(done, total int, gun, state string) { p.item(done, total, gun, state) }
 			}
 			o.Verify.Registry = a.registry
-			_, res, err := ceremony.Publish(cmd.Context(), o)
+			rep, res, err := ceremony.Publish(cmd.Context(), o)
 			if err != nil {
+				if asJSON && (rep != nil || len(res) > 0) {
+					return withReport(err, map[string]any{"verify": rep, "published": res})
+				}
 				return err
 			}
 			if asJSON {
@@ -55,5 +63,6 @@ notary's client code pinned to the bundle's root certificates.`,
 	}
 	serverFlags(c, &o.Server)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "check and show per GUN what the upload would change (as keyrite diff), upload nothing")
 	return c
 }

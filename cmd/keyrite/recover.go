@@ -67,5 +67,6 @@ same key ID: the repositories it signs need no change.`,
 	c.Flags().StringVar(&o.Label, "label", "", "label of the restored key (default: the label the backup recorded)")
 	c.Flags().StringVarP(&o.Out, "out", "o", "", "restore record directory to create (transcript)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	a.addLeftoverFlags(c)
 	return c
 }

@@ -37,7 +37,13 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().StringVar(&a.TrustDir, "trust-dir", a.TrustDir, "the trust store: the roots this machine trusts per GUN (default: keyrite/trust under $XDG_CONFIG_HOME or ~/.config)")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
 	root.PersistentFlags().BoolVar(&a.RequireAirgap, "require-airgap", false, "refuse to start unless this machine is air-gapped: no network interface but loopback up, no default route, no wireless or Bluetooth device")
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.checkAirgapFlag(c) }
+	root.PersistentFlags().StringVar(&a.StateDir, "state-dir", a.StateDir, "keyrite's state directory, holding the journal of keys being created (default $XDG_STATE_HOME/keyrite, else ~/.local/state/keyrite)")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := a.checkAirgapFlag(c); err != nil {
+			return err
+		}
+		return a.beforeCommand(c)
+	}
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
 	root.RunE = func(c *cobra.Command, args []string) error {
@@ -49,6 +55,7 @@ never from flags, URIs or the environment.`,
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
 		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
 		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newCeremonyCmd(a))
+	addEcosystemCmds(a, root)
 	return root
 }
 
@@ -59,7 +66,7 @@ func checkURIs(c *cobra.Command, flag string, uris ...string) error {
 		if u == "" {
 			continue
 		}
-		if _, err := hsm.ParseURI(u); err != nil {
+		if err := checkURI(c, u); err != nil {
 			// A usage error has a hint of its own (--help): the
 			// library's advice goes on the error line.
 			var hinted *hsm.HintError
@@ -146,4 +153,20 @@ func parseExpiry(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid duration %q (use e.g. 10y, 3650d or 720h)", s)
 	}
 	return d, nil
+}
+
+// registryKey carries the app's device registry in the command's context,
+// so that checkURIs can have each scheme's driver check its attributes.
+type registryKey struct{}
+
+// checkURI checks a URI with the driver of its scheme, without opening a
+// device; without a registry, its generic syntax only.
+func checkURI(c *cobra.Command, u string) error {
+	if ctx := c.Context(); ctx != nil {
+		if r, ok := ctx.Value(registryKey{}).(*hsm.Registry); ok && r != nil {
+			return r.CheckURI(u)
+		}
+	}
+	_, err := hsm.ParseURI(u)
+	return err
 }

@@ -64,7 +64,7 @@ func (p *passphraseFiles) file(custodian string) string {
 func (a *App) newPassphrase(ctx context.Context, p *passphraseFiles) func(c backup.Custodian) ([]byte, error) {
 	return func(c backup.Custodian) ([]byte, error) {
 		if f := p.file(c.Name); f != "" {
-			return term.ReadSecretFile(f, a.Stderr)
+			return term.ReadSecretFile(f)
 		}
 		src := &term.PINSource{}
 		return src.PIN(ctx, term.Request{Device: fmt.Sprintf("custodian %s's share (new)", c.Name), Kind: "passphrase", Confirm: true})
@@ -79,7 +79,7 @@ func (a *App) sharePassphrase(ctx context.Context, p *passphraseFiles) func(f *b
 			name = f.Header.Custodian
 		}
 		if file := p.file(name); file != "" {
-			return term.ReadSecretFile(file, a.Stderr)
+			return term.ReadSecretFile(file)
 		}
 		src := &term.PINSource{}
 		return src.PIN(ctx, term.Request{Device: "share " + f.Describe(), Kind: "passphrase"})

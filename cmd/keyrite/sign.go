@@ -42,7 +42,7 @@ whether each threshold is met.`,
 		},
 	}
 	c.Flags().StringArrayVar(&o.Keys, "key", nil, "key URI of this holder (repeat for several)")
-	c.Flags().StringVarP(&o.Out, "out", "o", "", "new bundle directory to create")
+	c.Flags().StringVarP(&o.Out, "out", "o", "", "new bundle to create: a directory, or one file if it ends in .tar")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	addTOFUFlag(c, &tofu)
 	return c

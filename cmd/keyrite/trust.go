@@ -130,7 +130,7 @@ func newTrustExportCmd(a *App) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&out, "out", "o", "", "directory to create")
+	c.Flags().StringVarP(&out, "out", "o", "", "trust bundle to create: a directory, or one file if it ends in .tar")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

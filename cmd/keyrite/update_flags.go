@@ -24,7 +24,7 @@ type updateFlags struct {
 
 func addUpdateFlags(c *cobra.Command, f *updateFlags, targetsKey bool) {
 	c.Flags().StringVar(&f.o.Request, "in", "", "request bundle made by keyrite fetch (with the repositories' current metadata)")
-	c.Flags().StringVarP(&f.o.Out, "out", "o", "", "signed bundle directory to create")
+	c.Flags().StringVarP(&f.o.Out, "out", "o", "", "signed bundle to create: a directory, or one file if it ends in .tar")
 	c.Flags().StringArrayVar(&f.rootKeys, "root-key", nil, "a current root key at hand (repeat for several)")
 	if targetsKey {
 		c.Flags().StringVar(&f.targetsKey, "targets-key", "", "the repository's current targets key")

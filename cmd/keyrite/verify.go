@@ -39,9 +39,10 @@ Exit code 4 when anything fails.`,
 				out.Trust = notes
 			}
 			if asJSON && rep != nil {
-				if perr := a.printJSON(out); perr != nil {
-					return perr
+				if err != nil {
+					return withReport(err, out)
 				}
+				return a.printJSON(out)
 			}
 			if err != nil && !errors.As(err, &inc) {
 				return err

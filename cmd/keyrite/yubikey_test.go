@@ -64,7 +64,7 @@ func newYKEnv(t *testing.T, slots int) *ykEnv {
 func (e *ykEnv) run(args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
 	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(e.t)}
+	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(e.t), StateDir: e.t.TempDir()}
 	code = a.Run(context.Background(), args)
 	return o.String(), errb.String(), code
 }
@@ -251,7 +251,7 @@ func TestYubiKeyWrongPINBlocks(t *testing.T) {
 	}
 	signed := filepath.Join(e.dir, "signed")
 	initArgs := []string{"init", "--in", req, "-o", signed, "--root-key", key.URI, "--pin-file", wrong, "--no-wait", "registry.example.com/pin/app"}
-	for _, want := range []string{"wrong PIN (2 retries left)", "wrong PIN (1 retry left)", "the PIN is not tried with one attempt left\nkeyrite: hint: one PIN attempt is left and a wrong PIN now blocks the YubiKey: use --force if you are sure of the PIN"} {
+	for _, want := range []string{"wrong PIN (2 retries left)", "wrong PIN (1 retry left)", "PIN not tried: 1 attempt left, and a wrong PIN would block it\nkeyrite: hint: one PIN attempt is left and a wrong PIN now blocks the YubiKey: use --force if you are sure of the PIN"} {
 		_, errOut, code := e.run(initArgs...)
 		if code != exitDevice || !strings.Contains(errOut, want) {
 			t.Fatalf("want exit 3 and %q, got exit %d:\n%s", want, code, errOut)

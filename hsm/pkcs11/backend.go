@@ -41,10 +41,12 @@ const (
 
 func openBackend(t token, opts hsm.Options, uriModule string) (*Backend, error) {
 	c := t.mod.ctx
+	faultPoint()
 	sh, err := c.OpenSession(t.slot, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
 	if errors.Is(err, p11.Error(p11.CKR_TOKEN_WRITE_PROTECTED)) {
 		// A read-only token can still sign and list; generating will
 		// fail with the token's own error.
+		faultPoint()
 		sh, err = c.OpenSession(t.slot, p11.CKF_SERIAL_SESSION)
 	}
 	if err != nil {
@@ -54,7 +56,12 @@ func openBackend(t token, opts hsm.Options, uriModule string) (*Backend, error) 
 	return &Backend{tok: t, opts: opts, uriModule: uriModule, device: describe(t.info), session: sh}, nil
 }
 
-func (b *Backend) ctx() *p11.Ctx { return b.tok.mod.ctx }
+// ctx is the module's context for one PKCS#11 call: every call a backend
+// makes goes through it (a test build counts them, see faultPoint).
+func (b *Backend) ctx() *p11.Ctx {
+	faultPoint()
+	return b.tok.mod.ctx
+}
 
 func (b *Backend) info() tokenInfo {
 	return tokenInfo{label: b.tok.info.Label, serial: b.tok.info.SerialNumber}
@@ -127,14 +134,13 @@ func (b *Backend) loginLocked(ctx context.Context) error {
 	if b.loginErr != nil {
 		return b.loginErr
 	}
-	c := b.ctx()
-	if si, err := c.GetSessionInfo(b.session); err == nil &&
+	if si, err := b.ctx().GetSessionInfo(b.session); err == nil &&
 		(si.State == cksROUserFunctions || si.State == cksRWUserFunctions) {
 		// Another backend of this process logged the token in already.
 		b.loggedIn = true
 		return nil
 	}
-	if info, err := c.GetTokenInfo(b.tok.slot); err == nil {
+	if info, err := b.ctx().GetTokenInfo(b.tok.slot); err == nil {
 		if info.Flags&p11.CKF_USER_PIN_LOCKED != 0 {
 			// Asking would be pointless; say so before anyone types.
 			b.loginErr = loginError(p11.Error(p11.CKR_PIN_LOCKED), info.Flags, b.device)
@@ -156,14 +162,14 @@ func (b *Backend) loginLocked(ctx context.Context) error {
 		b.loginErr = fmt.Errorf("%s: read PIN: %w", b.device, err)
 		return b.loginErr
 	}
-	err = c.Login(b.session, p11.CKU_USER, pinString(pin))
+	err = b.ctx().Login(b.session, p11.CKU_USER, pinString(pin))
 	hsm.Wipe(pin)
 	if err == nil {
 		b.loggedIn = true
 		return nil
 	}
 	var flags uint
-	if info, ierr := c.GetTokenInfo(b.tok.slot); ierr == nil {
+	if info, ierr := b.ctx().GetTokenInfo(b.tok.slot); ierr == nil {
 		flags = info.Flags
 	}
 	if lerr := loginError(err, flags, b.device); lerr != nil {

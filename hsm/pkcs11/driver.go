@@ -184,12 +184,14 @@ func (d *Driver) tokens(ctx context.Context, uriModule string, opts hsm.Options)
 // moduleTokens lists the initialised tokens of one module. Uninitialised
 // tokens (SoftHSM always shows a free one) cannot hold keys and are left out.
 func moduleTokens(m *module, explicit string) ([]token, error) {
+	faultPoint()
 	slots, err := m.ctx.GetSlotList(true)
 	if err != nil {
 		return nil, fmt.Errorf("PKCS#11 module %s: list slots: %w", m.path, err)
 	}
 	var out []token
 	for _, s := range slots {
+		faultPoint()
 		info, err := m.ctx.GetTokenInfo(s)
 		if err != nil {
 			// A token removed between the two calls is simply not there.

@@ -72,11 +72,10 @@ func (k *Key) signLocked(ctx context.Context, digest []byte) ([]byte, error) {
 		}
 		k.priv = h
 	}
-	c := b.ctx()
-	if err := c.SignInit(b.session, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, k.priv); err != nil {
+	if err := b.ctx().SignInit(b.session, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, k.priv); err != nil {
 		return nil, fmt.Errorf("%s: key %s: start signing: %w", b.device, k.name(), err)
 	}
-	raw, err := c.Sign(b.session, digest)
+	raw, err := b.ctx().Sign(b.session, digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: key %s: sign: %w", b.device, k.name(), err)
 	}

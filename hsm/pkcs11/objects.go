@@ -8,15 +8,14 @@ import (
 
 // findLocked returns every object matching a template.
 func (b *Backend) findLocked(tmpl []*p11.Attribute) ([]p11.ObjectHandle, error) {
-	c := b.ctx()
-	if err := c.FindObjectsInit(b.session, tmpl); err != nil {
+	if err := b.ctx().FindObjectsInit(b.session, tmpl); err != nil {
 		return nil, fmt.Errorf("%s: find objects: %w", b.device, err)
 	}
 	var all []p11.ObjectHandle
 	for {
-		hs, _, err := c.FindObjects(b.session, 64)
+		hs, _, err := b.ctx().FindObjects(b.session, 64)
 		if err != nil {
-			c.FindObjectsFinal(b.session)
+			b.ctx().FindObjectsFinal(b.session)
 			return nil, fmt.Errorf("%s: find objects: %w", b.device, err)
 		}
 		if len(hs) == 0 {
@@ -24,7 +23,7 @@ func (b *Backend) findLocked(tmpl []*p11.Attribute) ([]p11.ObjectHandle, error) 
 		}
 		all = append(all, hs...)
 	}
-	if err := c.FindObjectsFinal(b.session); err != nil {
+	if err := b.ctx().FindObjectsFinal(b.session); err != nil {
 		return nil, fmt.Errorf("%s: find objects: %w", b.device, err)
 	}
 	return all, nil

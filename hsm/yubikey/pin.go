@@ -42,9 +42,9 @@ func (b *Backend) pinLocked(ctx context.Context, yk *piv.YubiKey) ([]byte, error
 		dev.pinErr = blockedError(dev.name())
 		return nil, dev.pinErr
 	case retries == 1 && !b.opts.Force:
-		dev.pinErr = &hsm.AuthError{Device: dev.name(), Retries: 1,
+		dev.pinErr = &hsm.AuthError{Device: dev.name(), Retries: 1, NotTried: true,
 			Hint: "one PIN attempt is left and a wrong PIN now blocks the YubiKey: use --force if you are sure of the PIN; unblock the PIN with the PUK first if in doubt"}
-		return nil, fmt.Errorf("%w: the PIN is not tried with one attempt left", dev.pinErr)
+		return nil, dev.pinErr
 	case retries == 1:
 		logf(b.opts.Log, "warning: %s: one PIN attempt left; trying because of --force", dev.name())
 	case retries > 1 && retries < 3:

@@ -312,7 +312,7 @@ func TestWrongPINBlocksAndOneRetryNeedsForce(t *testing.T) {
 	b = e.open(t, "yubikey:serial=3003;slot=9c")
 	k, _ = b.Open(context.Background(), "yubikey:serial=3003;slot=9c")
 	asked := e.pins.asked
-	if _, err := sign(t, k); !errors.As(err, &ae) || ae.Retries != 1 || !strings.Contains(err.Error(), "the PIN is not tried with one attempt left") ||
+	if _, err := sign(t, k); !errors.As(err, &ae) || ae.Retries != 1 || !strings.Contains(err.Error(), "PIN not tried: 1 attempt left") || !ae.NotTried ||
 		!strings.Contains(ae.Hint, "use --force if you are sure of the PIN") {
 		t.Fatalf("one retry left: %v (hint %q)", err, ae.Hint)
 	}

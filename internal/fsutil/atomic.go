@@ -29,6 +29,7 @@ func WriteFile(path string, data []byte, perm os.FileMode, replace bool) error {
 		return err
 	}
 	name := tmp.Name()
+	lockPartial(tmp)
 	ok := false
 	defer func() {
 		if !ok {

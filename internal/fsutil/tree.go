@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // WriteTree writes a whole directory tree at dest, or nothing: the files go
@@ -29,6 +30,10 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".partial-")
 	if err != nil {
 		return err
+	}
+	if d, err := os.Open(tmp); err == nil {
+		lockPartial(d)
+		defer d.Close()
 	}
 	ok := false
 	defer func() {
@@ -95,9 +100,11 @@ func writeSynced(p string, data []byte, mode os.FileMode) error {
 	return f.Close()
 }
 
-// CheckRelPath refuses paths that could escape a bundle directory.
+// CheckRelPath refuses paths that could escape a bundle directory, and
+// names that are not UTF-8 text (JSON, which manifests are, cannot hold
+// them: a manifest would name another file).
 func CheckRelPath(n string) error {
-	if n == "" || strings.HasPrefix(n, "/") || strings.Contains(n, "\\") || filepath.ToSlash(filepath.Clean(n)) != n ||
+	if n == "" || !utf8.ValidString(n) || strings.HasPrefix(n, "/") || strings.Contains(n, "\\") || filepath.ToSlash(filepath.Clean(n)) != n ||
 		n == ".." || strings.HasPrefix(n, "../") {
 		return fmt.Errorf("invalid path %q in bundle", n)
 	}

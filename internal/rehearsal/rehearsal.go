@@ -96,7 +96,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	reg := hsm.NewRegistry()
 	reg.Register("softkey", softkey.NewDriver())
 	hsmOpts := hsm.Options{PIN: hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
-		return term.ReadSecretFile(passFile, nil)
+		return term.ReadSecretFile(passFile)
 	}), Log: o.DeviceLog}
 
 	srv := o.Server

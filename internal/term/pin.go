@@ -8,11 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 
 	xterm "golang.org/x/term"
+
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 // Request says which secret is asked for. It mirrors hsm.PINRequest
@@ -27,8 +28,7 @@ type Request struct {
 // PINSource answers PIN requests from a file or the terminal. It asks at
 // most once per device per command, so a batch needs one PIN entry.
 type PINSource struct {
-	File string    // --pin-file; empty means prompt on /dev/tty
-	Warn io.Writer // where to print warnings about the file
+	File string // --pin-file; empty means prompt on /dev/tty
 
 	mu    sync.Mutex
 	cache map[string][]byte
@@ -47,7 +47,7 @@ func (p *PINSource) PIN(ctx context.Context, req Request) ([]byte, error) {
 		err error
 	)
 	if p.File != "" {
-		v, err = ReadSecretFile(p.File, p.Warn)
+		v, err = ReadSecretFile(p.File)
 	} else {
 		v, err = promptSecret(req)
 	}
@@ -71,33 +71,40 @@ func (p *PINSource) Wipe() {
 	}
 }
 
-// ReadSecretFile reads a PIN or passphrase file: the first line, without
-// its line ending. A file others can read is used but warned about.
-func ReadSecretFile(path string, warn io.Writer) ([]byte, error) {
-	f, err := os.Open(path)
+// MaxSecretFileSize bounds a PIN, PUK or passphrase file: one line, and
+// room for a comment after it.
+const MaxSecretFileSize = 4096
+
+// ReadSecretFile reads a PIN, PUK or passphrase file: the first line,
+// without its line ending. The file must be a regular file of at most
+// MaxSecretFileSize bytes that only its owner may read or write (an
+// *fsutil.PermissionError otherwise, as ssh refuses a loose private key):
+// a secret others could read is no secret, and keyrite will not use it.
+func ReadSecretFile(path string) ([]byte, error) {
+	b, err := fsutil.ReadPrivate(path, "secret file", MaxSecretFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("reading PIN file: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	defer wipe(b)
+	out, err := ParseSecret(b)
 	if err != nil {
-		return nil, fmt.Errorf("reading PIN file: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 && warn != nil {
-		fmt.Fprintf(warn, "keyrite: warning: PIN file %s is readable by others (mode %04o); chmod 600 it\n", path, st.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return nil, fmt.Errorf("reading PIN file: %w", err)
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	out := bytes.Clone(line)
-	wipe(b)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("PIN file %s is empty", path)
+		return nil, fmt.Errorf("secret file %s %w", path, err)
 	}
 	return out, nil
+}
+
+// ErrEmptySecret is a secret file whose first line is empty.
+var ErrEmptySecret = errors.New("is empty (the secret is its first line)")
+
+// ParseSecret returns a secret file's first line, without its line ending
+// ("\n" or "\r\n"), in a new slice the caller may wipe.
+func ParseSecret(b []byte) ([]byte, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) == 0 {
+		return nil, ErrEmptySecret
+	}
+	return bytes.Clone(line), nil
 }
 
 // ErrNoTerminal is returned when a secret is needed but there is no

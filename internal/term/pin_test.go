@@ -1,44 +1,80 @@
 package term
 
 import (
-	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
 func TestReadSecretFile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	var warn bytes.Buffer
 	for _, c := range []struct{ content, want string }{
 		{"123456", "123456"}, {"123456\n", "123456"}, {"123456\r\nignored\n", "123456"}, {"pass phrase with spaces\n", "pass phrase with spaces"},
 	} {
-		got, err := ReadSecretFile(write("pin", c.content, 0o600), &warn)
+		got, err := ReadSecretFile(write("pin", c.content, 0o600))
 		if err != nil || string(got) != c.want {
 			t.Errorf("%q: got %q, %v", c.content, got, err)
 		}
 		os.Remove(filepath.Join(dir, "pin"))
 	}
-	if warn.Len() != 0 {
-		t.Errorf("warned about a 0600 file: %s", warn.String())
-	}
-	if _, err := ReadSecretFile(write("empty", "\n", 0o600), &warn); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, err := ReadSecretFile(write("empty", "\n", 0o600)); !errors.Is(err, ErrEmptySecret) || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty file: %v", err)
 	}
-	if _, err := ReadSecretFile(write("open", "1234\n", 0o644), &warn); err != nil || !strings.Contains(warn.String(), "readable by others") {
-		t.Errorf("world-readable file: err %v, warning %q", err, warn.String())
+	if _, err := ReadSecretFile(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
 	}
-	if _, err := ReadSecretFile(filepath.Join(dir, "missing"), nil); err == nil {
-		t.Error("missing file accepted")
+}
+
+// A secret file others may read or write is refused, not used with a
+// warning; so is anything but a regular file, and a file too large to be
+// a PIN or passphrase.
+func TestReadSecretFileRefuses(t *testing.T) {
+	dir := t.TempDir()
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o606, 0o622} {
+		p := filepath.Join(dir, "open"+mode.String())
+		os.WriteFile(p, []byte("1234\n"), 0o600)
+		os.Chmod(p, mode)
+		v, err := ReadSecretFile(p)
+		var pe *fsutil.PermissionError
+		if v != nil || !errors.As(err, &pe) || pe.Path != p || pe.Mode != mode {
+			t.Errorf("mode %04o: %q, %v", mode, v, err)
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var nr *fsutil.NotRegularError
+	if _, err := ReadSecretFile(fifo); !errors.As(err, &nr) {
+		t.Errorf("FIFO: %v", err)
+	}
+	if _, err := ReadSecretFile("/dev/zero"); !errors.As(err, &nr) {
+		t.Errorf("device: %v", err)
+	}
+	big := filepath.Join(dir, "big")
+	os.WriteFile(big, nil, 0o600)
+	os.Truncate(big, 8<<30)
+	var tl *fsutil.TooLargeError
+	if _, err := ReadSecretFile(big); !errors.As(err, &tl) {
+		t.Errorf("8 GiB file: %v", err)
 	}
 }
 

@@ -73,7 +73,12 @@ func StartNotaryServer(t testing.TB) *NotaryServer {
 // StartNotaryServerDir starts a notary-server whose files live in dir (created
 // if needed) and waits until it answers. The process is in its own session, so
 // it outlives the caller unless Stop is called.
-func StartNotaryServerDir(dir string) (*NotaryServer, error) {
+func StartNotaryServerDir(dir string) (*NotaryServer, error) { return startNotaryServerDir(dir, nil) }
+
+// startNotaryServerDir starts a notary-server in dir; auth, when not nil,
+// is called once the TLS files exist and returns the config's auth
+// section (see tokenauth.go).
+func startNotaryServerDir(dir string, auth func(dir string) (map[string]any, error)) (*NotaryServer, error) {
 	bin, err := exec.LookPath("notary-server")
 	if err != nil {
 		return nil, fmt.Errorf("notary-server not found in PATH (hint: run scripts/setup): %w", err)
@@ -89,10 +94,16 @@ func StartNotaryServerDir(dir string) (*NotaryServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making test certificates: %w", err)
 	}
+	var authConfig map[string]any
+	if auth != nil {
+		if authConfig, err = auth(dir); err != nil {
+			return nil, err
+		}
+	}
 	// The port is picked by binding :0 and closing it, so another process may
 	// take it before the server binds it: retry with a new port in that case.
 	for try := 1; ; try++ {
-		s, err := notaryStartOnce(bin, dir, caPEM)
+		s, err := notaryStartOnce(bin, dir, caPEM, authConfig)
 		if err == nil || try == notaryStartTries || !errors.Is(err, errNotaryAddrInUse) {
 			return s, err
 		}
@@ -101,7 +112,7 @@ func StartNotaryServerDir(dir string) (*NotaryServer, error) {
 
 var errNotaryAddrInUse = errors.New("address already in use")
 
-func notaryStartOnce(bin, dir string, caPEM []byte) (*NotaryServer, error) {
+func notaryStartOnce(bin, dir string, caPEM []byte, authConfig map[string]any) (*NotaryServer, error) {
 	port, err := notaryFreePort()
 	if err != nil {
 		return nil, err
@@ -124,6 +135,9 @@ func notaryStartOnce(bin, dir string, caPEM []byte) (*NotaryServer, error) {
 		"trust_service": map[string]any{"type": "local"},
 		"storage":       map[string]any{"backend": "memory"},
 		"logging":       map[string]any{"level": "info"},
+	}
+	if authConfig != nil {
+		config["auth"] = authConfig
 	}
 	configJSON, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
@@ -176,7 +190,8 @@ func (s *NotaryServer) waitReady(timeout time.Duration) error {
 		resp, err := client.Get(s.URL + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// 401: a server with token auth answers, asking for a token.
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return nil
 			}
 			err = fmt.Errorf("GET /v2/: %s", resp.Status)

@@ -74,7 +74,7 @@ func (s *Store) repoDir(gun string) string {
 
 // Pin returns the pin of a GUN, nil when the store has none.
 func (s *Store) Pin(gun string) (*Pin, error) {
-	b, err := readBounded(filepath.Join(s.repoDir(gun), "pin.json"), maxRoot)
+	b, err := fsutil.Read(filepath.Join(s.repoDir(gun), "pin.json"), fsutil.ReadOptions{Max: maxRoot, NoSymlink: true, Private: true, What: "trust store pin"})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -91,7 +91,7 @@ func (s *Store) Pin(gun string) (*Pin, error) {
 
 // Root returns the root of a version the store holds, nil when it has none.
 func (s *Store) Root(gun string, version int) ([]byte, error) {
-	b, err := readBounded(filepath.Join(s.repoDir(gun), fmt.Sprintf("%d.root.json", version)), maxRoot)
+	b, err := fsutil.Read(filepath.Join(s.repoDir(gun), fmt.Sprintf("%d.root.json", version)), fsutil.ReadOptions{Max: maxRoot, NoSymlink: true, Private: true, What: "trust store root"})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -215,21 +215,6 @@ func rootKeyIDs(root []byte) ([]string, error) {
 	ids := append([]string(nil), r.KeyIDs...)
 	sort.Strings(ids)
 	return ids, nil
-}
-
-// readBounded reads a regular file of at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return os.ReadFile(path)
 }
 
 // Forget drops the pin of gun: with keep > 0 the pin goes back to held

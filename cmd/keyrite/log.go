@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/spf13/cobra"
+)
+
+// logger is --verbose's structured log on stderr; without --verbose it
+// discards. Nothing secret is ever given to it: PINs, passphrases,
+// passwords and tokens stay out, only where they came from is logged.
+func (a *App) logger() *slog.Logger {
+	if a.log == nil {
+		if !a.Verbose {
+			a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		} else {
+			a.log = slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	return a.log
+}
+
+// addVerbose adds --verbose and logs each command's start and end.
+func addVerbose(a *App, root *cobra.Command) {
+	root.PersistentFlags().BoolVar(&a.Verbose, "verbose", false, "write a structured log (log/slog, key=value) of what keyrite does to stderr; never secrets")
+	// cobra runs only one of PersistentPreRun and PersistentPreRunE: the
+	// log's start goes before whatever hook the root already has.
+	next := root.PersistentPreRunE
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		a.log = nil
+		a.logger().Debug("command start", "command", c.CommandPath(), "args", args)
+		if next != nil {
+			return next(c, args)
+		}
+		return nil
+	}
+	root.PersistentPostRun = func(c *cobra.Command, _ []string) {
+		a.logger().Debug("command done", "command", c.CommandPath(), "exit_code", exitOK)
+	}
+}
+
+// logFailure logs how a command failed.
+func (a *App) logFailure(err error) {
+	code, msg, _ := describe(err)
+	a.logger().Debug("command failed", "exit_code", code, "error", msg)
+}
+
+// loggedPINs logs each PIN or passphrase request: the device and where the
+// secret comes from, never the secret.
+type loggedPINs struct {
+	src  hsm.PINSource
+	file string
+	log  *slog.Logger
+}
+
+func (a *App) devicePINs() hsm.PINSource {
+	return loggedPINs{src: devicePINs{a.pins}, file: a.PINFile, log: a.logger()}
+}
+
+// PIN implements hsm.PINSource.
+func (p loggedPINs) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
+	from := "terminal"
+	if p.file != "" {
+		from = "file " + p.file
+	}
+	p.log.Debug("secret requested", "device", req.Device, "kind", req.Kind, "from", from)
+	v, err := p.src.PIN(ctx, req)
+	if err != nil {
+		p.log.Debug("secret not read", "device", req.Device, "error", err.Error())
+	}
+	return v, err
+}
