@@ -99,9 +99,14 @@ hold.`,
 				report["request"] = request
 			}
 			if asJSON {
-				if err := a.printJSON(report); err != nil {
-					return err
+				// With --json a failure is one object, carrying the report.
+				if reqErr != nil {
+					return withReport(reqErr, report)
 				}
+				if devErr != nil {
+					return withReport(devErr, report)
+				}
+				return a.printJSON(report)
 			} else {
 				fmt.Fprint(a.Stdout, p.Summary())
 				if st, ok := report["devices"].([]run.DeviceStatus); ok {
@@ -313,6 +318,10 @@ func (a *App) runOptions(cmd *cobra.Command, p *plan.Plan, f ceremonyFlags) run.
 // reportRun prints what a run did; a failed step also says how to resume.
 func (a *App) reportRun(planFile string, f ceremonyFlags, res *run.Result, err error) error {
 	var se *run.StepError
+	if f.asJSON && err != nil && res != nil {
+		// One JSON object: the failure, with what the run did.
+		return withReport(err, res)
+	}
 	if res != nil && (err == nil || errors.As(err, &se)) {
 		if f.asJSON {
 			if jerr := a.printJSON(res); jerr != nil {
@@ -340,7 +349,7 @@ func (a *App) reportRun(planFile string, f ceremonyFlags, res *run.Result, err e
 		}
 		a.warnSoftware(res.Rehearsal && !f.asJSON)
 	}
-	if se != nil {
+	if se != nil && !f.asJSON {
 		verb := "run"
 		if res != nil && res.Rehearsal {
 			verb = "rehearse"
