@@ -98,6 +98,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if err != nil {
 		return nil, err
 	}
+	if err := previewInit(s, o, keys, s.Now()); err != nil {
+		return nil, err
+	}
 	// Keys this run creates are destroyed again if it fails, even when it
 	// fails because it was interrupted.
 	defer func() {

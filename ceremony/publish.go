@@ -24,8 +24,14 @@ func Publish(ctx context.Context, o PublishOptions) (*verify.Report, []bundle.Pu
 	if err != nil {
 		return nil, nil, err
 	}
+	// Verified first: a doctored bundle is reported as such (exit 4),
+	// whatever server it was meant for. The rehearsal flag it checks next
+	// is then one the seal vouches for.
 	rep, err := verify.Signed(s, o.Now, o.Verify)
 	if err != nil {
+		return rep, nil, err
+	}
+	if err := checkRehearsalServer(s, o.Server.URL); err != nil {
 		return rep, nil, err
 	}
 	res, err := bundle.Publish(ctx, bundle.PublishOptions{Server: o.Server, Bundle: s, Progress: o.Progress})

@@ -58,6 +58,9 @@ func Sign(ctx context.Context, env session.Env, o SignOptions) (*session.UpdateR
 			return nil, err
 		}
 	}
+	if err := previewSign(s, in); err != nil {
+		return nil, err
+	}
 	if err := s.Continue(in, map[string]any{"keys": o.Keys}); err != nil {
 		return nil, err
 	}

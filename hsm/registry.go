@@ -98,6 +98,17 @@ func (r *Registry) Devices(ctx context.Context, opts Options) ([]DeviceInfo, map
 	return all, errs
 }
 
+// SchemeDevices lists the attached devices of one scheme only: a caller
+// that needs YubiKeys does not make a PKCS#11 module (OpenSC) open, and
+// keep, the cards it would list.
+func (r *Registry) SchemeDevices(ctx context.Context, scheme string, opts Options) ([]DeviceInfo, error) {
+	d, ok := r.drivers[scheme]
+	if !ok {
+		return nil, fmt.Errorf("unsupported key URI scheme %q (supported: %s)", scheme, strings.Join(r.Schemes(), ", "))
+	}
+	return d.Devices(ctx, opts)
+}
+
 // RegisterAttestation adds the verifier of an attestation format. The
 // command line registers one per format it trusts, with its roots.
 func (r *Registry) RegisterAttestation(format string, v AttestationVerifier) {

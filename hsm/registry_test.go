@@ -1,6 +1,7 @@
 package hsm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -81,5 +82,37 @@ func TestAttestedKeyJSON(t *testing.T) {
 	const withForm = `{"serial":12345678,"firmware":"5.7.1","form_factor":"USB-A Keychain","slot":"9c","pin_policy":"always","touch_policy":"cached","root":"CN=root"}`
 	if string(b) != withForm {
 		t.Errorf("got  %s\nwant %s", b, withForm)
+	}
+}
+
+// listingDriver is a driver that only lists, and counts its listings.
+type listingDriver struct {
+	Driver
+	devices []DeviceInfo
+	listed  int
+}
+
+func (d *listingDriver) Devices(context.Context, Options) ([]DeviceInfo, error) {
+	d.listed++
+	return d.devices, nil
+}
+
+// SchemeDevices asks one driver only: listing YubiKeys never makes a
+// PKCS#11 module open the cards.
+func TestSchemeDevicesAsksOneDriver(t *testing.T) {
+	r := NewRegistry()
+	yk := &listingDriver{devices: []DeviceInfo{{Kind: "yubikey", Serial: "7"}}}
+	p11 := &listingDriver{}
+	r.Register("yubikey", yk)
+	r.Register("pkcs11", p11)
+	got, err := r.SchemeDevices(context.Background(), "yubikey", Options{})
+	if err != nil || len(got) != 1 || got[0].Serial != "7" {
+		t.Fatalf("SchemeDevices = %v, %v", got, err)
+	}
+	if yk.listed != 1 || p11.listed != 0 {
+		t.Errorf("listed: yubikey %d, pkcs11 %d", yk.listed, p11.listed)
+	}
+	if _, err := r.SchemeDevices(context.Background(), "tpm", Options{}); err == nil {
+		t.Error("an unregistered scheme was listed")
 	}
 }

@@ -44,6 +44,14 @@ type Env struct {
 	// TOFU names, per GUN the trust store has no pin for, the root key IDs
 	// the operator vouches for (full or at least 12 characters).
 	TOFU map[string][]string
+	// Start holds what every ceremony.start line records beyond the
+	// operation's own fields: a planned run's plan_sha256 and step, the
+	// air-gap check. nil: nothing.
+	Start map[string]any
+	// Preview is shown every change before anything is signed or created
+	// (see Preview); an error stops the operation, nothing done. nil: no
+	// preview.
+	Preview func(p *Preview) error
 
 	// Journal is the directory of the journals that record the keys
 	// commands create on devices (see journal.go); empty: none is kept.
@@ -216,6 +224,9 @@ func (s *Session) Begin(prior []byte, fields map[string]any) error {
 	}
 	if s.Trust != nil {
 		ev["trust_dir"] = s.Trust.Dir
+	}
+	for k, v := range s.Env.Start {
+		ev[k] = v
 	}
 	for k, v := range fields {
 		ev[k] = v

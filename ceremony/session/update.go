@@ -125,6 +125,9 @@ func RunUpdate(ctx context.Context, env Env, command string, u Update) (*UpdateR
 	if err != nil {
 		return nil, err
 	}
+	if err := b.preview(currents, changes); err != nil {
+		return nil, err
+	}
 	return b.sign(u, currents, changes)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/hsm/softkey"
 	"github.com/keyrite/keyrite/hsm/yubikey"
+	"github.com/keyrite/keyrite/internal/airgap"
 	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/trust"
@@ -45,6 +46,9 @@ type App struct {
 	StateDir       string // --state-dir: where the journal lives
 	Now            func() time.Time
 	Verbose        bool // --verbose: structured log on stderr
+	RequireAirgap  bool // --require-airgap: refuse to start with a network up
+	// Answer types confirmations instead of the terminal: tests only.
+	Answer func(session.Confirmation) (string, error)
 
 	cleanLeftovers, resume bool // the leftovers question answered in advance
 	warnedState            bool
@@ -55,6 +59,7 @@ type App struct {
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
 	pins     *term.PINSource
+	airgap   *airgap.Report // the air-gap check, when one was required
 	log      *slog.Logger
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
@@ -134,7 +139,8 @@ func (a *App) env() session.Env {
 	trustStore := a.trustStore()
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,
 		HSM:     hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
-		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore)}
+		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore),
+		Start: a.airgapStart()}
 }
 
 // batchEnv is env with a progress line per item, unless the output is
@@ -183,6 +189,9 @@ func (a *App) warnSoftware(software bool) {
 // after saying what it will do.
 func (a *App) confirm(c session.Confirmation) (string, error) {
 	fmt.Fprintf(a.Stderr, "keyrite: %s\n", c.Action)
+	if a.Answer != nil {
+		return a.Answer(c)
+	}
 	got, err := term.ReadLine(c.Prompt)
 	if errors.Is(err, term.ErrNoTerminal) {
 		// Nobody to ask: not confirmed (and not a PIN problem).

@@ -233,6 +233,10 @@ func TestExitCodes(t *testing.T) {
 	wrongPIN := e.p("wrong.pin")
 	os.WriteFile(wrongPIN, []byte("999999\n"), 0o600)
 	mod := []string{"--module", e.h.Module}
+	planHead := "version: 1\nceremony: exit\noperators: [op]\nairgap: not-required\ndevices:\n  gone: {token: no-such-token}\n"
+	os.WriteFile(e.p("unknown.yaml"), []byte(planHead+"steps:\n  - generate: {mode: on-device, label: r, devices: [gone], colour: red}\n"), 0o644)
+	os.WriteFile(e.p("secret.yaml"), []byte(planHead+"pin: 123456\nsteps:\n  - generate: {mode: on-device, label: r, devices: [gone]}\n"), 0o644)
+	os.WriteFile(e.p("absent.yaml"), []byte(planHead+"steps:\n  - generate: {mode: on-device, label: r, devices: [gone]}\n"), 0o644)
 
 	rows := []struct {
 		name string
@@ -251,6 +255,9 @@ func TestExitCodes(t *testing.T) {
 		{"usage: URI softkey without file", exitUsage, "file=PATH", []string{"key", "list", "--device", "softkey:object=x"}},
 		{"device: wrong PIN", exitDevice, "wrong PIN", append([]string{"key", "generate", "--device", "pkcs11:token=ceremony", "--label", "x", "--pin-file", wrongPIN}, mod...)},
 		{"device: absent", exitDevice, "not found", append([]string{"key", "list", "--device", "pkcs11:token=no-such-token", "--no-wait", "--pin-file", e.h.PINFile}, mod...)},
+		{"usage: plan unknown field", exitUsage, "line 8: steps[1].generate.colour: unknown field", []string{"ceremony", "check", "--no-devices", e.p("unknown.yaml")}},
+		{"usage: plan with a secret", exitUsage, "holds a secret", []string{"ceremony", "check", "--no-devices", e.p("secret.yaml")}},
+		{"device: plan device absent", exitDevice, "not attached", append([]string{"ceremony", "check", e.p("absent.yaml")}, mod...)},
 		{"verification failed", exitVerifyKO, "do not publish", []string{"verify", bad}},
 	}
 	for _, r := range rows {

@@ -81,6 +81,7 @@ func testAttestationRoots() *x509.CertPool {
 //	pin.txt         the token's user PIN (mode 0600), in $WORK
 //	pass.txt        a softkey passphrase (mode 0600), in $WORK
 //	ykpin.txt, ykpuk.txt  a PIN and PUK for virtual YubiKeys, in $WORK
+//	$EXAMPLES       the repository's examples/ directory (example plans)
 //	$PCSCLITE_CSOCK_NAME  the script's own pcscd, with two empty vpcd slots
 //	                      (the yubikey command plugs virtual YubiKeys in)
 func TestScripts(t *testing.T) {
@@ -148,6 +149,12 @@ func setupScript(env *testscript.Env, notary *testenv.NotaryServer) error {
 	env.Setenv("NOTARY_CA", notary.CAFile)
 	// Each script has its own trust store.
 	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+	// The repository's example plans, for the ceremony scripts.
+	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	if err != nil {
+		return err
+	}
+	env.Setenv("EXAMPLES", examples)
 	// The journal of keys being created: $WORK/.state/keyrite/journal.
 	env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, ".state"))
 	return setupYubiKeys(env)

@@ -36,8 +36,14 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.TrustDir, "trust-dir", a.TrustDir, "the trust store: the roots this machine trusts per GUN (default: keyrite/trust under $XDG_CONFIG_HOME or ~/.config)")
 	root.PersistentFlags().StringVar(&a.Module, "module", "", "PKCS#11 module to load (default: module-path in the URI, else SoftHSM2 or OpenSC)")
+	root.PersistentFlags().BoolVar(&a.RequireAirgap, "require-airgap", false, "refuse to start unless this machine is air-gapped: no network interface but loopback up, no default route, no wireless or Bluetooth device")
 	root.PersistentFlags().StringVar(&a.StateDir, "state-dir", a.StateDir, "keyrite's state directory, holding the journal of keys being created (default $XDG_STATE_HOME/keyrite, else ~/.local/state/keyrite)")
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.beforeCommand(c) }
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if err := a.checkAirgapFlag(c); err != nil {
+			return err
+		}
+		return a.beforeCommand(c)
+	}
 	root.PersistentFlags().Var(&witnessesFlag{text: &a.signers}, "witnesses", "the ceremony's witnesses, as an allowed signers file (ssh-keygen): recorded in the transcript; each witness's signature must be by a key it allows for the witness's name")
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
@@ -49,7 +55,7 @@ never from flags, URIs or the environment.`,
 	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
 		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
-		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a))
+		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a))
 	addEcosystemCmds(a, root)
 	return root
 }

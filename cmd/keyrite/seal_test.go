@@ -50,7 +50,7 @@ func newSealStory(t *testing.T) *sealStory {
 	}
 	// alice's key, made by ssh-keygen; bob's on a SoftHSM token.
 	st.alice = filepath.Join(st.dir, "alice")
-	run(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", st.alice)
+	runTool(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", st.alice)
 	alicePub, _ := os.ReadFile(st.alice + ".pub")
 	st.softhsm = testenv.NewSoftHSM(t, "witness")
 	var bob session.KeyDescription
@@ -83,7 +83,7 @@ func newSealStory(t *testing.T) *sealStory {
 	// alice signs transcript.head on her laptop, with ssh-keygen.
 	head := filepath.Join(st.dir, "transcript.head")
 	copyFile(t, filepath.Join(st.signed, "transcript.head"), head)
-	run(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", st.alice, head)
+	runTool(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", st.alice, head)
 	w1 := filepath.Join(st.dir, "signed-w1")
 	mustKeyrite(t, "transcript", "witness", st.signed, "--name", "alice@example.com", "--signature", head+".sig", "-o", w1)
 	// bob signs here, with his key on the SoftHSM token, through keyrite.
@@ -93,7 +93,7 @@ func newSealStory(t *testing.T) *sealStory {
 	return st
 }
 
-func run(t *testing.T, stdin, name string, args ...string) string {
+func runTool(t *testing.T, stdin, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -126,7 +126,7 @@ func TestSealWitnessesVerifyWithSSHKeygen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"alice@example.com", "bob@example.com"} {
-		out := run(t, string(head), "ssh-keygen", "-Y", "verify", "-f", st.allowed, "-I", name, "-n", "keyrite-transcript",
+		out := runTool(t, string(head), "ssh-keygen", "-Y", "verify", "-f", st.allowed, "-I", name, "-n", "keyrite-transcript",
 			"-s", filepath.Join(st.witnessed, "witnesses", name+".sig"))
 		if !strings.Contains(out, `Good "keyrite-transcript" signature for `+name) {
 			t.Errorf("ssh-keygen -Y verify %s:\n%s", name, out)
@@ -256,7 +256,7 @@ func TestSealForgeriesAreRefused(t *testing.T) {
 	if err := os.WriteFile(otherHead, bundle.HeadFile(strings.Repeat("ab", 32)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", st.alice, otherHead)
+	runTool(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", st.alice, otherHead)
 	otherSig, _ := os.ReadFile(otherHead + ".sig")
 	last := func(es []bundle.TranscriptEntry) *bundle.TranscriptEntry { return &es[len(es)-1] }
 
@@ -381,7 +381,7 @@ func TestCheckSealScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := run(t, "", script, st.witnessed); !strings.Contains(out, "check-seal: OK: 4 lines and") {
+	if out := runTool(t, "", script, st.witnessed); !strings.Contains(out, "check-seal: OK: 4 lines and") {
 		t.Errorf("check-seal:\n%s", out)
 	}
 	forger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -99,8 +99,8 @@ func TestSealCarriedAcrossSign(t *testing.T) {
 	mustKeyrite(t, "init", "--in", filepath.Join(st.dir, "request"), "-o", first, "--root-key", st.token+";object=holder1",
 		"--root-key", st.token+";object=holder2", "--root-threshold", "2", "--pin-file", st.pass, gun)
 	alice := filepath.Join(st.dir, "alice")
-	run(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", alice)
-	run(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", alice, filepath.Join(first, "transcript.head"))
+	runTool(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", alice)
+	runTool(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", alice, filepath.Join(first, "transcript.head"))
 	sig := filepath.Join(st.dir, "alice.sig")
 	if err := os.Rename(filepath.Join(first, "transcript.head.sig"), sig); err != nil {
 		t.Fatal(err)
@@ -155,13 +155,13 @@ func TestWitnessNamesNeedAllowedSigners(t *testing.T) {
 	signed := filepath.Join(st.dir, "signed")
 	mustKeyrite(t, "init", "--in", filepath.Join(st.dir, "request"), "-o", signed, "--root-key", st.token+";object=root", "--pin-file", st.pass, "example.com/seal/undeclared")
 	alice := filepath.Join(st.dir, "alice")
-	run(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", alice)
+	runTool(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", alice)
 	alicePub, _ := os.ReadFile(alice + ".pub")
 	allowed := filepath.Join(st.dir, "allowed")
 	if err := os.WriteFile(allowed, []byte("alice "+string(alicePub)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", alice, filepath.Join(signed, "transcript.head"))
+	runTool(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", alice, filepath.Join(signed, "transcript.head"))
 	sig := filepath.Join(st.dir, "alice.sig")
 	os.Rename(filepath.Join(signed, "transcript.head.sig"), sig)
 	// Filed as bob's: the signature holds over the head, so verify passes;
@@ -196,12 +196,12 @@ func TestTranscriptPrint(t *testing.T) {
 	st := newSealStory(t)
 	pdf := filepath.Join(st.dir, "ceremony.pdf")
 	mustKeyrite(t, "transcript", "print", st.witnessed, "--allowed-signers", st.allowed, "-o", pdf)
-	run(t, "", "pdftoppm", "-png", "-r", "50", pdf, filepath.Join(st.dir, "page"))
+	runTool(t, "", "pdftoppm", "-png", "-r", "50", pdf, filepath.Join(st.dir, "page"))
 	pages, _ := filepath.Glob(filepath.Join(st.dir, "page*.png"))
 	if len(pages) < 2 {
 		t.Fatalf("pdftoppm rendered %d pages", len(pages))
 	}
-	text := run(t, "", "pdftotext", "-layout", pdf, "-")
+	text := runTool(t, "", "pdftotext", "-layout", pdf, "-")
 	flat := strings.Join(strings.Fields(text), " ")
 	var au verify.Audit
 	if err := json.Unmarshal([]byte(mustKeyrite(t, "transcript", "verify", "--json", st.witnessed)), &au); err != nil {

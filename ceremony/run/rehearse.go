@@ -1,0 +1,482 @@
+package run
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/bundle/verify"
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/plan"
+	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/trust"
+	"github.com/keyrite/keyrite/trust/store"
+)
+
+// RehearsalDir is where a rehearsal keeps its stand-ins, under its output
+// directory: software tokens, custodians' and witnesses' generated
+// identities, the softkey passphrase, its own trust store, and the
+// simulated server's request bundles.
+const RehearsalDir = "rehearsal"
+
+// RehearsalServer is the server a rehearsal's simulated request bundles
+// name: no server answers there, so nothing rehearsed can be published.
+const RehearsalServer = "https://rehearsal.invalid"
+
+// rehearsal replaces a plan's devices by software tokens, one file per
+// device, and its custodians and witnesses by generated identities.
+type rehearsal struct {
+	p          *plan.Plan
+	dir        string
+	pass       []byte
+	custodians map[string]string // name -> generated age recipient
+	identities []string          // their identity files
+	witnesses  map[string]string // name -> generated SSH public key
+}
+
+// DeviceURI implements Resolver: a software token per device.
+func (h *rehearsal) DeviceURI(name string) (string, error) {
+	if _, err := h.p.DeviceURI(name); err != nil {
+		return "", err
+	}
+	u := &hsm.URI{Scheme: "softkey", Path: []hsm.Attr{{Name: "file", Value: filepath.Join(h.dir, "devices", name+".softkey")}}}
+	return u.String(), nil
+}
+
+// KeyURI implements Resolver: the key's label on the device's software
+// token (slot-9c for a YubiKey's slot 9c).
+func (h *rehearsal) KeyURI(ref string) (string, error) {
+	if _, err := h.p.KeyURI(ref); err != nil {
+		return "", err
+	}
+	dev, label, _ := strings.Cut(ref, "/")
+	d, err := h.DeviceURI(dev)
+	if err != nil {
+		return "", err
+	}
+	if h.p.IsYubiKey(dev) {
+		label = "slot-" + strings.ToLower(label)
+	}
+	return d + ";object=" + label, nil
+}
+
+// PIN answers every software token's passphrase.
+func (h *rehearsal) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
+	return append([]byte{}, h.pass...), nil
+}
+
+// prepare makes the stand-ins, or reads them again on resume.
+func (h *rehearsal) prepare() error {
+	for _, d := range []string{"devices", "custodians", "witnesses"} {
+		if err := os.MkdirAll(filepath.Join(h.dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	passFile := filepath.Join(h.dir, "softkey.passphrase")
+	if b, err := os.ReadFile(passFile); err == nil {
+		h.pass = []byte(strings.TrimSpace(string(b)))
+	} else {
+		raw := make([]byte, 16)
+		rand.Read(raw)
+		h.pass = []byte(hex.EncodeToString(raw))
+		if err := fsutil.WriteFile(passFile, append(append([]byte{}, h.pass...), '\n'), 0o600, false); err != nil {
+			return err
+		}
+	}
+	h.custodians = map[string]string{}
+	for _, name := range sortedNames(h.p.Custodians) {
+		file := filepath.Join(h.dir, "custodians", name+".key")
+		b, err := os.ReadFile(file)
+		if err != nil {
+			id, err := age.GenerateX25519Identity()
+			if err != nil {
+				return err
+			}
+			b = []byte(fmt.Sprintf("# rehearsal custodian %s\n# public key: %s\n%s\n", name, id.Recipient(), id))
+			if err := fsutil.WriteFile(file, b, 0o600, false); err != nil {
+				return err
+			}
+		}
+		ids, err := age.ParseIdentities(strings.NewReader(string(b)))
+		if err != nil || len(ids) != 1 {
+			return fmt.Errorf("%s: %v", file, err)
+		}
+		h.custodians[name] = ids[0].(*age.X25519Identity).Recipient().String()
+		h.identities = append(h.identities, file)
+	}
+	h.witnesses = map[string]string{}
+	for _, w := range h.p.Witnesses {
+		file := filepath.Join(h.dir, "witnesses", w.Name)
+		if _, err := os.Stat(file + ".pub"); err != nil {
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			block, err := ssh.MarshalPrivateKey(priv, "rehearsal witness "+w.Name)
+			if err != nil {
+				return err
+			}
+			signer, err := ssh.NewSignerFromKey(priv)
+			if err != nil {
+				return err
+			}
+			if err := fsutil.WriteFile(file, pem.EncodeToMemory(block), 0o600, false); err != nil {
+				return err
+			}
+			if err := fsutil.WriteFile(file+".pub", ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644, false); err != nil {
+				return err
+			}
+		}
+		b, err := os.ReadFile(file + ".pub")
+		if err != nil {
+			return err
+		}
+		h.witnesses[w.Name] = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// ensureKeys makes, on the software tokens, the keys the plan uses but no
+// step of it makes: in a ceremony they exist already.
+func (h *rehearsal) ensureKeys(ctx context.Context, env session.Env) ([]string, error) {
+	made := map[string]bool{}
+	for _, s := range h.p.Steps {
+		switch {
+		case s.Generate != nil:
+			for _, d := range s.Generate.Devices {
+				name := s.Generate.Label
+				if h.p.IsYubiKey(d) {
+					name = s.Generate.Slot
+				}
+				made[d+"/"+name] = true
+			}
+		case s.Restore != nil:
+			made[s.Restore.To] = true
+		}
+	}
+	var refs []string
+	for _, s := range h.p.Steps {
+		for _, ref := range keyRefs(s) {
+			if !made[ref] {
+				refs = append(refs, ref)
+				made[ref] = true
+			}
+		}
+	}
+	var out []string
+	for _, ref := range refs {
+		uri, err := h.KeyURI(ref)
+		if err != nil {
+			return nil, err
+		}
+		if _, b, err := env.Registry.OpenKey(ctx, uri, env.HSM); err == nil {
+			b.Close()
+			continue // made by the run being resumed
+		}
+		dev, _ := session.DeviceKey(uri)
+		u, _ := hsm.ParseURI(uri)
+		if _, err := ceremony.GenerateKey(ctx, env, ceremony.GenerateOptions{Device: dev, Label: u.Get("object")}); err != nil {
+			return nil, fmt.Errorf("rehearsal: making key %s, which the plan expects to exist: %w", ref, err)
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
+
+// keyRefs are the keys a step uses (not those it makes).
+func keyRefs(s plan.Step) []string {
+	var out []string
+	add := func(refs ...string) {
+		for _, r := range refs {
+			if r != "" {
+				out = append(out, r)
+			}
+		}
+	}
+	switch {
+	case s.Init != nil:
+		add(s.Init.RootKeys...)
+		add(s.Init.TargetsKey)
+	case s.Refresh != nil:
+		add(s.Refresh.RootKeys...)
+		add(s.Refresh.TargetsKey, s.Refresh.SnapshotKey)
+	case s.RotateRoot != nil:
+		add(s.RotateRoot.RootKeys...)
+		add(s.RotateRoot.NewRootKeys...)
+		add(s.RotateRoot.SnapshotKey)
+	case s.RotateTargets != nil:
+		add(s.RotateTargets.RootKeys...)
+		add(s.RotateTargets.NewTargetsKey, s.RotateTargets.SnapshotKey)
+	case s.RotateSnapshot != nil:
+		add(s.RotateSnapshot.RootKeys...)
+		add(s.RotateSnapshot.SnapshotKey)
+	case s.SignerAdd != nil:
+		add(s.SignerAdd.TargetsKey, s.SignerAdd.SnapshotKey)
+	case s.SignerRemove != nil:
+		add(s.SignerRemove.TargetsKey, s.SignerRemove.SnapshotKey)
+	case s.Sign != nil:
+		add(s.Sign.Keys...)
+	}
+	return out
+}
+
+// Rehearse runs a plan as Run does, with every device replaced by a
+// software token (YubiKeys too: attestation and provisioning are not
+// rehearsed), custodians and witnesses by generated identities, a trust
+// store of its own, and, without a request bundle, a simulated server:
+// each step reads a request bundle as the server would serve it after the
+// earlier steps' bundles were published, and repositories the plan
+// changes but does not create are made first on the software tokens.
+// Every output is marked a rehearsal. yes answers every confirmation.
+func Rehearse(ctx context.Context, env session.Env, o Options) (*Result, error) {
+	o.Rehearsal = true
+	if !o.Resume {
+		if err := fsutil.RefuseExisting(o.Out, "run"); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(o.Out, 0o700); err != nil {
+			return nil, err
+		}
+		o.outReady = true
+	}
+	h := &rehearsal{p: o.Plan, dir: filepath.Join(o.Out, RehearsalDir)}
+	if err := h.prepare(); err != nil {
+		return nil, err
+	}
+	o.Devices, o.Custodians, o.Identities = h, h.custodians, h.identities
+	env.HSM.PIN = hsm.PINFunc(h.PIN)
+	env.Trust = store.Open(filepath.Join(h.dir, "trust"))
+	env.TOFU = nil
+	start := map[string]any{}
+	for k, v := range env.Start {
+		start[k] = v
+	}
+	start["rehearsal_witnesses"] = h.witnesses
+	env.Start = start
+	made, err := h.ensureKeys(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(made) > 0 && o.Say != nil {
+		o.Say(fmt.Sprintf("rehearsal: made %s on the software tokens (the plan expects them to exist)", strings.Join(made, ", ")))
+	}
+	if o.Request == "" {
+		o.Simulate = &Server{dir: filepath.Join(h.dir, "server"), p: o.Plan, h: h, env: env}
+		if err := o.Simulate.load(); err != nil {
+			return nil, err
+		}
+	}
+	return Run(ctx, env, o)
+}
+
+// Server simulates, for a rehearsal, the notary-server between steps: the
+// request bundle each step reads, and what publishing each step's bundle
+// does.
+type Server struct {
+	dir   string
+	p     *plan.Plan
+	h     *rehearsal
+	env   session.Env
+	repos map[string]*simRepo
+}
+
+type simRepo struct {
+	Timestamp json.RawMessage `json:"timestamp_key"`
+	Snapshot  json.RawMessage `json:"snapshot_key"`
+	Roots     map[int][]byte  `json:"roots"` // by version; empty: not on the server
+	Targets   []byte          `json:"targets"`
+}
+
+func (s *Server) stateFile() string { return filepath.Join(s.dir, "state.json") }
+
+func (s *Server) load() error {
+	s.repos = map[string]*simRepo{}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(s.stateFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &s.repos)
+}
+
+func (s *Server) save() error {
+	b, err := json.MarshalIndent(s.repos, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFile(s.stateFile(), b, 0o600, true)
+}
+
+func (s *Server) repo(gun string) (*simRepo, error) {
+	if r, ok := s.repos[gun]; ok {
+		return r, nil
+	}
+	r := &simRepo{Roots: map[int][]byte{}}
+	for _, k := range []*json.RawMessage{&r.Timestamp, &r.Snapshot} {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := trust.PublicKey(priv.Public())
+		if err != nil {
+			return nil, err
+		}
+		if *k, err = json.Marshal(pub); err != nil {
+			return nil, err
+		}
+	}
+	s.repos[gun] = r
+	return r, nil
+}
+
+func (r *simRepo) version() int {
+	v := 0
+	for n := range r.Roots {
+		v = max(v, n)
+	}
+	return v
+}
+
+// Request writes the request bundle step i reads, as the server would
+// serve it now. A repository an update step changes that the server does
+// not have is made first, with the step's root keys.
+func (s *Server) Request(ctx context.Context, i int) (string, error) {
+	step := s.p.Steps[i-1]
+	guns := s.p.GUNs(i)
+	if step.Init == nil {
+		var missing []string
+		for _, g := range guns {
+			if r, ok := s.repos[g]; !ok || r.version() == 0 {
+				missing = append(missing, g)
+			}
+		}
+		if len(missing) > 0 {
+			if err := s.create(ctx, i, missing, keyRefs(step)); err != nil {
+				return "", err
+			}
+		}
+	}
+	return s.write(fmt.Sprintf("request-%02d", i), guns)
+}
+
+// write writes a request bundle for guns under the server's directory.
+func (s *Server) write(name string, guns []string) (string, error) {
+	dir := filepath.Join(s.dir, name)
+	if _, err := os.Stat(dir); err == nil {
+		for n := 2; ; n++ {
+			d := fmt.Sprintf("%s.%d", dir, n)
+			if _, err := os.Stat(d); os.IsNotExist(err) {
+				dir = d
+				break
+			}
+		}
+	}
+	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: RehearsalServer, FetchedAt: s.env.Now().UTC()}
+	files := bundle.Files{}
+	for _, g := range guns {
+		r, err := s.repo(g)
+		if err != nil {
+			return "", err
+		}
+		files[bundle.RepoFile(g, "timestamp.key")] = r.Timestamp
+		files[bundle.RepoFile(g, "snapshot.key")] = r.Snapshot
+		rr := bundle.RequestRepo{GUN: g}
+		if v := r.version(); v > 0 {
+			rr.Exists, rr.RootVersion, rr.Metadata = true, v, []string{"root", "targets"}
+			files[bundle.RepoFile(g, "root.json")] = r.Roots[v]
+			files[bundle.RepoFile(g, "targets.json")] = r.Targets
+			// Every earlier version, as fetch brings them for the walk
+			// from a pin.
+			for n, b := range r.Roots {
+				if n < v {
+					files[bundle.RepoFile(g, bundle.RootVersionFile(n))] = b
+				}
+			}
+		}
+		info.Repos = append(info.Repos, rr)
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return "", err
+	}
+	files[bundle.RequestInfoName] = b
+	if err := s.save(); err != nil {
+		return "", err
+	}
+	return dir, bundle.Write(dir, bundle.KindRequest, files)
+}
+
+// create makes repositories the plan changes but does not create, with
+// the first of the step's keys as root and targets key, and publishes
+// them.
+func (s *Server) create(ctx context.Context, i int, guns, refs []string) error {
+	if len(refs) == 0 {
+		return fmt.Errorf("rehearsal: step %d changes %s, which no earlier step creates, and names no key to create them with", i, strings.Join(guns, ", "))
+	}
+	req, err := s.write(fmt.Sprintf("setup-%02d-request", i), guns)
+	if err != nil {
+		return err
+	}
+	root, err := s.h.KeyURI(refs[0])
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(s.dir, fmt.Sprintf("setup-%02d-init", i))
+	env := s.env
+	env.Preview = nil
+	if _, err := ceremony.Init(ctx, env, ceremony.InitOptions{Request: req, Out: out, GUNs: guns, RootKeys: []string{root}, RootThreshold: 1,
+		RootExpiry: plan.Expiry("", plan.DefaultRootExpiry), TargetsExpiry: plan.Expiry("", plan.DefaultTargetsExpiry)}); err != nil {
+		return fmt.Errorf("rehearsal: creating %s, which step %d changes: %w", strings.Join(guns, ", "), i, err)
+	}
+	return s.Publish(out)
+}
+
+// Publish does what publishing a signed bundle would: every repository
+// whose thresholds are met takes the bundle's metadata. A bundle still
+// waiting for signatures changes nothing.
+func (s *Server) Publish(signed string) error {
+	b, err := bundle.ReadSigned(signed)
+	if err != nil {
+		return err
+	}
+	var inc *verify.IncompleteError
+	if _, err := verify.Signed(b, s.env.Now(), s.env.VerifyOptions()); errors.As(err, &inc) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for _, r := range b.Info.Repos {
+		sr, err := s.repo(r.GUN)
+		if err != nil {
+			return err
+		}
+		if root := b.RepoMetadata(r.GUN, "root"); root != nil {
+			sr.Roots[bundle.MetaVersion(root)] = root
+		}
+		if t := b.RepoMetadata(r.GUN, "targets"); t != nil {
+			sr.Targets = t
+		}
+	}
+	return s.save()
+}

@@ -1,0 +1,493 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/keyrite/keyrite/backup"
+	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/plan"
+	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/recovery"
+)
+
+// ResultName is each step's report, beside its outputs.
+const ResultName = "result.json"
+
+// step performs step i: a new directory for its outputs (an earlier failed
+// attempt's is set aside, never removed), the operation, its report, and
+// the record of what it wrote.
+func (r *runner) step(ctx context.Context, i int) (*StepResult, error) {
+	s := r.p.Steps[i-1]
+	kind := s.Kind()
+	dir := StepDir(r.o.Out, i, kind)
+	sr := &StepResult{Step: i, Kind: kind, Dir: filepath.Base(dir)}
+	if _, err := os.Lstat(dir); err == nil {
+		for n := 1; ; n++ {
+			aside := fmt.Sprintf("%s.failed-%d", dir, n)
+			if _, err := os.Lstat(aside); os.IsNotExist(err) {
+				if err := os.Rename(dir, aside); err != nil {
+					return sr, err
+				}
+				r.append("step.set_aside", map[string]any{"step": i, "from": filepath.Base(dir), "to": filepath.Base(aside)})
+				r.say("step %d: the outputs of its failed attempt are kept in %s", i, aside)
+				break
+			}
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return sr, err
+	}
+	r.append("step.start", map[string]any{"step": i, "kind": kind, "description": r.p.Describe(i), "dir": sr.Dir})
+	if err := r.save(); err != nil {
+		return sr, err
+	}
+	r.say("step %d of %d: %s", i, len(r.p.Steps), r.p.Describe(i))
+	result, note, err := r.exec(ctx, r.stepEnv(i), i, s, dir)
+	if outs, herr := hashTree(dir); herr == nil {
+		sr.Outputs = outs
+	}
+	if err != nil {
+		return sr, err
+	}
+	sr.Status, sr.Note, sr.Result = "done", note, result
+	if note != "" && result == nil {
+		sr.Status = "skipped"
+	}
+	rep, err := json.MarshalIndent(map[string]any{"step": i, "kind": kind, "plan_sha256": r.p.SHA256, "status": sr.Status,
+		"note": note, "result": result}, "", "  ")
+	if err != nil {
+		return sr, err
+	}
+	if err := fsutil.WriteFile(filepath.Join(dir, ResultName), append(rep, '\n'), 0o644, false); err != nil {
+		return sr, err
+	}
+	if sr.Outputs, err = hashTree(dir); err != nil {
+		return sr, err
+	}
+	r.append("step.done", sr)
+	if err := r.save(); err != nil {
+		return sr, err
+	}
+	if r.o.Simulate != nil && r.p.ProducesBundle(i) {
+		if err := r.o.Simulate.Publish(filepath.Join(dir, "signed")); err != nil {
+			return sr, err
+		}
+	}
+	return sr, nil
+}
+
+// stepEnv is the run's environment for step i: the plan's SHA-256 and the
+// step number on every ceremony.start line, and the preview and typed
+// confirmation before anything is signed.
+func (r *runner) stepEnv(i int) session.Env {
+	env := r.env
+	env.Start = map[string]any{}
+	for k, v := range r.env.Start {
+		env.Start[k] = v
+	}
+	// Every step's bundle is sealed by the keys that signed in it (the
+	// session's WriteSigned); its transcript names the plan (checked by
+	// transcript verify --plan) and the plan's witnesses, whose signatures
+	// over the head are added afterwards with keyrite transcript witness.
+	env.PlanSHA256 = r.p.SHA256
+	if len(r.p.Witnesses) > 0 {
+		env.Witnesses = r.p.AllowedSigners()
+	}
+	env.Start["plan_step"] = i
+	env.Start["ceremony"] = r.p.Ceremony
+	env.Preview = func(p *session.Preview) error {
+		r.say("%s", FormatPreview(i, len(r.p.Steps), p))
+		return r.confirm(i, fmt.Sprintf("sign %s for %d repositories as shown", p.Command, len(p.Repos)), p)
+	}
+	return env
+}
+
+// confirm needs the word yes typed before an irreversible step (want
+// other than "yes" for key destruction); in a rehearsal --yes answers.
+func (r *runner) confirm(i int, action string, detail any) error {
+	return r.confirmWant(i, action, detail, "answer", "yes", "Type yes to go on (anything else stops the run, nothing done): ")
+}
+
+func (r *runner) confirmWant(i int, action string, detail any, what, want, prompt string) error {
+	act := fmt.Sprintf("step %d of %d is irreversible: %s", i, len(r.p.Steps), action)
+	if r.o.Yes {
+		r.append("step.confirmed", map[string]any{"step": i, "action": action, "answer": "--yes (rehearsal)", "preview": detail})
+		r.say("%s: confirmed by --yes (rehearsal)", act)
+		return nil
+	}
+	err := r.env.ConfirmTyped(session.Confirmation{Action: act, Prompt: prompt, What: what, Want: want})
+	if err != nil {
+		r.append("step.refused", map[string]any{"step": i, "action": action, "preview": detail})
+		return err
+	}
+	r.append("step.confirmed", map[string]any{"step": i, "action": action, "answer": "typed", "preview": detail})
+	return nil
+}
+
+// request is the request bundle step i reads.
+func (r *runner) request(ctx context.Context, i int) (string, error) {
+	if r.o.Simulate != nil {
+		return r.o.Simulate.Request(ctx, i)
+	}
+	if r.o.Request == "" {
+		return "", &session.MissingInputError{What: "request bundle"}
+	}
+	return r.o.Request, nil
+}
+
+func (r *runner) keys(refs ...string) ([]string, error) {
+	var out []string
+	for _, ref := range refs {
+		if ref == "" {
+			continue
+		}
+		u, err := r.devs.KeyURI(ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func (r *runner) key(ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	k, err := r.keys(ref)
+	if err != nil {
+		return "", err
+	}
+	return k[0], nil
+}
+
+// exec calls the step's operation. A step a rehearsal cannot do says so
+// in note, with no result.
+func (r *runner) exec(ctx context.Context, env session.Env, i int, s plan.Step, dir string) (result any, note string, err error) {
+	signed := filepath.Join(dir, "signed")
+	update := func(rootKeys []string, extra ...string) (session.UpdateOptions, error) {
+		req, err := r.request(ctx, i)
+		if err != nil {
+			return session.UpdateOptions{}, err
+		}
+		keys, err := r.keys(append(append([]string{}, rootKeys...), extra...)...)
+		return session.UpdateOptions{Request: req, Out: signed, GUNs: r.p.GUNs(i), Keys: keys}, err
+	}
+	switch {
+	case s.Provision != nil:
+		return r.provision(ctx, env, i, s.Provision)
+	case s.Generate != nil:
+		return r.generate(ctx, env, i, s.Generate, dir)
+	case s.Init != nil:
+		in := s.Init
+		req, err := r.request(ctx, i)
+		if err != nil {
+			return nil, "", err
+		}
+		o := ceremony.InitOptions{Request: req, Out: signed, GUNs: r.p.GUNs(i), RootThreshold: in.RootThreshold,
+			RootExpiry:    plan.Expiry(in.RootExpiry, plan.DefaultRootExpiry),
+			TargetsExpiry: plan.Expiry(in.TargetsExpiry, plan.DefaultTargetsExpiry), RequireAttestation: in.RequireAttestation}
+		if o.RootThreshold == 0 {
+			o.RootThreshold = 1
+		}
+		if o.RootKeys, err = r.keys(in.RootKeys...); err != nil {
+			return nil, "", err
+		}
+		if o.TargetsKey, err = r.key(in.TargetsKey); err != nil {
+			return nil, "", err
+		}
+		if in.TargetsDevice != "" {
+			if o.TargetsDevice, err = r.devs.DeviceURI(in.TargetsDevice); err != nil {
+				return nil, "", err
+			}
+		}
+		if r.o.Rehearsal && o.RequireAttestation {
+			o.RequireAttestation, note = false, "attestation is not rehearsed: software tokens attest nothing"
+		}
+		res, err := ceremony.Init(ctx, env, o)
+		return res, note, err
+	case s.Refresh != nil:
+		u, err := update(s.Refresh.RootKeys, s.Refresh.TargetsKey, s.Refresh.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		res, err := ceremony.Refresh(ctx, env, ceremony.RefreshOptions{UpdateOptions: u, RootExpiry: plan.Expiry(s.Refresh.RootExpiry, plan.DefaultRootExpiry),
+			Targets: s.Refresh.Targets, TargetsExpiry: plan.Expiry(s.Refresh.TargetsExpiry, plan.DefaultTargetsExpiry)})
+		return res, "", err
+	case s.RotateRoot != nil:
+		u, err := update(s.RotateRoot.RootKeys, s.RotateRoot.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		newKeys, err := r.keys(s.RotateRoot.NewRootKeys...)
+		if err != nil {
+			return nil, "", err
+		}
+		res, err := ceremony.RotateRoot(ctx, env, ceremony.RotateRootOptions{UpdateOptions: u, NewRootKeys: newKeys, Threshold: s.RotateRoot.Threshold,
+			RootExpiry: plan.Expiry(s.RotateRoot.RootExpiry, plan.DefaultRootExpiry)})
+		return res, "", err
+	case s.RotateTargets != nil:
+		u, err := update(s.RotateTargets.RootKeys, s.RotateTargets.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		nk, err := r.key(s.RotateTargets.NewTargetsKey)
+		if err != nil {
+			return nil, "", err
+		}
+		res, err := recovery.Targets(ctx, env, recovery.TargetsOptions{UpdateOptions: u, NewTargetsKey: nk})
+		return res, "", err
+	case s.RotateSnapshot != nil:
+		u, err := update(s.RotateSnapshot.RootKeys, s.RotateSnapshot.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		sk, err := r.key(s.RotateSnapshot.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		res, err := ceremony.RotateSnapshot(ctx, env, ceremony.RotateSnapshotOptions{UpdateOptions: u, ToClient: s.RotateSnapshot.To == "client", SnapshotKey: sk})
+		return res, "", err
+	case s.SignerAdd != nil:
+		u, err := update(nil, s.SignerAdd.TargetsKey, s.SignerAdd.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		var files []string
+		for _, f := range s.SignerAdd.KeyFiles {
+			files = append(files, r.p.Path(f))
+		}
+		t := s.SignerAdd.Threshold
+		if t == 0 {
+			t = 1
+		}
+		res, err := ceremony.AddSigner(ctx, env, ceremony.SignerOptions{UpdateOptions: u, Name: s.SignerAdd.Signer, KeyFiles: files, Threshold: t})
+		return res, "", err
+	case s.SignerRemove != nil:
+		u, err := update(nil, s.SignerRemove.TargetsKey, s.SignerRemove.SnapshotKey)
+		if err != nil {
+			return nil, "", err
+		}
+		res, err := ceremony.RemoveSigner(ctx, env, ceremony.SignerOptions{UpdateOptions: u, Name: s.SignerRemove.Signer, Force: s.SignerRemove.Force})
+		return res, "", err
+	case s.Sign != nil:
+		from := r.p.Path(s.Sign.Bundle)
+		if s.Sign.FromStep != 0 {
+			from = filepath.Join(StepDir(r.o.Out, s.Sign.FromStep, r.p.Steps[s.Sign.FromStep-1].Kind()), "signed")
+		}
+		keys, err := r.keys(s.Sign.Keys...)
+		if err != nil {
+			return nil, "", err
+		}
+		res, err := ceremony.Sign(ctx, env, ceremony.SignOptions{Bundle: from, Out: signed, Keys: keys})
+		return res, "", err
+	case s.BackupPrint != nil:
+		return r.backupPrint(s.BackupPrint, dir)
+	case s.Restore != nil:
+		return r.restore(ctx, env, i, s.Restore, dir)
+	}
+	return nil, "", fmt.Errorf("step %d: nothing to do", i)
+}
+
+func (r *runner) provision(ctx context.Context, env session.Env, i int, p *plan.Provision) (any, string, error) {
+	if r.o.Rehearsal {
+		return nil, "not rehearsed: software tokens are not provisioned", nil
+	}
+	uri, err := r.devs.DeviceURI(p.Device)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Reset {
+		// Key destruction: each key's ID is shown with its words, and
+		// the operator types the first two words of every one.
+		keys, _, err := ceremony.ListKeys(ctx, env, uri)
+		if err != nil {
+			return nil, "", err
+		}
+		var b strings.Builder
+		var want []string
+		fmt.Fprintf(&b, "step %d of %d: reset ERASES YubiKey %s (%s) and every key on it:\n", i, len(r.p.Steps), p.Device, uri)
+		for _, k := range keys {
+			words, _ := backup.Words(k.CanonicalID)
+			w := strings.Fields(words)
+			fmt.Fprintf(&b, "  slot key %s %s\n    words: %s\n", k.Label, k.CanonicalID, words)
+			want = append(want, w[0], w[1])
+		}
+		if len(keys) == 0 {
+			fmt.Fprintf(&b, "  (it holds no keys)\n")
+		}
+		r.say("%s", strings.TrimRight(b.String(), "\n"))
+		if len(want) == 0 {
+			err = r.confirm(i, "reset erases YubiKey "+p.Device, map[string]any{"device": uri})
+		} else {
+			err = r.confirmWant(i, fmt.Sprintf("reset destroys %d keys on YubiKey %s", len(keys), p.Device), map[string]any{"device": uri, "keys": keys},
+				"first two words of each key ID", strings.Join(want, " "), "Type the first two words of each key ID above, in order, to destroy them: ")
+		}
+		if err != nil {
+			return nil, "", err
+		}
+	} else {
+		r.say("step %d of %d: provision YubiKey %s (%s): new PIN, PUK and management key", i, len(r.p.Steps), p.Device, uri)
+		if err := r.confirm(i, "provision YubiKey "+p.Device, map[string]any{"device": uri}); err != nil {
+			return nil, "", err
+		}
+	}
+	rep, err := ceremony.Provision(ctx, env, ceremony.ProvisionOptions{Device: uri, Reset: p.Reset, NewPIN: r.o.NewPIN, NewPUK: r.o.NewPUK})
+	return rep, "", err
+}
+
+// generate makes a key as the step says, after showing where it goes.
+func (r *runner) generate(ctx context.Context, env session.Env, i int, g *plan.Generate, dir string) (any, string, error) {
+	var uris []string
+	label := g.Label
+	for _, d := range g.Devices {
+		name := g.Label
+		if r.p.IsYubiKey(d) {
+			name = g.Slot
+		}
+		u, err := r.devs.KeyURI(d + "/" + name)
+		if err != nil {
+			return nil, "", err
+		}
+		// A rehearsal keeps a YubiKey slot's key under the object name
+		// its key references use.
+		if pu, err := hsm.ParseURI(u); err == nil && pu.Get("object") != "" {
+			label = pu.Get("object")
+		}
+		uris = append(uris, u)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %d of %d: a new key %q (%s, %s) will be made:\n", i, len(r.p.Steps), label, orP256(g.Algorithm), g.Mode)
+	for j, u := range uris {
+		fmt.Fprintf(&b, "  on %s: %s\n", g.Devices[j], hsm.Redact(u))
+	}
+	var cs []backup.Custodian
+	if g.Mode == plan.ModeBackedUp {
+		recipients := r.o.Custodians
+		if recipients == nil {
+			recipients = r.p.Custodians
+		}
+		for _, name := range g.Custodians {
+			c, err := backup.ParseCustodian(name + "=" + recipients[name])
+			if err != nil {
+				return nil, "", err
+			}
+			cs = append(cs, c)
+			fmt.Fprintf(&b, "  share for %s (%s)\n", name, c.Kind)
+		}
+		fmt.Fprintf(&b, "  any %d of the %d shares restore it; the backup goes to %s\n", g.Threshold, len(cs), filepath.Join(dir, "backup"))
+	}
+	r.say("%s", strings.TrimRight(b.String(), "\n"))
+	if err := r.confirm(i, fmt.Sprintf("generate key %q", label), map[string]any{"label": label, "mode": g.Mode, "devices": uris, "custodians": g.Custodians, "threshold": g.Threshold}); err != nil {
+		return nil, "", err
+	}
+	if g.Mode == plan.ModeBackedUp {
+		res, err := ceremony.GenerateBackedUp(ctx, env, ceremony.BackedUpOptions{Devices: uris, Label: label, Algorithm: g.Algorithm,
+			Custodians: cs, Threshold: g.Threshold, Out: filepath.Join(dir, "backup"), Passphrase: r.o.NewPassphrase, PluginUI: r.o.PluginUI})
+		return res, "", err
+	}
+	o := ceremony.GenerateOptions{Device: uris[0], Label: label, Algorithm: g.Algorithm, PINPolicy: orDefault(g.PINPolicy, "always"),
+		TouchPolicy: orDefault(g.TouchPolicy, "always")}
+	note := ""
+	if g.Mode == plan.ModeAttested {
+		if r.o.Rehearsal {
+			note = "attestation is not rehearsed: the key is made on a software token, unattested"
+		} else {
+			o.Mode = ceremony.ModeAttested
+		}
+	}
+	res, err := ceremony.GenerateKey(ctx, env, o)
+	return res, note, err
+}
+
+// shares are the share files of an earlier backed-up generation.
+func (r *runner) shares(from int) ([]string, error) {
+	dir := filepath.Join(StepDir(r.o.Out, from, r.p.Steps[from-1].Kind()), "backup")
+	m, err := filepath.Glob(filepath.Join(dir, "*.share.age"))
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("step %d left no share files in %s", from, dir)
+	}
+	sort.Strings(m)
+	return m, nil
+}
+
+func (r *runner) backupPrint(bp *plan.BackupPrint, dir string) (any, string, error) {
+	files := bp.Shares
+	if bp.FromStep != 0 {
+		var err error
+		if files, err = r.shares(bp.FromStep); err != nil {
+			return nil, "", err
+		}
+	} else {
+		for j := range files {
+			files[j] = r.p.Path(files[j])
+		}
+	}
+	var out []*ceremony.PrintResult
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".age"), ".share") + ".pdf"
+		res, err := ceremony.PrintShare(f, filepath.Join(dir, name))
+		if err != nil {
+			return out, "", err
+		}
+		out = append(out, res)
+	}
+	return out, "", nil
+}
+
+func (r *runner) restore(ctx context.Context, env session.Env, i int, rs *plan.Restore, dir string) (any, string, error) {
+	to, err := r.key(rs.To)
+	if err != nil {
+		return nil, "", err
+	}
+	in := recovery.ShareInputs{}
+	if rs.FromStep != 0 {
+		if in.Shares, err = r.shares(rs.FromStep); err != nil {
+			return nil, "", err
+		}
+	} else {
+		if r.o.Rehearsal {
+			return nil, "not rehearsed: the shares named are a real backup's", nil
+		}
+		for _, f := range rs.Shares {
+			in.Shares = append(in.Shares, r.p.Path(f))
+		}
+	}
+	for _, f := range rs.Identities {
+		in.Identities = append(in.Identities, r.p.Path(f))
+	}
+	in.Identities = append(in.Identities, r.o.Identities...)
+	if r.o.ShareInputs != nil {
+		in = r.o.ShareInputs(in)
+	}
+	label := ""
+	if u, err := hsm.ParseURI(to); err == nil {
+		label = u.Get("object")
+	}
+	r.say("step %d of %d: the backed-up key in %d share files will be restored onto %s", i, len(r.p.Steps), len(in.Shares), hsm.Redact(to))
+	if err := r.confirm(i, "restore a key onto "+rs.To, map[string]any{"to": to, "shares": in.Shares}); err != nil {
+		return nil, "", err
+	}
+	res, err := recovery.Restore(ctx, env, recovery.RestoreOptions{ShareInputs: in, To: to, Label: label, Out: filepath.Join(dir, "record")})
+	return res, "", err
+}
+
+func orP256(a string) string { return orDefault(a, hsm.P256) }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
