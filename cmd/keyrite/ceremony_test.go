@@ -104,7 +104,19 @@ steps:
   - init: {guns_file: guns.txt, root_keys: [hsm-a/root-2026]}
   - backup_print: {from_step: 1}
 `)
-	writeFile(t, p("plan2.yaml"), fmt.Sprintf(head, "root-2027")+`steps:
+	// Plan 2 has two witnesses, with SSH keys of their own.
+	var witnessLines []string
+	for _, w := range []string{"erin", "frank"} {
+		runTool(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", w, "-f", p(w+"-ssh"))
+		pub, err := os.ReadFile(p(w + "-ssh.pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		witnessLines = append(witnessLines, fmt.Sprintf("  - name: %s\n    ssh_key: %s", w, strings.TrimSpace(string(pub))))
+	}
+	head2 := strings.Replace(fmt.Sprintf(head, "root-2027"), "witnesses:\n  - name: dana\n    ssh_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICmkrnKYSzOjrd9sdPv3eFAi1hcMyGNjx22m/L100ZtH dana@example.com\n",
+		"witnesses:\n"+strings.Join(witnessLines, "\n")+"\n", 1)
+	writeFile(t, p("plan2.yaml"), head2+`steps:
   - generate: {mode: on-device, label: root-2027-a, devices: [hsm-a]}
   - generate: {mode: on-device, label: root-2027-b, devices: [hsm-b]}
   - rotate_root:
@@ -199,7 +211,38 @@ steps:
 	}
 	signed2 := filepath.Join(p("out2"), r2.Steps[2].Dir, "signed")
 	checkPlanStep(t, signed2, r2.PlanSHA256, 3)
-	mustKeyrite(t, "publish", "--server", srv.URL, "--tls-ca", srv.CAFile, signed2)
+	// The two witnesses sign the sealed transcript's head on their own
+	// laptops (ssh-keygen); each signature is added to a new bundle, checked
+	// against the key the reviewed plan names, and ssh-keygen itself
+	// accepts it with the plan's witnesses as allowed signers.
+	witnessed := signed2
+	var allowed strings.Builder
+	for i, w := range []string{"erin", "frank"} {
+		head := p(w + "-transcript.head")
+		copyFile(t, filepath.Join(signed2, "transcript.head"), head)
+		runTool(t, "", "ssh-keygen", "-Y", "sign", "-n", "keyrite-transcript", "-f", p(w+"-ssh"), head)
+		pub, _ := os.ReadFile(p(w + "-ssh.pub"))
+		fmt.Fprintf(&allowed, "%s %s", w, pub)
+		next := p(fmt.Sprintf("witnessed-%d", i+1))
+		mustKeyrite(t, "transcript", "witness", witnessed, "--name", w, "--signature", head+".sig", "-o", next)
+		witnessed = next
+	}
+	writeFile(t, p("allowed_signers"), allowed.String())
+	headBytes, err := os.ReadFile(filepath.Join(signed2, "transcript.head"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"erin", "frank"} {
+		runTool(t, string(headBytes), "ssh-keygen", "-Y", "verify", "-f", p("allowed_signers"), "-I", w, "-n", "keyrite-transcript",
+			"-s", filepath.Join(witnessed, "witnesses", w+".sig"))
+	}
+	out = mustKeyrite(t, "transcript", "verify", witnessed, "--plan", p("plan2.yaml"))
+	for _, w := range []string{"erin", "frank"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("transcript verify does not name witness %s:\n%s", w, out)
+		}
+	}
+	mustKeyrite(t, "publish", "--server", srv.URL, "--tls-ca", srv.CAFile, witnessed)
 
 	for _, r := range rot.Repos {
 		// The notary CLI that trusted root v1 walks to v2.
