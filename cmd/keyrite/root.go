@@ -2,11 +2,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/keyrite/keyrite/ceremony/plan"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/cliutil"
 	"github.com/keyrite/keyrite/trust"
@@ -137,24 +135,7 @@ func parseExpiries(c *cobra.Command, root, targets string) (time.Duration, time.
 }
 
 // parseExpiry reads durations like 10y, 3650d, 90d or Go's 72h.
-func parseExpiry(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n := len(s); n > 1 && (s[n-1] == 'y' || s[n-1] == 'd') {
-		v, err := strconv.Atoi(s[:n-1])
-		if err == nil && v > 0 {
-			day := 24 * time.Hour
-			if s[n-1] == 'y' {
-				return time.Duration(v) * 365 * day, nil
-			}
-			return time.Duration(v) * day, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 10y, 3650d or 720h)", s)
-	}
-	return d, nil
-}
+func parseExpiry(s string) (time.Duration, error) { return plan.ParseDuration(s) }
 
 // registryKey carries the app's device registry in the command's context,
 // so that checkURIs can have each scheme's driver check its attributes.
