@@ -3,10 +3,8 @@ package ceremony_test
 import (
 	"context"
 	"crypto"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -23,38 +21,8 @@ import (
 	"github.com/keyrite/keyrite/hsm/pkcs11"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/internal/testenv"
-	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/keyrite/keyrite/internal/testenv/offline"
 )
-
-// benchRequest writes a request bundle for n new GUNs with server keys
-// made here: the benchmark measures the offline init, not the server.
-func benchRequest(b *testing.B, dir string, n int) []string {
-	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: time.Now().UTC()}
-	files := bundle.Files{}
-	var guns []string
-	for i := range n {
-		gun := fmt.Sprintf("registry.example.com/bench/app%03d", i)
-		guns = append(guns, gun)
-		info.Repos = append(info.Repos, bundle.RequestRepo{GUN: gun})
-		for _, role := range []string{"timestamp", "snapshot"} {
-			pub, _, err := ed25519.GenerateKey(rand.Reader)
-			if err != nil {
-				b.Fatal(err)
-			}
-			kb, err := json.Marshal(data.NewED25519PublicKey(pub))
-			if err != nil {
-				b.Fatal(err)
-			}
-			files[bundle.RepoFile(gun, role+".key")] = kb
-		}
-	}
-	ib, _ := json.Marshal(info)
-	files[bundle.RequestInfoName] = ib
-	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
-		b.Fatal(err)
-	}
-	return guns
-}
 
 // rawSign makes n signatures with C_SignInit + C_Sign on the key labelled
 // label, the floor under any PKCS#11 signing tool.
@@ -312,4 +280,17 @@ func BenchmarkInit20GUNsJournal(b *testing.B) {
 	b.ReportMetric(float64(mw.Microseconds())/1000, "with-ms")
 	b.ReportMetric(float64(mo.Microseconds())/1000, "without-ms")
 	b.ReportMetric(float64(mw)/float64(mo), "x-journal")
+}
+
+// benchRequest writes a request bundle for n new GUNs: the benchmark
+// measures the offline init, not the server.
+func benchRequest(b *testing.B, dir string, n int) []string {
+	var guns []string
+	for i := range n {
+		guns = append(guns, fmt.Sprintf("registry.example.com/bench/app%03d", i))
+	}
+	if err := offline.NewRequest(dir, time.Now(), guns...); err != nil {
+		b.Fatal(err)
+	}
+	return guns
 }

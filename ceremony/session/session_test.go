@@ -18,6 +18,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softkey"
+	"github.com/keyrite/keyrite/internal/testenv/offline"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/keyrite/keyrite/trust/store"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -97,24 +98,6 @@ func TestSessionOpensEachDeviceOnceAndRecordsIt(t *testing.T) {
 	}
 	if entries[1].Event != "ceremony.end" {
 		t.Fatalf("last line %s", entries[1].Event)
-	}
-}
-
-// writeRequest writes a request bundle for one new GUN.
-func writeRequest(t *testing.T, dir, gun string) {
-	t.Helper()
-	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: fixed,
-		Repos: []bundle.RequestRepo{{GUN: gun}}}
-	files := bundle.Files{}
-	for _, role := range []string{"timestamp", "snapshot"} {
-		pub, _, _ := ed25519.GenerateKey(rand.Reader)
-		kb, _ := json.Marshal(data.NewED25519PublicKey(pub))
-		files[bundle.RepoFile(gun, role+".key")] = kb
-	}
-	ib, _ := json.Marshal(info)
-	files[bundle.RequestInfoName] = ib
-	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -288,5 +271,13 @@ func TestFirstUseNeedsTheRootKeyIDs(t *testing.T) {
 		if err := try(Env{TOFU: map[string][]string{gun: given}}); !errors.As(err, &nt) {
 			t.Errorf("named %v: %v", given, err)
 		}
+	}
+}
+
+// writeRequest writes a request bundle for one new GUN.
+func writeRequest(t *testing.T, dir, gun string) {
+	t.Helper()
+	if err := offline.NewRequest(dir, fixed, gun); err != nil {
+		t.Fatal(err)
 	}
 }

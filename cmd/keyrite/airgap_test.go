@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/keyrite/keyrite/internal/testenv/offline"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -326,28 +327,6 @@ func writePublicPEM(t *testing.T, path string, k *ecdsa.PrivateKey) {
 	}
 }
 
-// offlineRequest writes a request bundle for new GUNs with server keys made
-// here: enough for init, which never talks to a server.
-func offlineRequest(t *testing.T, dir string, guns ...string) {
-	t.Helper()
-	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: time.Now().UTC()}
-	files := bundle.Files{}
-	for _, gun := range guns {
-		info.Repos = append(info.Repos, bundle.RequestRepo{GUN: gun})
-		for _, role := range []string{"timestamp", "snapshot"} {
-			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			pub, _ := trust.PublicKey(k.Public())
-			b, _ := json.Marshal(pub)
-			files[bundle.RepoFile(gun, role+".key")] = b
-		}
-	}
-	b, _ := json.Marshal(info)
-	files[bundle.RequestInfoName] = b
-	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Tampering is reported as tampering (exit 4, "altered"), never as a
 // bundle waiting for signatures: bundle.json claims that the files do not
 // bear out, and a carried request swapped with both manifests rebuilt.
@@ -426,5 +405,14 @@ func TestTamperingIsAltered(t *testing.T) {
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Errorf("%s: sign wrote %s", name, out)
 		}
+	}
+}
+
+// offlineRequest writes a request bundle for new GUNs with server keys
+// made here: enough for init, which never talks to a server.
+func offlineRequest(t *testing.T, dir string, guns ...string) {
+	t.Helper()
+	if err := offline.NewRequest(dir, time.Now(), guns...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +20,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/theupdateframework/notary/tuf/data"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/internal/testenv"
@@ -107,33 +104,6 @@ func newCrashEnv(t *testing.T, bin string, n int) *crashEnv {
 		t.Fatalf("key generate: %d\n%s", code, stderr)
 	}
 	return e
-}
-
-// writeCrashRequest writes a request bundle for n new GUNs with server keys
-// made here: no server is needed offline.
-func writeCrashRequest(t *testing.T, dir string, n int) []string {
-	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: time.Now().UTC()}
-	files := bundle.Files{}
-	var guns []string
-	for i := range n {
-		gun := fmt.Sprintf("example.com/crash/app%02d", i)
-		guns = append(guns, gun)
-		info.Repos = append(info.Repos, bundle.RequestRepo{GUN: gun})
-		for _, role := range []string{"timestamp", "snapshot"} {
-			pub, _, err := ed25519.GenerateKey(rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kb, _ := json.Marshal(data.NewED25519PublicKey(pub))
-			files[bundle.RepoFile(gun, role+".key")] = kb
-		}
-	}
-	ib, _ := json.Marshal(info)
-	files[bundle.RequestInfoName] = ib
-	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
-		t.Fatal(err)
-	}
-	return guns
 }
 
 func (e *crashEnv) command(args ...string) *exec.Cmd {
@@ -674,4 +644,15 @@ func TestKeyDeleteWithoutTerminal(t *testing.T) {
 	if _, ok := e.keys()["root"]; !ok {
 		t.Error("the key was deleted")
 	}
+}
+
+// writeCrashRequest writes a request bundle for n new GUNs: no server is
+// needed offline.
+func writeCrashRequest(t *testing.T, dir string, n int) []string {
+	var guns []string
+	for i := range n {
+		guns = append(guns, fmt.Sprintf("example.com/crash/app%02d", i))
+	}
+	offlineRequest(t, dir, guns...)
+	return guns
 }
