@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/bundle"
-	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -86,7 +85,7 @@ func TestPreviewBeforeSigning(t *testing.T) {
 // writeExistingWith writes a request bundle for existing repositories
 // whose root key is k, and returns k's canonical ID and each GUN's root
 // key IDs.
-func writeExistingWith(t *testing.T, dir string, k hsm.Key, guns ...string) (string, map[string][]string) {
+func writeExistingWith(t *testing.T, dir string, k crypto.Signer, guns ...string) (string, map[string][]string) {
 	t.Helper()
 	tofu := map[string][]string{}
 	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: fixed}

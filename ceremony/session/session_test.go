@@ -2,9 +2,7 @@ package session
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
@@ -21,7 +19,6 @@ import (
 	"github.com/keyrite/keyrite/internal/testenv/offline"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/keyrite/keyrite/trust/store"
-	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // countingDriver counts how often a device is opened.
@@ -200,30 +197,8 @@ func TestConfirmTypedNeedsTheExactAnswer(t *testing.T) {
 func writeExisting(t *testing.T, dir, gun string) []string {
 	t.Helper()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pub := func() data.PublicKey {
-		p, _, _ := ed25519.GenerateKey(rand.Reader)
-		return data.NewED25519PublicKey(p)
-	}
-	ts, ss := pub(), pub()
-	repo, err := trust.CreateRepository(trust.NewKeyService(), trust.NewRepoSpec{GUN: gun, RootKeys: []crypto.Signer{k}, TargetsKey: tk,
-		Timestamp: ts, Snapshot: ss, Now: fixed, RootExpires: fixed.AddDate(5, 0, 0), TargetsExpiry: fixed.AddDate(1, 0, 0), Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := bundle.RequestInfo{Format: "keyrite-request/v1", Server: "https://notary.example:4443", FetchedAt: fixed,
-		Repos: []bundle.RequestRepo{{GUN: gun, Exists: true, RootVersion: 1, Metadata: []string{"root", "targets"}}}}
-	files := bundle.Files{bundle.RepoFile(gun, "root.json"): repo.Root, bundle.RepoFile(gun, "targets.json"): repo.Targets}
-	for role, k := range map[string]data.PublicKey{"timestamp": ts, "snapshot": ss} {
-		kb, _ := json.Marshal(k)
-		files[bundle.RepoFile(gun, role+".key")] = kb
-	}
-	ib, _ := json.Marshal(info)
-	files[bundle.RequestInfoName] = ib
-	if err := bundle.Write(dir, bundle.KindRequest, files); err != nil {
-		t.Fatal(err)
-	}
-	return repo.RootKeyIDs
+	_, ids := writeExistingWith(t, dir, k, gun)
+	return ids[gun]
 }
 
 // With no pin, a GUN is trusted only when the operator types its root key
