@@ -147,13 +147,9 @@ const BackedUpCommand = "key generate --mode backed-up"
 // first: a missing token or a wrong PIN stops the run before a key exists.
 // What an interrupted run left on them is dealt with before.
 func openForImport(ctx context.Context, s *session.Session, o BackedUpOptions) ([]hsm.Backend, error) {
-	var backends []hsm.Backend
-	for _, uri := range o.Devices {
-		b, err := s.Backend(ctx, uri)
-		if err != nil {
-			return nil, session.WrapDevice(uri, err)
-		}
-		backends = append(backends, b)
+	backends, err := s.Backends(ctx, o.Devices)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := s.Leftovers(ctx, backends, nil); err != nil {
 		return nil, err

@@ -159,13 +159,9 @@ func FinishGeneration(ctx context.Context, env session.Env, o FinishOptions) (*F
 	s := session.New(env, g.Command)
 	defer s.Close()
 	s.JournalFor("", o.Backup)
-	var backends []hsm.Backend
-	for _, uri := range o.Devices {
-		b, err := s.Backend(ctx, uri)
-		if err != nil {
-			return nil, session.WrapDevice(uri, err)
-		}
-		backends = append(backends, b)
+	backends, err := s.Backends(ctx, o.Devices)
+	if err != nil {
+		return nil, err
 	}
 	// Copies of the key the killed run imported are let go of without a
 	// question (the backup holds the key); what else it left is asked about.

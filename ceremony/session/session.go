@@ -171,6 +171,20 @@ func (s *Session) Backend(ctx context.Context, uri string) (hsm.Backend, error) 
 	return b, nil
 }
 
+// Backends opens (once each) the devices the URIs select, in order. Errors
+// name the device.
+func (s *Session) Backends(ctx context.Context, uris []string) ([]hsm.Backend, error) {
+	var out []hsm.Backend
+	for _, uri := range uris {
+		b, err := s.Backend(ctx, uri)
+		if err != nil {
+			return nil, WrapDevice(uri, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 // Key opens the key a URI names, on its device. Errors name the key's URI.
 func (s *Session) Key(ctx context.Context, uri string) (hsm.Key, error) {
 	b, err := s.Backend(ctx, uri)
