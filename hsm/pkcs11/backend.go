@@ -28,6 +28,11 @@ type Backend struct {
 	closed   bool
 	loggedIn bool  // the session can see private objects
 	loginErr error // the first failure, returned again: a PIN is asked once
+	// labels counts the objects of each label on the token, listed once
+	// at the first key this backend creates and kept up to date by it
+	// (see labelIndexLocked): a batch of key creations checks its labels
+	// without a search over the whole token each time.
+	labels map[string]int
 }
 
 var _ hsm.Backend = (*Backend)(nil)

@@ -132,15 +132,12 @@ func TestSign(t *testing.T) {
 func TestGenerateRefusesExistingLabel(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.generate(t, "root", "")
-	for _, alg := range []string{hsm.P256, hsm.P384} {
-		_, err := f.b.Generate(ctx, hsm.KeySpec{Label: "root", Algorithm: alg})
-		if !errors.Is(err, hsm.ErrExists) {
-			t.Errorf("second %s key labelled root: %v, want ErrExists", alg, err)
-		}
-	}
-	// Any object counts, not only keys: here a data object.
+	// Any object counts, not only keys: here a data object, on the token
+	// before the backend's first key (when its label index is listed).
 	f.b.mu.Lock()
+	if err := f.b.loginLocked(ctx); err != nil {
+		t.Fatal(err)
+	}
 	_, err := f.b.ctx().CreateObject(f.b.session, []*p11.Attribute{
 		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_DATA),
 		p11.NewAttribute(p11.CKA_TOKEN, true),
@@ -151,6 +148,13 @@ func TestGenerateRefusesExistingLabel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.generate(t, "root", "")
+	for _, alg := range []string{hsm.P256, hsm.P384} {
+		_, err := f.b.Generate(ctx, hsm.KeySpec{Label: "root", Algorithm: alg})
+		if !errors.Is(err, hsm.ErrExists) {
+			t.Errorf("second %s key labelled root: %v, want ErrExists", alg, err)
+		}
+	}
 	if _, err := f.b.Generate(ctx, hsm.KeySpec{Label: "taken"}); !errors.Is(err, hsm.ErrExists) {
 		t.Errorf("label of a data object: %v, want ErrExists", err)
 	}
@@ -160,6 +164,16 @@ func TestGenerateRefusesExistingLabel(t *testing.T) {
 	if n := len(f.objects(t, "root")); n != 2 {
 		t.Errorf("%d objects labelled root, want the first pair only", n)
 	}
+	// A label this backend created in the batch is refused too, and one it
+	// destroyed is free again.
+	k := f.generate(t, "batch", "")
+	if _, err := f.b.Generate(ctx, hsm.KeySpec{Label: "batch"}); !errors.Is(err, hsm.ErrExists) {
+		t.Errorf("second key labelled batch in one batch: %v, want ErrExists", err)
+	}
+	if err := f.b.Delete(ctx, k.URI()); err != nil {
+		t.Fatal(err)
+	}
+	f.generate(t, "batch", "")
 	if _, err := f.b.Generate(ctx, hsm.KeySpec{Label: ""}); err == nil {
 		t.Error("generated a key without a label")
 	}

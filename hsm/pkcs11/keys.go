@@ -52,6 +52,7 @@ func (b *Backend) Generate(ctx context.Context, spec hsm.KeySpec) (hsm.Key, erro
 	if err != nil {
 		return nil, b.rollbackLocked(err, pubH, privH)
 	}
+	b.labels[spec.Label] += 2
 	return k, nil
 }
 
@@ -110,6 +111,7 @@ func (b *Backend) Import(ctx context.Context, priv crypto.Signer, spec hsm.KeySp
 	if err != nil {
 		return nil, b.rollbackLocked(err, pubH, privH)
 	}
+	b.labels[spec.Label] += 2
 	return k, nil
 }
 
@@ -151,12 +153,12 @@ func (b *Backend) prepareCreateLocked(ctx context.Context, label string) ([]byte
 	if err := b.loginLocked(ctx); err != nil {
 		return nil, err
 	}
-	hs, err := b.findLocked(selTemplate(keySelector{label: label}))
+	labels, err := b.labelIndexLocked()
 	if err != nil {
 		return nil, err
 	}
-	if len(hs) > 0 {
-		return nil, fmt.Errorf("%s: an object labelled %q %w (%d object(s)); choose another label", b.device, label, hsm.ErrExists, len(hs))
+	if n := labels[label]; n > 0 {
+		return nil, fmt.Errorf("%s: an object labelled %q %w (%d object(s)); choose another label", b.device, label, hsm.ErrExists, n)
 	}
 	return b.newID()
 }
@@ -203,6 +205,9 @@ func (b *Backend) rollbackLocked(cause error, hs ...p11.ObjectHandle) error {
 }
 
 func (b *Backend) destroyLocked(hs ...p11.ObjectHandle) error {
+	// The index is listed again at the next creation: a destroyed
+	// object's label is not read back here.
+	b.labels = nil
 	var errs []error
 	for _, h := range hs {
 		if err := b.ctx().DestroyObject(b.session, h); err != nil {

@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"errors"
 	"fmt"
 
 	p11 "github.com/miekg/pkcs11"
@@ -62,4 +63,35 @@ func (b *Backend) attrs(h p11.ObjectHandle, types ...uint) ([][]byte, error) {
 		out[i] = got[i].Value
 	}
 	return out, nil
+}
+
+// labelIndexLocked lists the token's objects once and counts them by
+// label. Every object this session can see is listed (after login, the
+// private ones too), whatever its class: a certificate or data object
+// labelled "root" makes a second "root" ambiguous as much as a key does.
+// The index lives as long as the backend (one batch: the devices are
+// opened once per command); objects this backend creates are added to
+// it, and destroying any drops it.
+func (b *Backend) labelIndexLocked() (map[string]int, error) {
+	if b.labels != nil {
+		return b.labels, nil
+	}
+	hs, err := b.findLocked(nil)
+	if err != nil {
+		return nil, err
+	}
+	labels := make(map[string]int, len(hs))
+	for _, h := range hs {
+		v, err := b.attrs(h, p11.CKA_LABEL)
+		if err != nil {
+			// An object without a label cannot collide with one.
+			if errors.Is(err, p11.Error(p11.CKR_ATTRIBUTE_TYPE_INVALID)) {
+				continue
+			}
+			return nil, err
+		}
+		labels[string(v[0])]++
+	}
+	b.labels = labels
+	return labels, nil
 }
