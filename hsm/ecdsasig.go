@@ -53,14 +53,16 @@ func DERToRaw(der []byte, size int) ([]byte, error) {
 func CurveSize(c elliptic.Curve) int { return (c.Params().BitSize + 7) / 8 }
 
 // VerifyDigest checks a DER signature over a digest with a public key. Every
-// signature a device makes passes through here before it is used.
+// signature a device makes passes through here before it is used; each is
+// verified once in the process (see VerifyDigestRaw).
 func VerifyDigest(pub crypto.PublicKey, digest, sig []byte) error {
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(p, digest, sig) {
-			return errors.New("device signature does not verify with the key's public key")
+		raw, err := DERToRaw(sig, CurveSize(p.Curve))
+		if err != nil {
+			return fmt.Errorf("%w: %v", errBadSignature, err)
 		}
-		return nil
+		return VerifyDigestRaw(p, digest, raw)
 	default:
 		return fmt.Errorf("unsupported public key type %T", pub)
 	}
