@@ -8,6 +8,7 @@
 package bundle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,42 @@ func Write(dest, kind string, files Files) error {
 	if err != nil {
 		return err
 	}
+	return write(dest, man, files)
+}
+
+// WriteExactly is Write of files already verified in memory, then proof
+// that dest holds exactly them: read back through its manifest (every
+// file's length and SHA-256, nothing else in the bundle) and that
+// manifest equal, byte for byte, to the one built from files. Nothing is
+// parsed again. A bundle that differs is removed.
+func WriteExactly(dest, kind string, files Files) error {
+	man, err := BuildManifest(kind, files)
+	if err != nil {
+		return err
+	}
+	if err := write(dest, man, files); err != nil {
+		return err
+	}
+	if err := checkWritten(dest, kind, man); err != nil {
+		os.RemoveAll(dest)
+		return fmt.Errorf("the bundle written differs from what was verified (removed): %w", err)
+	}
+	return nil
+}
+
+// checkWritten reads a bundle back and compares its manifest with man.
+func checkWritten(dest, kind string, man []byte) error {
+	_, raw, err := read(dest, kind)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(raw, man) {
+		return &Error{Bundle: dest, Reason: fmt.Sprintf("%s is not the manifest written", ManifestName)}
+	}
+	return nil
+}
+
+func write(dest string, man []byte, files Files) error {
 	all := Files{ManifestName: man}
 	for p, b := range files {
 		all[p] = b

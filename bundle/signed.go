@@ -84,6 +84,13 @@ func ReadSigned(dir string) (*Signed, error) {
 	if err != nil {
 		return nil, err
 	}
+	return SignedOf(dir, files)
+}
+
+// SignedOf is the signed bundle files would be at dir (without its
+// manifest, which Write adds): checked as ReadSigned checks what it read,
+// so a ceremony verifies the bundle in memory before it writes it.
+func SignedOf(dir string, files Files) (*Signed, error) {
 	reqFiles := files.Sub(requestPrefix)
 	man := reqFiles[ManifestName]
 	delete(reqFiles, ManifestName)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -14,8 +13,10 @@ import (
 )
 
 // WriteSigned writes the signed bundle whole, with the transcript so far
-// sealed by the keys SealBy named, then reads it back and verifies it as verify would: nothing unverified
-// leaves the room. A bundle that fails is removed. A bundle still waiting
+// sealed by the keys SealBy named, verified as verify would verify it
+// before it is written, and read back to prove the bytes written are
+// those verified: nothing unverified leaves the room. A bundle that fails
+// is not written. A bundle still waiting
 // for other holders' signatures is a result, not a failure: missing names
 // the roles whose threshold is not met yet.
 func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.Files, req *bundle.Request) (missing []string, err error) {
@@ -28,18 +29,23 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 	if err := s.Seal(context.TODO(), all); err != nil {
 		return nil, err
 	}
-	if err := bundle.Write(out, bundle.KindSigned, all); err != nil {
-		return nil, err
+	// Verified in memory, as verify would verify it, before it is
+	// written; then the bytes written are proven to be those verified.
+	sb, err := bundle.SignedOf(out, all)
+	if err != nil {
+		return nil, fmt.Errorf("the bundle does not verify (nothing written): %w", err)
 	}
-	rep, err := verify.Dir(out, s.Now(), s.VerifyOptions())
+	rep, err := verify.Signed(sb, s.Now(), s.VerifyOptions())
 	var inc *verify.IncompleteError
 	switch {
 	case err == nil:
 	case errors.As(err, &inc):
 		missing = inc.Missing
 	default:
-		os.RemoveAll(out)
-		return nil, fmt.Errorf("the bundle just written does not verify (removed): %w", err)
+		return nil, fmt.Errorf("the bundle does not verify (nothing written): %w", err)
+	}
+	if err := bundle.WriteExactly(out, bundle.KindSigned, all); err != nil {
+		return nil, err
 	}
 	complete := map[string]bool{}
 	for _, r := range rep.Repos {

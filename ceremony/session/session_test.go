@@ -126,10 +126,10 @@ func TestWriteSignedRemovesABundleThatDoesNotVerify(t *testing.T) {
 	if err := s.End(nil); err != nil {
 		t.Fatal(err)
 	}
-	// A bundle that signs nothing is written, fails verification, and is
-	// removed: nothing unverified is left for the USB stick.
+	// A bundle that signs nothing fails verification and is never
+	// written: nothing unverified is left for the USB stick.
 	_, err = s.WriteSigned(out, bundle.SignedInfo{Server: req.Info.Server}, bundle.Files{}, req)
-	if err == nil || !strings.Contains(err.Error(), "does not verify (removed)") {
+	if err == nil || !strings.Contains(err.Error(), "does not verify (nothing written)") {
 		t.Fatalf("WriteSigned: %v", err)
 	}
 	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
