@@ -1,0 +1,201 @@
+package benchtable
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrite/keyrite/internal/testenv"
+	"github.com/keyrite/keyrite/internal/testenv/offline"
+)
+
+// BenchmarkTable prints the performance table. KEYRITE_BENCH_ROWS picks
+// rows (init, shared, verify, publish, loop, rehearse; default all) and
+// KEYRITE_BENCH_N the sizes of the per-GUN init row (default 10,100,1000).
+func BenchmarkTable(b *testing.B) {
+	bs := builds(b)
+	rows := strings.Split(envOr("KEYRITE_BENCH_ROWS", "init,shared,verify,publish,loop,rehearse"), ",")
+	var sizes []int
+	for _, s := range strings.Split(envOr("KEYRITE_BENCH_N", "10,100,1000"), ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sizes = append(sizes, n)
+	}
+	for b.Loop() {
+		fmt.Printf("\nkeyrite performance, %s, %d CPUs, load average %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadavg())
+		printHeader()
+		t := &table{b: b, builds: bs, dir: b.TempDir()}
+		if slices.Contains(rows, "init") {
+			var perGUN []row
+			for _, n := range sizes {
+				r := t.initRow(n, false)
+				r.print()
+				perGUN = append(perGUN, r)
+			}
+			linearity(perGUN)
+		}
+		if slices.Contains(rows, "shared") {
+			for _, n := range []int{100, 1000} {
+				t.initRow(n, true).print()
+			}
+		}
+		if slices.Contains(rows, "verify") {
+			t.verifyRow(1000).print()
+		}
+		if slices.Contains(rows, "publish") || slices.Contains(rows, "loop") {
+			t.server(rows)
+		}
+		if slices.Contains(rows, "rehearse") {
+			t.rehearseRow().print()
+		}
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+type table struct {
+	b      *testing.B
+	builds []build
+	dir    string
+	seq    int
+	// bundle1000 is the after build's shared-key bundle of 1,000 GUNs,
+	// which the verify row reads.
+	bundle1000 string
+}
+
+func (t *table) path(name string) string {
+	t.seq++
+	return filepath.Join(t.dir, fmt.Sprintf("%s-%d", name, t.seq))
+}
+
+func guns(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range n {
+		out[i] = fmt.Sprintf("registry.example.com/%s/app%04d", prefix, i)
+	}
+	return out
+}
+
+// device is a new SoftHSM token holding a root key (and a shared targets
+// key), made by the build being measured, and the flags that reach it.
+func (t *table) device(bd build, home string, shared bool) []string {
+	h := testenv.NewSoftHSM(t.b, "bench")
+	secrets := []string{"--pin-file", h.PINFile, "--module", h.Module}
+	exe(t.b, home, bd.keyrite, append([]string{"key", "generate", "--device", "pkcs11:token=bench", "--label", "root"}, secrets...)...)
+	args := append([]string{"--root-key", "pkcs11:token=bench;object=root"}, secrets...)
+	if shared {
+		exe(t.b, home, bd.keyrite, append([]string{"key", "generate", "--device", "pkcs11:token=bench", "--label", "targets"}, secrets...)...)
+		args = append(args, "--targets-key", "pkcs11:token=bench;object=targets")
+	}
+	return args
+}
+
+// initRow: init of n new GUNs from an offline request bundle, on a new
+// token per measurement, against the raw device work of the same init.
+func (t *table) initRow(n int, shared bool) row {
+	req := t.path("request")
+	gs := guns("bench", n)
+	if err := offline.NewRequest(req, time.Now(), gs...); err != nil {
+		t.b.Fatal(err)
+	}
+	r := row{what: "init, per-GUN targets keys", n: n, baseName: "raw keygen + C_Sign"}
+	if shared {
+		r.what, r.baseName = "init, shared targets key", "raw C_Sign"
+	}
+	h := testenv.NewSoftHSM(t.b, "raw")
+	base, sigs := rawInit(t.b, h, n, !shared)
+	r.base = base
+	r.note = fmt.Sprintf("%d device signatures", sigs)
+	for _, bd := range t.builds {
+		home := t.path("home")
+		dev := t.device(bd, home, shared)
+		out := t.path("signed")
+		m := exe(t.b, home, bd.keyrite, append(append([]string{"init", "--in", req, "-o", out}, dev...), gs...)...)
+		if bd.name == "before" {
+			r.before = &m
+		} else {
+			r.after = m
+			if shared && n == 1000 {
+				t.bundle1000 = out
+			}
+		}
+	}
+	return r
+}
+
+// linearity prints the per-GUN time at the largest N over the one at the
+// next size down.
+func linearity(rs []row) {
+	if len(rs) < 2 {
+		return
+	}
+	a, z := rs[len(rs)-2], rs[len(rs)-1]
+	per := func(d time.Duration, n int) float64 { return d.Seconds() / float64(n) }
+	fmt.Printf("| init per-GUN time, N=%d over N=%d | | ", z.n, a.n)
+	if z.before != nil && a.before != nil {
+		fmt.Printf("%.2f× | ", per(z.before.d, z.n)/per(a.before.d, a.n))
+	} else {
+		fmt.Print("— | ")
+	}
+	fmt.Printf("%.2f× | raw %.2f× | | | | | |\n", per(z.after.d, z.n)/per(a.after.d, a.n), 1.0)
+}
+
+// verifyRow: keyrite verify of the 1,000-GUN bundle against the bare
+// ECDSA verifications it cannot skip: root.json's and targets.json's
+// signature per GUN, and the seal's.
+func (t *table) verifyRow(n int) row {
+	if t.bundle1000 == "" {
+		t.initRow(n, true)
+	}
+	sigs := 2*n + 1
+	one, all := ecdsaVerifies(sigs)
+	r := row{what: "verify", n: n, base: one, baseName: fmt.Sprintf("%d bare ECDSA verifies", sigs),
+		note: fmt.Sprintf("bare verifies on %d cores: %s", runtime.NumCPU(), secs(all))}
+	for _, bd := range t.builds {
+		m := exe(t.b, t.path("home"), bd.keyrite, "verify", t.bundle1000)
+		if bd.name == "before" {
+			r.before = &m
+		} else {
+			r.after = m
+		}
+	}
+	return r
+}
+
+// rehearseRow: keyrite-rehearse, the README's first command after the
+// build (software token, 2 GUNs, the in-process notary-server).
+func (t *table) rehearseRow() row {
+	r := row{what: "rehearse (software token)", n: 2}
+	for _, bd := range t.builds {
+		m := exe(t.b, t.path("home"), bd.rehearse, "--dir", t.path("rehearsal"))
+		if bd.name == "before" {
+			r.before = &m
+			r.note = fmt.Sprintf("before RSS %.0f MiB", m.rss)
+		} else {
+			r.after = m
+		}
+	}
+	return r
+}
