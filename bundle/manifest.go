@@ -254,22 +254,30 @@ func read(dir, kind string) (Files, []byte, error) {
 		}
 		return nil, nil, bad("%s is not listed in the manifest (added, or its entry removed)", names)
 	}
-	files := Files{}
 	for _, e := range m.Files {
 		if !seen[e.Path] {
 			return nil, nil, bad("%s is listed in the manifest but missing", e.Path)
 		}
+	}
+	// Several files at a time: each open can wait on the filesystem.
+	read := make([][]byte, len(m.Files))
+	if err := fsutil.Each(len(m.Files), func(i int) error {
+		e := m.Files[i]
 		// An empty file is read with a limit of one byte: fsutil.Read
 		// takes no limit of zero, and a byte more is caught below.
 		b, err := readIn(dir, e.Path, max(e.Length, 1))
 		var tl *fsutil.TooLargeError
 		if errors.As(err, &tl) {
-			return nil, nil, bad("%s grew while it was read: the file was changed", e.Path)
+			return bad("%s grew while it was read: the file was changed", e.Path)
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		files[e.Path] = b
+		read[i] = b
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	files := make(Files, len(m.Files))
+	for i, e := range m.Files {
+		files[e.Path] = read[i]
 	}
 	if err := checkFiles(dir, m, files); err != nil {
 		return nil, nil, err

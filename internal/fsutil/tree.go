@@ -45,28 +45,40 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	}()
 	names := make([]string, 0, len(files))
 	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	dirs := map[string]bool{tmp: true}
-	for _, n := range names {
 		if err := CheckRelPath(n); err != nil {
 			return err
 		}
-		p := filepath.Join(tmp, filepath.FromSlash(n))
-		// Each directory is made once: MkdirAll per file costs a syscall
-		// per path element, which dominated large bundles.
-		if parent := filepath.Dir(p); !dirs[parent] {
-			if err := os.MkdirAll(parent, dirMode); err != nil {
-				return err
-			}
-			for d := parent; strings.HasPrefix(d, tmp); d = filepath.Dir(d) {
-				dirs[d] = true
-			}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	// Each directory is made once, parents before children, then the
+	// files, several at a time.
+	dirs := map[string]bool{tmp: true}
+	var mk []string
+	for _, n := range names {
+		for d := filepath.Dir(filepath.Join(tmp, filepath.FromSlash(n))); !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+			mk = append(mk, d)
 		}
-		if err := writeNew(p, files[n], fileMode); err != nil {
+	}
+	// One depth at a time, the directories of a depth at once.
+	byDepth := map[int][]string{}
+	maxDepth := 0
+	for _, d := range mk {
+		n := strings.Count(d, string(filepath.Separator))
+		byDepth[n] = append(byDepth[n], d)
+		maxDepth = max(maxDepth, n)
+	}
+	for depth := 0; depth <= maxDepth; depth++ {
+		level := byDepth[depth]
+		if err := Each(len(level), func(i int) error { return os.Mkdir(level[i], dirMode) }); err != nil {
 			return err
 		}
+	}
+	if err := Each(len(names), func(i int) error {
+		return writeNew(filepath.Join(tmp, filepath.FromSlash(names[i])), files[names[i]], fileMode)
+	}); err != nil {
+		return err
 	}
 	if err := os.Chmod(tmp, dirMode); err != nil {
 		return err
