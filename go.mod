@@ -70,3 +70,5 @@ require (
 	gopkg.in/rethinkdb/rethinkdb-go.v6 v6.2.1 // indirect
 	gopkg.in/yaml.v2 v2.2.8 // indirect
 )
+
+replace github.com/docker/go => ./third_party/docker-go

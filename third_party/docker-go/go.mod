@@ -1,0 +1,3 @@
+module github.com/docker/go
+
+go 1.21
