@@ -72,3 +72,5 @@ require (
 )
 
 replace github.com/docker/go => ./third_party/docker-go
+
+replace github.com/trustelem/zxcvbn => ./third_party/zxcvbn

@@ -100,3 +100,32 @@ func TestSoftkeyLifecycle(t *testing.T) {
 		t.Error("a wrong passphrase damaged the token file")
 	}
 }
+
+// A token whose passphrase keyrite generated is still an age file,
+// encrypted with scrypt at the lower work factor, that opens only with its
+// passphrase.
+func TestGeneratedPassphraseTokenStaysEncrypted(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rehearsal.softkey")
+	calls := 0
+	u, _ := hsm.ParseURI("softkey:file=" + path)
+	b, err := NewGeneratedPassphraseDriver().Open(ctx, u, hsm.Options{PIN: pins("generated-random-passphrase", &calls)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Generate(ctx, hsm.KeySpec{Label: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	raw, _ := os.ReadFile(path)
+	header, _, _ := strings.Cut(string(raw), "\n---")
+	if !strings.HasPrefix(header, "age-encryption.org/v1\n-> scrypt ") || !strings.HasSuffix(strings.SplitN(header, "\n", 3)[1], " 10") {
+		t.Errorf("token header %q, want an age scrypt stanza with work factor 10", header)
+	}
+	if strings.Contains(string(raw), "PRIVATE") || strings.Contains(string(raw), `"label"`) {
+		t.Error("the token file holds plaintext")
+	}
+	if _, err := open(t, path, "another passphrase", &calls).List(ctx); err == nil {
+		t.Error("the token opened with another passphrase")
+	}
+}

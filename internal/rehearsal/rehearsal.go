@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	// The software token is the only device a rehearsal uses.
 	reg := hsm.NewRegistry()
-	reg.Register("softkey", softkey.NewDriver())
+	reg.Register("softkey", softkey.NewGeneratedPassphraseDriver())
 	hsmOpts := hsm.Options{PIN: hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) {
 		return term.ReadSecretFile(passFile)
 	}), Log: o.DeviceLog}
