@@ -1,20 +1,12 @@
 package bundle
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime/multipart"
-	"net/http"
-	"slices"
-	"sort"
-
-	notaryclient "github.com/theupdateframework/notary/client"
-	store "github.com/theupdateframework/notary/storage"
-	"github.com/theupdateframework/notary/trustpinning"
-	"github.com/theupdateframework/notary/tuf/data"
+	"sync"
+	"time"
 )
 
 // PublishOptions control Publish.
@@ -22,12 +14,29 @@ type PublishOptions struct {
 	Server   Server
 	Bundle   *Signed
 	Progress func(done, total int, gun, state string)
+	// Deadline bounds each GUN's publication, its retries included
+	// (zero: eight times the server's request timeout).
+	Deadline time.Duration
 }
 
+// DefaultConcurrency is how many GUNs publish at once when the server's
+// Concurrency is not set: enough to keep a notary-server and the network
+// busy, few enough not to flood either.
+const DefaultConcurrency = 8
+
+// Outcomes of a GUN's publication.
+const (
+	OutcomePublished = "published"
+	OutcomeAlready   = "already published"
+	OutcomeFailed    = "failed"
+)
+
 // PublishResult says what the server holds for a GUN after publishing,
-// as notary's client code read and verified it.
+// as notary's client code read and verified it, or why it failed.
 type PublishResult struct {
 	GUN             string   `json:"gun"`
+	Outcome         string   `json:"outcome"`
+	Error           string   `json:"error,omitempty"`
 	AlreadyThere    bool     `json:"already_published"`
 	RootVersion     int      `json:"root_version"`
 	RootKeyIDs      []string `json:"root_key_ids"`
@@ -40,11 +49,30 @@ type StaleError struct{ GUN, Reason string }
 
 func (e *StaleError) Error() string { return fmt.Sprintf("%s: %s", e.GUN, e.Reason) }
 
+// PublishError is a publication in which some GUNs failed: the others
+// are published (or were already), each failed one is either entirely
+// absent from the server or entirely there (notary-server stores one
+// upload atomically), and publishing the same bundle again finishes it.
+type PublishError struct {
+	Failed, Total int
+	First         string // the first failed GUN and its reason
+}
+
+func (e *PublishError) Error() string {
+	return fmt.Sprintf("%d of %d repositories were not published (first: %s); the others are; publish the same bundle again to finish", e.Failed, e.Total, e.First)
+}
+
 // Publish uploads every GUN of a verified signed bundle, then reads each
-// repository back with notary's client code, pinned to the root
-// certificates the bundle carries. It checks every GUN against the server
-// before uploading any, so a stale bundle changes nothing.
+// repository back with notary's client code, pinned to the root the
+// bundle signed. It checks every GUN against the server before uploading
+// any, so a stale bundle changes nothing. GUNs go Server.Concurrency at a
+// time (DefaultConcurrency if unset), each as a pipeline of one check,
+// one upload and the read-back (five requests for a new repository);
+// every GUN's outcome is in the results, in the bundle's order.
 func Publish(ctx context.Context, o PublishOptions) ([]PublishResult, error) {
+	if o.Server.Concurrency <= 0 {
+		o.Server.Concurrency = DefaultConcurrency
+	}
 	c, err := o.Server.client(AccessPushPull)
 	if err != nil {
 		return nil, err
@@ -53,80 +81,109 @@ func Publish(ctx context.Context, o PublishOptions) ([]PublishResult, error) {
 	if c.base != b.Info.Server {
 		return nil, fmt.Errorf("this bundle was prepared for %s (its request bundle was fetched there), not %s: publish it to the server it was made for, or fetch and sign again", b.Info.Server, c.base)
 	}
-	already := map[string]bool{}
-	for _, r := range b.Info.Repos {
-		same, err := preflight(ctx, c, b, r)
+	deadline := o.Deadline
+	if deadline <= 0 {
+		deadline = 8 * c.bare.Timeout
+	}
+	repos := b.Info.Repos
+	out := make([]PublishResult, len(repos))
+	fail := func(i int, err error) {
+		out[i] = PublishResult{GUN: repos[i].GUN, Outcome: OutcomeFailed, Error: err.Error()}
+	}
+	// Every GUN checked first: a stale one stops everything.
+	already := make([]bool, len(repos))
+	failed := make([]bool, len(repos))
+	stale := make([]error, len(repos))
+	each(o.Server.Concurrency, len(repos), func(i int) {
+		gctx, cancel := context.WithTimeout(ctx, deadline)
+		defer cancel()
+		same, err := preflight(gctx, c, b, repos[i])
+		var st *StaleError
+		switch {
+		case errors.As(err, &st):
+			stale[i] = err
+		case err != nil:
+			failed[i] = true
+			fail(i, err)
+		}
+		already[i] = same
+	})
+	if err := errors.Join(stale...); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	done := 0
+	each(o.Server.Concurrency, len(repos), func(i int) {
+		r := repos[i]
+		if !failed[i] {
+			gctx, cancel := context.WithTimeout(ctx, deadline)
+			res, err := publishOne(gctx, c, b, r, already[i])
+			cancel()
+			if err != nil {
+				fail(i, err)
+			} else {
+				out[i] = *res
+			}
+		}
+		if o.Progress != nil {
+			mu.Lock()
+			done++
+			o.Progress(done, len(repos), r.GUN, out[i].Outcome)
+			mu.Unlock()
+		}
+	})
+	var pe *PublishError
+	for _, r := range out {
+		if r.Outcome == OutcomeFailed {
+			if pe == nil {
+				pe = &PublishError{Total: len(out), First: r.GUN + ": " + r.Error}
+			}
+			pe.Failed++
+		}
+	}
+	if pe != nil {
+		return out, pe
+	}
+	return out, ctx.Err()
+}
+
+// publishOne uploads one GUN (unless it is already there) and reads it
+// back.
+func publishOne(ctx context.Context, c *client, b *Signed, r SignedRepo, already bool) (*PublishResult, error) {
+	if !already {
+		landed, err := uploadChecked(ctx, c, b, r)
 		if err != nil {
 			return nil, err
 		}
-		already[r.GUN] = same
+		already = landed
 	}
-	var out []PublishResult
-	for i, r := range b.Info.Repos {
-		if !already[r.GUN] {
-			if err := upload(ctx, c, r.GUN, b, r.Upload); err != nil {
-				return out, fmt.Errorf("%s: %w (published before it: %d of %d)", r.GUN, err, i, len(b.Info.Repos))
-			}
-		}
-		res, err := readBack(ctx, c, b, r)
-		if err != nil {
-			return out, fmt.Errorf("%s: uploaded, but reading it back failed: %w", r.GUN, err)
-		}
-		res.AlreadyThere = already[r.GUN]
-		out = append(out, *res)
-		if o.Progress != nil {
-			state := "published"
-			if res.AlreadyThere {
-				state = "already published"
-			}
-			o.Progress(i+1, len(b.Info.Repos), r.GUN, state)
-		}
+	res, err := readBack(ctx, c, b, r)
+	if err != nil {
+		return nil, fmt.Errorf("uploaded, but reading it back failed: %w", err)
 	}
-	return out, nil
+	res.Outcome, res.AlreadyThere = OutcomePublished, already
+	if already {
+		res.Outcome = OutcomeAlready
+	}
+	return res, nil
 }
 
-// preflight compares the server's repository with what the request bundle
-// saw. It reports true when every role the bundle uploads is already the
-// server's, byte for byte.
-func preflight(ctx context.Context, c *client, b *Signed, r SignedRepo) (bool, error) {
-	req, _ := b.Request.Repo(r.GUN)
-	server := map[string][]byte{}
-	for _, role := range append([]string{"root"}, r.Upload...) {
-		if _, ok := server[role]; ok {
-			continue
-		}
-		cur, err := c.get(ctx, tufPath(r.GUN, role+".json"))
-		if errors.Is(err, errNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("%s: %w", r.GUN, err)
-		}
-		server[role] = cur
+// each runs f(0) … f(n-1), at most limit at a time.
+func each(limit, n int, f func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
 	}
-	if server["root"] == nil {
-		if req.Exists {
-			return false, &StaleError{r.GUN, fmt.Sprintf("the request bundle saw root version %d, but the server has no repository now", req.RootVersion)}
-		}
-		return false, nil
-	}
-	already := true
-	for _, role := range r.Upload {
-		already = already && bytes.Equal(server[role], b.RepoMetadata(r.GUN, role))
-	}
-	if already {
-		return true, nil
-	}
-	if !req.Exists {
-		return false, &StaleError{r.GUN, "the repository was created on the server after the request bundle was fetched; fetch again: init cannot create it twice"}
-	}
-	for _, role := range append([]string{"root"}, r.Upload...) {
-		have, saw := MetaVersion(server[role]), MetaVersion(b.Request.Files.Repo(r.GUN, role+".json"))
-		if server[role] != nil && have != saw {
-			return false, &StaleError{r.GUN, fmt.Sprintf("the server has %s version %d, the request bundle was fetched at version %d; fetch again and sign again", role, have, saw)}
-		}
-	}
-	return false, nil
+	wg.Wait()
 }
 
 // MetaVersion reads the version of a metadata file, 0 when unreadable.
@@ -140,87 +197,4 @@ func MetaVersion(b []byte) int {
 		return 0
 	}
 	return m.Signed.Version
-}
-
-// upload posts the roles as notary's client does: one multipart part per
-// role, form name "files", file name the role.
-func upload(ctx context.Context, c *client, gun string, b *Signed, roles []string) error {
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for _, role := range roles {
-		part, err := w.CreateFormFile("files", role)
-		if err != nil {
-			return err
-		}
-		if _, err := part.Write(b.RepoMetadata(gun, role)); err != nil {
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+tufPath(gun, ""), &body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return transportError("uploading to "+c.base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var msg bytes.Buffer
-		msg.ReadFrom(resp.Body)
-		return fmt.Errorf("the server refused the upload (%s): %s", resp.Status, firstLine(msg.Bytes()))
-	}
-	return nil
-}
-
-// readBack loads the repository from the server with notary's client,
-// trusting only the root certificates this bundle signed, and compares what
-// it finds with the bundle.
-func readBack(ctx context.Context, c *client, b *Signed, r SignedRepo) (*PublishResult, error) {
-	for _, role := range r.Upload {
-		cur, err := c.get(ctx, tufPath(r.GUN, role+".json"))
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Equal(cur, b.RepoMetadata(r.GUN, role)) {
-			return nil, fmt.Errorf("the server's %s.json differs from the bundle's", role)
-		}
-	}
-	remote, err := store.NewNotaryServerStore(c.base, data.GUN(r.GUN), c.rt)
-	if err != nil {
-		return nil, err
-	}
-	pin := trustpinning.TrustPinConfig{Certs: map[string][]string{r.GUN: r.RootKeyIDs}, DisableTOFU: true}
-	repo, _, err := notaryclient.LoadTUFRepo(notaryclient.TUFLoadOptions{GUN: data.GUN(r.GUN), TrustPinning: pin, RemoteStore: remote})
-	if err != nil {
-		return nil, fmt.Errorf("notary's client does not accept the repository: %w", err)
-	}
-	res := &PublishResult{GUN: r.GUN, RootVersion: repo.Root.Signed.Version}
-	rootRole, err := repo.Root.BuildBaseRole(data.CanonicalRootRole)
-	if err != nil {
-		return nil, err
-	}
-	res.RootKeyIDs = rootRole.ListKeyIDs()
-	targetsRole, err := repo.Root.BuildBaseRole(data.CanonicalTargetsRole)
-	if err != nil {
-		return nil, err
-	}
-	res.TargetsKeyIDs = targetsRole.ListKeyIDs()
-	if repo.Snapshot != nil {
-		res.SnapshotVersion = repo.Snapshot.Signed.Version
-	}
-	sort.Strings(res.RootKeyIDs)
-	want := slices.Clone(r.RootKeyIDs)
-	sort.Strings(want)
-	if res.RootVersion != r.RootVersion || !slices.Equal(res.RootKeyIDs, want) {
-		return nil, fmt.Errorf("the server serves root version %d with keys %v, the bundle signed version %d with keys %v", res.RootVersion, res.RootKeyIDs, r.RootVersion, want)
-	}
-	if r.TargetsKeyID != "" && !slices.Equal(res.TargetsKeyIDs, []string{r.TargetsKeyID}) {
-		return nil, fmt.Errorf("the server's root names targets keys %v, the bundle %s", res.TargetsKeyIDs, r.TargetsKeyID)
-	}
-	return res, nil
 }

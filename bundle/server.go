@@ -25,6 +25,10 @@ type Server struct {
 	// Credentials answers the server's token challenges (see auth.go);
 	// nil: anonymous tokens only.
 	Credentials CredentialFunc
+	// Retry is how GETs are retried (zero: DefaultRetry).
+	Retry RetryPolicy
+	// Concurrency bounds the requests in flight (zero: one).
+	Concurrency int
 }
 
 // NormalizeURL gives the form of a server URL that bundles record and
@@ -82,15 +86,19 @@ func (s Server) transport() (*http.Transport, error) {
 		}
 		cfg.Certificates = []tls.Certificate{c}
 	}
+	// As many idle connections kept as requests run at once: each new one
+	// costs a TLS handshake.
 	return &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment,
-		TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: 30 * time.Second}, nil
+		TLSHandshakeTimeout: 15 * time.Second, ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost: max(2, s.Concurrency)}, nil
 }
 
 type client struct {
-	base string
-	http *http.Client
-	rt   http.RoundTripper
-	bare *http.Client // without authentication: the ping
+	base  string
+	http  *http.Client
+	rt    http.RoundTripper
+	bare  *http.Client // without authentication: the ping
+	retry RetryPolicy
 }
 
 // client connects to the server with the access an operation needs on each
@@ -108,9 +116,11 @@ func (s Server) client(access Access) (*client, error) {
 	if to == 0 {
 		to = 60 * time.Second
 	}
+	// The timeout is each request's (bare's); GETs are retried above the
+	// authentication (retryTransport), each try within it.
 	bare := &http.Client{Transport: t, Timeout: to}
-	at := newAuthTransport(base, bare, s.Credentials, access)
-	return &client{base: base, http: &http.Client{Transport: at, Timeout: to}, rt: at, bare: bare}, nil
+	rt := &retryTransport{next: newAuthTransport(base, bare, s.Credentials, access), policy: s.Retry}
+	return &client{base: base, http: &http.Client{Transport: rt}, rt: rt, bare: bare, retry: s.Retry.orDefault()}, nil
 }
 
 // errNotFound is a 404 from the server.
@@ -126,7 +136,7 @@ func (c *client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, transportError("contacting "+c.base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 100<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -188,6 +188,7 @@ func bundleHint(err error) (int, string, bool) {
 		ca     *bundle.CAFileError
 		nohdr  *paper.NoHeaderError
 		stale  *bundle.StaleError
+		pub    *bundle.PublishError
 		skey   *bundle.ServerKeyError
 	)
 	var (
@@ -231,6 +232,8 @@ func bundleHint(err error) (int, string, bool) {
 		return exitFailed, "--auth-file names a file of mode 0600 holding USER:PASSWORD on its first line", true
 	case errors.As(err, &stale):
 		return exitFailed, "nothing was uploaded: run keyrite fetch again and repeat the offline ceremony with the new request bundle", true
+	case errors.As(err, &pub):
+		return exitFailed, "each GUN is listed with its outcome; run the same publish again: what is there is reported as already published, the rest is uploaded", true
 	}
 	return 0, "", false
 }

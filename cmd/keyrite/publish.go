@@ -21,9 +21,17 @@ func newPublishCmd(a *App) *cobra.Command {
 		Long: `Verify the signed bundle, check every GUN against the server (a bundle made
 from a stale request bundle, or for another server, changes nothing), upload
 each GUN as the notary client does, then read each repository back with
-notary's client code pinned to the bundle's root certificates.`,
-		Example: `  keyrite publish --server https://notary.example:4443 --tls-ca ca.crt signed/`,
-		Args:    exactArgs(1, "one bundle directory"),
+notary's client code from the root the bundle signed.
+
+GUNs are published --concurrency at a time, each as one check, one upload
+and its read-back (five requests for a new repository). A GET that fails,
+stalls past --timeout or is answered 5xx is retried with backoff; an upload
+that fails is retried only after reading back that it did not land. Every
+GUN's outcome is printed: published, already published, or failed with the
+reason. Running the same publish again finishes what failed.`,
+		Example: `  keyrite publish --server https://notary.example:4443 --tls-ca ca.crt signed/
+  keyrite publish --server https://notary.example:4443 --tls-ca ca.crt --concurrency 16 --json signed/`,
+		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Server.URL == "" {
 				return usagef(cmd, "--server is required")
@@ -39,29 +47,30 @@ notary's client code pinned to the bundle's root certificates.`,
 			}
 			o.Verify.Registry = a.registry
 			rep, res, err := ceremony.Publish(cmd.Context(), o)
-			if err != nil {
-				if asJSON && (rep != nil || len(res) > 0) {
-					return withReport(err, map[string]any{"verify": rep, "published": res})
-				}
-				return err
-			}
 			if asJSON {
+				if err != nil {
+					if rep != nil || len(res) > 0 {
+						return withReport(err, map[string]any{"verify": rep, "published": res})
+					}
+					return err
+				}
 				if res == nil {
 					res = []bundle.PublishResult{}
 				}
 				return a.printJSON(map[string]any{"published": res})
 			}
 			for _, r := range res {
-				state := "published"
-				if r.AlreadyThere {
-					state = "already published"
+				if r.Outcome == bundle.OutcomeFailed {
+					fmt.Fprintf(a.Stdout, "%s\tfailed: %s\n", r.GUN, r.Error)
+					continue
 				}
-				fmt.Fprintf(a.Stdout, "%s\troot v%d\troot key %s\t%s, verified by notary client\n", r.GUN, r.RootVersion, shortIDs(r.RootKeyIDs), state)
+				fmt.Fprintf(a.Stdout, "%s\troot v%d\troot key %s\t%s, verified by notary client\n", r.GUN, r.RootVersion, shortIDs(r.RootKeyIDs), r.Outcome)
 			}
-			return nil
+			return err
 		},
 	}
 	serverFlags(c, &o.Server)
+	concurrencyFlag(c, &o.Server)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "check and show per GUN what the upload would change (as keyrite diff), upload nothing")
 	return c
