@@ -57,6 +57,7 @@ from that request bundle.`,
 		},
 	}
 	serverFlags(c, &o.Server)
+	concurrencyFlag(c, &o.Server)
 	c.Flags().StringVarP(&o.Out, "out", "o", "", "request bundle to create: a directory, or one file if it ends in .tar")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
