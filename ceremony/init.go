@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -73,6 +75,9 @@ type initKeys struct {
 	// reuse are targets keys an interrupted init left, by label, that
 	// this run resumes with.
 	reuse map[string]session.Leftover
+	// unmade are the labels announced in the journal (all at once, before
+	// the first key) whose key this run has not asked the device for yet.
+	unmade map[string]bool
 }
 
 // Init creates new repositories offline: for each GUN a root certificate
@@ -105,6 +110,7 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	// fails because it was interrupted.
 	defer func() {
 		if err != nil {
+			s.ReleaseUnmade(keys.device, slices.Sorted(maps.Keys(keys.unmade)))
 			err = rollback(ctx, s, keys.created, err)
 		}
 	}()
@@ -286,11 +292,21 @@ func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o I
 			}
 		}
 	}
-	return nil
+	// Every new key announced at once (one fsync), before the first.
+	var labels, purposes []string
+	keys.unmade = map[string]bool{}
+	for _, gun := range o.GUNs {
+		if _, ok := reuse[TargetsLabel(gun)]; !ok {
+			labels, purposes = append(labels, TargetsLabel(gun)), append(purposes, "targets key of "+gun)
+			keys.unmade[TargetsLabel(gun)] = true
+		}
+	}
+	return s.CreatingAll(keys.device, labels, purposes)
 }
 
-// newTargetsKey makes the targets key of one GUN, announced in the journal
-// first, or opens the one an interrupted init left when resuming.
+// newTargetsKey makes the targets key of one GUN (prepareTargets announced
+// it in the journal), or opens the one an interrupted init left when
+// resuming.
 func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun string) (hsm.Key, error) {
 	label := TargetsLabel(gun)
 	if l, ok := keys.reuse[label]; ok {
@@ -301,9 +317,7 @@ func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun 
 		keys.created = append(keys.created, createdKey{keys.device, k.URI(), label})
 		return k, nil
 	}
-	if err := s.Creating(keys.device, label, "", "targets key of "+gun); err != nil {
-		return nil, err
-	}
+	delete(keys.unmade, label) // announced by prepareTargets
 	k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
 	if err != nil {
 		s.NotCreated(ctx, keys.device, label)

@@ -82,6 +82,33 @@ func (s *Session) Creating(b hsm.Backend, label, keyID, purpose string) error {
 	return j.Intent(o)
 }
 
+// CreatingAll is Creating for a batch: every label announced on b in one
+// fsync, before the first of them is made. Labels of the batch that are
+// never made are let go with ReleaseUnmade.
+func (s *Session) CreatingAll(b hsm.Backend, labels, purposes []string) error {
+	j, err := s.ensureJournal()
+	if j == nil || err != nil || len(labels) == 0 {
+		return err
+	}
+	objs := make([]journal.Object, len(labels))
+	for i, l := range labels {
+		objs[i] = journalObject(b, l)
+		objs[i].Purpose = purposes[i]
+	}
+	return j.IntentAll(objs)
+}
+
+// ReleaseUnmade lets go of labels a batch announced but never asked the
+// device for (the run stopped before their turn).
+func (s *Session) ReleaseUnmade(b hsm.Backend, labels []string) {
+	if s.journal == nil {
+		return
+	}
+	for _, l := range labels {
+		s.journal.Released(journalObject(b, l), "not created")
+	}
+}
+
 // Created records that the key Creating announced exists.
 func (s *Session) Created(b hsm.Backend, label string, k hsm.Key) error {
 	j, err := s.ensureJournal()

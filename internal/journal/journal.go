@@ -155,7 +155,7 @@ func Create(dir string, h Header) (*Journal, error) {
 	}
 	j := &Journal{f: f, path: p, Header: h, live: map[objKey]Object{}}
 	err = j.append(Record{Op: OpBegin, Format: Format, Time: h.Started.UTC(), Command: h.Command, Args: h.Args,
-		PID: h.PID, Out: h.Out, Backup: h.Backup})
+		PID: h.PID, Out: h.Out, Backup: h.Backup}, true)
 	if err == nil {
 		err = syncDir(dir)
 	}
@@ -189,10 +189,40 @@ func (j *Journal) Intent(o Object) error {
 	return j.record(OpIntent, o, "")
 }
 
-// Created records that o exists, with its URI and key ID.
+// IntentAll records that every one of objs is about to be created, in one
+// write and one fsync: a batch announced before its first key is made.
+func (j *Journal) IntentAll(objs []Object) error {
+	var buf []byte
+	rs := make([]Record, len(objs))
+	for i, o := range objs {
+		rs[i] = Record{Op: OpIntent, Time: time.Now().UTC(), Device: o.Device, Serial: o.Serial, Label: o.Label, KeyID: o.KeyID, Purpose: o.Purpose}
+		line, err := json.Marshal(rs[i])
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	if _, err := j.f.Write(buf); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	for _, r := range rs {
+		j.apply(r)
+	}
+	return nil
+}
+
+// Created records that o exists, with its URI and key ID. Its line is
+// written but not fsynced: the intent before it is what a later run needs
+// (a key found under an announced label is this run's); the line reaches
+// the disk with the next record that is fsynced, or when the system
+// writes it, and a power cut before then only loses the key ID that run
+// would compare.
 func (j *Journal) Created(o Object) error {
 	o.Created = true
-	return j.record(OpCreated, o, "")
+	return j.recordSync(OpCreated, o, "", false)
 }
 
 // Removed records that o was destroyed.
@@ -202,22 +232,29 @@ func (j *Journal) Removed(o Object) error { return j.record(OpRemoved, o, "") }
 func (j *Journal) Released(o Object, reason string) error { return j.record(OpReleased, o, reason) }
 
 func (j *Journal) record(op string, o Object, reason string) error {
+	return j.recordSync(op, o, reason, true)
+}
+
+func (j *Journal) recordSync(op string, o Object, reason string, sync bool) error {
 	r := Record{Op: op, Time: time.Now().UTC(), Device: o.Device, Serial: o.Serial, Label: o.Label, URI: o.URI,
 		KeyID: o.KeyID, Purpose: o.Purpose, Reason: reason}
-	if err := j.append(r); err != nil {
+	if err := j.append(r, sync); err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	j.apply(r)
 	return nil
 }
 
-func (j *Journal) append(r Record) error {
+func (j *Journal) append(r Record, sync bool) error {
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	if _, err := j.f.Write(append(line, '\n')); err != nil {
 		return err
+	}
+	if !sync {
+		return nil
 	}
 	return j.f.Sync()
 }
