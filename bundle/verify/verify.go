@@ -9,9 +9,12 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -140,69 +143,99 @@ func transcript(s *bundle.Signed, rep *Report) ([]bundle.TranscriptEntry, error)
 }
 
 // repos verifies every repository's metadata and returns the roles whose
-// threshold is not met yet.
+// threshold is not met yet. Repositories are independent: they are checked
+// on every core, and reported in the bundle's order, the first failure (in
+// that order) as the error.
 func repos(s *bundle.Signed, rep *Report, now time.Time) (missing []string, err error) {
-	dir := s.Dir
 	if len(s.Info.Repos) == 0 {
-		return nil, &bundle.Error{Bundle: dir, Reason: "signs no repository"}
+		return nil, &bundle.Error{Bundle: s.Dir, Reason: "signs no repository"}
 	}
-	for _, r := range s.Info.Repos {
-		ts, err := s.Request.ServerKey(r.GUN, data.CanonicalTimestampRole)
-		if err != nil {
-			return nil, err
-		}
-		ss, err := s.Request.ServerKey(r.GUN, data.CanonicalSnapshotRole)
-		if err != nil {
-			return nil, err
-		}
-		in := trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"), Targets: s.RepoMetadata(r.GUN, "targets"),
-			Timestamp: ts, Snapshot: ss, Now: now}
-		snapshot := s.RepoMetadata(r.GUN, "snapshot")
-		if snapshot != nil {
-			in.Snapshot = nil // client-managed: the bundle's snapshot is checked below
-		}
-		// Roles this bundle does not change are checked as the server has
-		// them, against the new root; a changed root must follow the
-		// current one.
-		if in.Root == nil {
-			in.Root = s.Request.Metadata(r.GUN, data.CanonicalRootRole)
-		} else {
-			in.PrevRoot = s.Request.Metadata(r.GUN, data.CanonicalRootRole)
-		}
-		if in.Targets == nil {
-			in.Targets = s.Request.Metadata(r.GUN, data.CanonicalTargetsRole)
-		}
-		if in.Root == nil {
-			return nil, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: no root.json in the bundle or its request bundle", r.GUN)}
-		}
-		rr, err := trust.VerifyRepository(in)
-		if rr != nil {
-			rep.Repos = append(rep.Repos, rr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
-			return nil, err
-		}
-		if err := checkForeignSignatures(s, r, in.Root, in.PrevRoot); err != nil {
-			return nil, err
-		}
-		if snapshot != nil {
-			sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
-				map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
-			if err != nil {
-				return nil, err
+	type result struct {
+		rr      *trust.RepoReport
+		missing []string
+		err     error
+	}
+	results := make([]result, len(s.Info.Repos))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(s.Info.Repos)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(s.Info.Repos); i = int(next.Add(1) - 1) {
+				r := &results[i]
+				r.rr, r.missing, r.err = repo(s, s.Info.Repos[i], now)
 			}
-			rr.Roles = append(rr.Roles, *sr)
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.rr != nil {
+			rep.Repos = append(rep.Repos, r.rr)
 		}
-		for _, role := range rr.Roles {
-			if !role.ThresholdMet {
-				missing = append(missing, fmt.Sprintf("%s %s: %d of %d signatures", r.GUN, role.Role, len(role.SignedBy), role.Threshold))
-			}
+		if r.err != nil {
+			return nil, r.err
 		}
+		missing = append(missing, r.missing...)
 	}
 	return missing, nil
+}
+
+// repo verifies one repository's metadata.
+func repo(s *bundle.Signed, r bundle.SignedRepo, now time.Time) (rr *trust.RepoReport, missing []string, err error) {
+	dir := s.Dir
+	ts, err := s.Request.ServerKey(r.GUN, data.CanonicalTimestampRole)
+	if err != nil {
+		return nil, nil, err
+	}
+	ss, err := s.Request.ServerKey(r.GUN, data.CanonicalSnapshotRole)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"), Targets: s.RepoMetadata(r.GUN, "targets"),
+		Timestamp: ts, Snapshot: ss, Now: now}
+	snapshot := s.RepoMetadata(r.GUN, "snapshot")
+	if snapshot != nil {
+		in.Snapshot = nil // client-managed: the bundle's snapshot is checked below
+	}
+	// Roles this bundle does not change are checked as the server has
+	// them, against the new root; a changed root must follow the
+	// current one.
+	if in.Root == nil {
+		in.Root = s.Request.Metadata(r.GUN, data.CanonicalRootRole)
+	} else {
+		in.PrevRoot = s.Request.Metadata(r.GUN, data.CanonicalRootRole)
+	}
+	if in.Targets == nil {
+		in.Targets = s.Request.Metadata(r.GUN, data.CanonicalTargetsRole)
+	}
+	if in.Root == nil {
+		return nil, nil, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: no root.json in the bundle or its request bundle", r.GUN)}
+	}
+	rr, err = trust.VerifyRepository(in)
+	if err != nil {
+		return rr, nil, err
+	}
+	if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
+		return rr, nil, err
+	}
+	if err := checkForeignSignatures(s, r, in.Root, in.PrevRoot); err != nil {
+		return rr, nil, err
+	}
+	if snapshot != nil {
+		sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
+			map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
+		if err != nil {
+			return rr, nil, err
+		}
+		rr.Roles = append(rr.Roles, *sr)
+	}
+	for _, role := range rr.Roles {
+		if !role.ThresholdMet {
+			missing = append(missing, fmt.Sprintf("%s %s: %d of %d signatures", r.GUN, role.Role, len(role.SignedBy), role.Threshold))
+		}
+	}
+	return rr, missing, nil
 }
 
 // checkClaims compares what bundle.json says (and publish relies on) with
