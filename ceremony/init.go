@@ -77,7 +77,8 @@ type initKeys struct {
 	reuse map[string]session.Leftover
 	// unmade are the labels announced in the journal (all at once, before
 	// the first key) whose key this run has not asked the device for yet.
-	unmade map[string]bool
+	unmade    map[string]bool
+	generated int // keys this run generated, each with one self-test signature
 }
 
 // Init creates new repositories offline: for each GUN a root certificate
@@ -141,7 +142,10 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 		res.Repos = append(res.Repos, *ir)
 		s.Progress(i+1, len(o.GUNs), gun)
 	}
-	res.Signatures = ks.Signatures()
+	// Every signature the devices make: the metadata's and certificates',
+	// each new targets key's self-test (hsm.Backend.Generate) and, below,
+	// the seal's, one per root key.
+	res.Signatures = ks.Signatures() + int64(keys.generated)
 	res.Rehearsal = s.Software()
 	if err := s.SealBy(keys.root...); err != nil {
 		return nil, err
@@ -149,6 +153,7 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if err := s.End(map[string]any{"signatures": res.Signatures, "repos": len(o.GUNs)}); err != nil {
 		return nil, err
 	}
+	res.Signatures += int64(len(keys.root))
 	if _, err := s.WriteSigned(o.Out, info, files, req); err != nil {
 		return nil, err
 	}
@@ -327,6 +332,7 @@ func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun 
 		return nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
 	}
 	keys.created = append(keys.created, createdKey{keys.device, k.URI(), label})
+	keys.generated++
 	return k, s.Created(keys.device, label, k)
 }
 

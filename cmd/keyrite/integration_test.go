@@ -82,10 +82,11 @@ func TestIntegrationSoftHSM(t *testing.T) {
 	if len(init.Repos) != 3 || !init.Rehearsal {
 		t.Fatalf("init result = %+v", init)
 	}
-	// Per GUN: the certificate and root.json signed by the root key, and
-	// targets.json by the targets key.
-	if init.Signatures != 9 {
-		t.Errorf("init made %d device signatures, want 9 (certificate, root.json, targets.json per GUN)", init.Signatures)
+	// Per GUN: the certificate and root.json signed by the root key,
+	// targets.json by the targets key and the new targets key's self-test;
+	// then the seal, by the root key.
+	if init.Signatures != 13 {
+		t.Errorf("init made %d device signatures, want 13 (certificate, root.json, targets.json, self-test per GUN, and the seal)", init.Signatures)
 	}
 	for _, r := range init.Repos {
 		if len(r.RootCanonicalIDs) != 1 || r.RootCanonicalIDs[0] != key.CanonicalID {
