@@ -43,8 +43,8 @@ type Proxy struct {
 	rng    *rand.Rand
 	rate   float64
 	broken map[string]bool // GUNs whose every request is answered 503
-	counts map[string]int // by fault kind
-	byGUN  map[string]int // requests forwarded or faulted, by GUN
+	counts map[string]int  // by fault kind
+	byGUN  map[string]int  // requests forwarded or faulted, by GUN
 	total  atomic.Int64
 }
 
