@@ -33,6 +33,9 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	if err != nil {
 		return err
 	}
+	// MkdirTemp joins without cleaning ("./.x.partial-1" for a relative
+	// dest); the directories below are compared as filepath.Join cleans them.
+	tmp = filepath.Clean(tmp)
 	if d, err := os.Open(tmp); err == nil {
 		lockPartial(d)
 		defer d.Close()

@@ -37,3 +37,18 @@ func TestWriteTreeMode(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// A relative destination (the common case: -o signed) is written whole,
+// subdirectories and all, several levels deep.
+func TestWriteTreeRelative(t *testing.T) {
+	t.Chdir(t.TempDir())
+	files := map[string][]byte{"a.json": []byte("a"), "repos/x/_trust/root.json": []byte("r"), "repos/y/_trust/root.json": []byte("s")}
+	if err := WriteTree("out", files); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		if got, err := os.ReadFile(filepath.Join("out", name)); err != nil || string(got) != string(want) {
+			t.Errorf("%s: %q, %v", name, got, err)
+		}
+	}
+}
