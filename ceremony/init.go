@@ -29,6 +29,12 @@ type InitOptions struct {
 	RootThreshold int
 	TargetsKey    string // existing key for every GUN; empty: one new key per GUN
 	TargetsDevice string // where new targets keys go; empty: the first root key's device
+	// TargetsPlacement is PlacementAuto, PlacementPerGUN or PlacementBatch
+	// (see targets.go).
+	TargetsPlacement string
+	// TargetsTouchPolicy is the YubiKey touch policy of new targets keys
+	// (empty: DefaultTargetsTouchPolicy).
+	TargetsTouchPolicy string
 	GUNs          []string
 	RootExpiry    time.Duration
 	TargetsExpiry time.Duration
@@ -73,6 +79,11 @@ type initKeys struct {
 	// reuse are targets keys an interrupted init left, by label, that
 	// this run resumes with.
 	reuse map[string]session.Leftover
+	// want are the labels of the targets keys this run creates, each with
+	// the GUN (or batch) it is for; placement is where (targets.go).
+	want       map[string]string
+	placement  string
+	batchLabel string // the batch's one targets key, when placement is batch
 }
 
 // Init creates new repositories offline: for each GUN a root certificate
@@ -98,6 +109,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if err != nil {
 		return nil, err
 	}
+	if err := planTargets(ctx, s, keys, o); err != nil {
+		return nil, err
+	}
 	if err := previewInit(s, o, keys, s.Now()); err != nil {
 		return nil, err
 	}
@@ -112,8 +126,13 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 		return nil, err
 	}
 	if err := s.Begin(nil, map[string]any{"request_manifest_sha256": bundle.SHA256Hex(req.Manifest), "server": req.Info.Server,
-		"root_keys": o.RootKeys, "guns": o.GUNs}); err != nil {
+		"root_keys": o.RootKeys, "guns": o.GUNs, "targets_placement": keys.placement}); err != nil {
 		return nil, err
+	}
+	if keys.batchLabel != "" {
+		if keys.shared, err = newTargetsKey(ctx, s, keys, o, keys.batchLabel); err != nil {
+			return nil, err
+		}
 	}
 	files := bundle.Files{}
 	if err := recordAttestations(s, files, keys.attFiles, keys.attestations); err != nil {
@@ -224,7 +243,7 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 	ss, _ := req.ServerKey(gun, data.CanonicalSnapshotRole)
 	targetsKey := keys.shared
 	if targetsKey == nil {
-		k, err := newTargetsKey(ctx, s, keys, gun)
+		k, err := newTargetsKey(ctx, s, keys, o, TargetsLabel(gun))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -262,10 +281,7 @@ func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o I
 	if keys.device == nil {
 		return nil // one existing targets key: nothing is created
 	}
-	want := map[string]string{}
-	for _, gun := range o.GUNs {
-		want[TargetsLabel(gun)] = gun
-	}
+	want := keys.want
 	s.JournalFor(o.Out, "")
 	reuse, err := s.Leftovers(ctx, []hsm.Backend{keys.device}, func(l session.Leftover) bool {
 		_, ok := want[l.Label]
@@ -289,10 +305,11 @@ func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o I
 	return nil
 }
 
-// newTargetsKey makes the targets key of one GUN, announced in the journal
-// first, or opens the one an interrupted init left when resuming.
-func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun string) (hsm.Key, error) {
-	label := TargetsLabel(gun)
+// newTargetsKey makes the targets key of one GUN (or of the batch),
+// announced in the journal first, or opens the one an interrupted init left
+// when resuming.
+func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, o InitOptions, label string) (hsm.Key, error) {
+	gun := keys.want[label]
 	if l, ok := keys.reuse[label]; ok {
 		k, err := keys.device.Open(ctx, l.URI)
 		if err != nil {
@@ -304,7 +321,7 @@ func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun 
 	if err := s.Creating(keys.device, label, "", "targets key of "+gun); err != nil {
 		return nil, err
 	}
-	k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
+	k, err := keys.device.Generate(ctx, targetsSpec(label, o))
 	if err != nil {
 		s.NotCreated(ctx, keys.device, label)
 		if errors.Is(err, hsm.ErrExists) {
@@ -401,6 +418,14 @@ func checkInit(o InitOptions) error {
 	}
 	if o.TargetsExpiry <= 0 {
 		return errors.New("targets expiry must be positive")
+	}
+	switch o.TargetsPlacement {
+	case PlacementAuto, PlacementPerGUN, PlacementBatch:
+	default:
+		return fmt.Errorf("targets placement %q: use %s or %s", o.TargetsPlacement, PlacementPerGUN, PlacementBatch)
+	}
+	if o.TargetsKey != "" && o.TargetsPlacement != PlacementAuto {
+		return errors.New("an existing targets key is shared by every GUN: it takes no placement")
 	}
 	return session.CheckNewOutput(o.Out)
 }

@@ -111,6 +111,9 @@ func generateJournalled(ctx context.Context, s *session.Session, b hsm.Backend, 
 	if l, ok := reuse[o.Label]; ok {
 		return b.Open(ctx, l.URI)
 	}
+	if err := s.CheckCapacity(ctx, session.OneKeyEach(session.NeedKey, "the key "+o.Label, []hsm.Backend{b}, []string{o.Device})...); err != nil {
+		return nil, err
+	}
 	// A label the device holds is refused by the device itself, with its
 	// own words; it is never announced, so no later run takes that key for
 	// one this run made.

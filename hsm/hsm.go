@@ -116,6 +116,10 @@ type PINRequest struct {
 	Device  string // human description of the device, e.g. `token "ceremony" (serial 1a2b)`
 	Kind    string // "PIN", "passphrase", "PUK", "new PIN" or "new PUK"
 	Confirm bool   // a new secret: ask twice
+	// DeviceURI selects the device asking (its DeviceInfo.URI), so that a
+	// PIN source can keep one device's PIN from another. The Registry fills
+	// it in for every device it opens; backends need not.
+	DeviceURI string
 }
 
 // PINSource supplies PINs and passphrases. Implementations prompt on the

@@ -38,7 +38,7 @@ const (
 // are no package-level command variables.
 type App struct {
 	Stdout, Stderr io.Writer
-	PINFile        string
+	PINFiles       []string // --pin-file: FILE, or DEVICE=FILE per device (pinfiles.go)
 	Module         string
 	NoWait         bool   // fail at once when a named device is absent
 	Force          bool   // try a PIN even with one attempt left
@@ -58,7 +58,7 @@ type App struct {
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
-	pins     *term.PINSource
+	pins     *pinFiles
 	airgap   *airgap.Report // the air-gap check, when one was required
 	log      *slog.Logger
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
@@ -134,7 +134,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 // clock and the command line for the transcript.
 func (a *App) env() session.Env {
 	if a.pins == nil {
-		a.pins = &term.PINSource{File: a.PINFile}
+		// checkPINFlags refused a bad --pin-file before any command ran.
+		a.pins, _ = parsePINFiles(a.PINFiles)
 	}
 	trustStore := a.trustStore()
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,

@@ -304,7 +304,7 @@ func (a *App) runOptions(cmd *cobra.Command, p *plan.Plan, f ceremonyFlags) run.
 			in.PluginUI = a.pluginUI()
 			return in
 		},
-		NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(f.pukFile, "new PUK (6-8 characters)"),
+		NewPIN: secret(a.plainPINFile(), "new PIN (6-8 characters)"), NewPUK: secret(f.pukFile, "new PUK (6-8 characters)"),
 		Say: func(text string) {
 			if f.asJSON {
 				return

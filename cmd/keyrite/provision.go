@@ -46,8 +46,12 @@ the device's serial to confirm.`,
 					return prompt.PIN(cmd.Context(), term.Request{Device: device, Kind: kind, Confirm: true})
 				}
 			}
+			pinFile, err := a.newPINFile(args[0])
+			if err != nil {
+				return err
+			}
 			o := ceremony.ProvisionOptions{Device: args[0], Reset: reset,
-				NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(pukFile, "new PUK (6-8 characters)")}
+				NewPIN: secret(pinFile, "new PIN (6-8 characters)"), NewPUK: secret(pukFile, "new PUK (6-8 characters)")}
 			env := a.env()
 			if confirmSerial != "" {
 				env.Confirm = func(session.Confirmation) (string, error) { return confirmSerial, nil }

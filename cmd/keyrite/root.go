@@ -29,7 +29,7 @@ never from flags, URIs or the environment.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&a.PINFile, "pin-file", "", "read the device PIN or softkey passphrase from this file (mode 0600) instead of the terminal")
+	root.PersistentFlags().StringArrayVar(&a.PINFiles, "pin-file", nil, "read a device's PIN or softkey passphrase from a file (mode 0600) instead of the terminal: DEVICE=FILE per device (DEVICE: its URI as keyrite device list prints it, or its serial), or FILE for the one device that asks")
 	root.PersistentFlags().BoolVar(&a.NoWait, "no-wait", false, "fail (exit code 3) instead of asking for a device that is not attached and waiting for it")
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.TrustDir, "trust-dir", a.TrustDir, "the trust store: the roots this machine trusts per GUN (default: keyrite/trust under $XDG_CONFIG_HOME or ~/.config)")
@@ -38,6 +38,9 @@ never from flags, URIs or the environment.`,
 	root.PersistentFlags().StringVar(&a.StateDir, "state-dir", a.StateDir, "keyrite's state directory, holding the journal of keys being created (default $XDG_STATE_HOME/keyrite, else ~/.local/state/keyrite)")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		if err := a.checkAirgapFlag(c); err != nil {
+			return err
+		}
+		if err := a.checkPINFlags(c); err != nil {
 			return err
 		}
 		return a.beforeCommand(c)

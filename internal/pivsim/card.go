@@ -69,6 +69,8 @@ type Card struct {
 
 	onSign  func(n int)
 	touches int
+	// counters.go: what tests assert bounds on
+	pinVerifies, wrongPINs, writes, sigBase int
 }
 
 // OnSign sets a function called (without the card lock) after each
@@ -233,6 +235,7 @@ func (c *Card) transmitLocked(apdu []byte) (resp []byte, signed bool) {
 		return sw(swClassUnsupported), false
 	}
 	before := c.st.Signatures
+	c.countLocked(ins, p1, data)
 	out, err := c.dispatchLocked(ins, p1, p2, data)
 	signed = c.st.Signatures != before
 	if err != nil {
@@ -385,7 +388,7 @@ func (c *Card) touchLocked(policy byte) {
 	if policy == TouchNever || policy == 0 {
 		return
 	}
-	if policy == TouchCached && time.Since(c.touchCached) < 15*time.Second {
+	if policy == TouchCached && time.Since(c.touchCached) < TouchCacheWindow {
 		return
 	}
 	if c.cfg.TouchDelay > 0 {

@@ -56,6 +56,7 @@ func (c *Card) verifyLocked(p1, p2 byte, data []byte) error {
 	}
 	if subtle.ConstantTimeCompare(data, padPIN(c.st.PIN)) != 1 {
 		c.pinOK, c.pinFresh = false, false
+		c.wrongPINs++
 		c.st.PINLeft--
 		if err := c.save(); err != nil {
 			return err
