@@ -35,9 +35,9 @@ type InitOptions struct {
 	// TargetsTouchPolicy is the YubiKey touch policy of new targets keys
 	// (empty: DefaultTargetsTouchPolicy).
 	TargetsTouchPolicy string
-	GUNs          []string
-	RootExpiry    time.Duration
-	TargetsExpiry time.Duration
+	GUNs               []string
+	RootExpiry         time.Duration
+	TargetsExpiry      time.Duration
 
 	// RequireAttestation refuses root keys without a verified device
 	// attestation (an imported key never has one).
