@@ -42,13 +42,13 @@ var _ hsm.Driver = (*Driver)(nil)
 
 // device is one open YubiKey, shared by backends.
 type device struct {
-	mu        sync.Mutex
-	c         *card
-	refs      int
-	gone      error // set once the device was found removed
-	pinErr    error // the first PIN failure, returned again: never retried
-	drv       *Driver
-	touchedAt time.Time // when keyrite last asked for a touch (touch.go)
+	mu      sync.Mutex
+	c       *card
+	refs    int
+	gone    error // set once the device was found removed
+	pinErr  error // the first PIN failure, returned again: never retried
+	drv     *Driver
+	touched time.Time // when keyrite last asked for a touch (touch.go)
 }
 
 func (d *device) name() string { return describe(d.c.serial) }

@@ -21,12 +21,12 @@ func (d *device) touchDue(p piv.TouchPolicy, now time.Time) bool {
 	switch p {
 	case piv.TouchPolicyAlways:
 	case piv.TouchPolicyCached:
-		if !d.touchedAt.IsZero() && now.Sub(d.touchedAt) < TouchCache {
+		if !d.touched.IsZero() && now.Sub(d.touched) < TouchCache {
 			return false
 		}
 	default:
 		return false
 	}
-	d.touchedAt = now
+	d.touched = now
 	return true
 }
