@@ -136,6 +136,7 @@ func (a *App) env() session.Env {
 	if a.pins == nil {
 		// checkPINFlags refused a bad --pin-file before any command ran.
 		a.pins, _ = parsePINFiles(a.PINFiles)
+		a.pins.onRead = a.logPINEntry
 	}
 	trustStore := a.trustStore()
 	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,

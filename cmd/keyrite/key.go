@@ -144,7 +144,7 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 	c.Flags().StringVar(&o.Algorithm, "algorithm", hsm.P256, "P-256 or P-384")
 	c.Flags().StringVar(&mode, "mode", modeOnDevice, "on-device (made by the device, no backup), attested (on a YubiKey, attestation verified) or backed-up (made in memory, split among custodians, then imported)")
 	c.Flags().StringVar(&o.PINPolicy, "pin-policy", "always", "YubiKey: PIN for every signature (always), once per session, or never")
-	c.Flags().StringVar(&o.TouchPolicy, "touch-policy", "always", "YubiKey: touch for every signature (always), cached for 15s, or never")
+	c.Flags().StringVar(&o.TouchPolicy, "touch-policy", "always", "YubiKey: touch for every signature (always: init signs twice per GUN with a root key, 200 touches per 100 GUNs), cached (one touch per 15 s of signing), or never")
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "backed-up: NAME=RECIPIENT, one per share")
 	c.Flags().IntVar(&threshold, "threshold", 0, "backed-up: shares needed to restore the key (1 to the number of custodians)")
 	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create; on-device and attested: the key record to create (default: a new directory under records/ next to the trust store)")
@@ -167,6 +167,7 @@ func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, a
 	if err != nil {
 		return err
 	}
+	a.sayTouchPolicy(o.Device, o.TouchPolicy)
 	if done, err := a.jsonOrBanner(k, asJSON, k.Software); done {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/term"
 	"github.com/spf13/cobra"
 )
 
@@ -59,6 +60,16 @@ type loggedPINs struct {
 
 func (a *App) devicePINs() hsm.PINSource {
 	return loggedPINs{src: a.pins, files: a.PINFiles, log: a.logger()}
+}
+
+// logPINEntry logs each secret the operator entered (or a file gave),
+// not those answered again from memory: a batch has one per device.
+func (a *App) logPINEntry(r term.Request, file string) {
+	from := "terminal"
+	if file != "" {
+		from = "file " + file
+	}
+	a.logger().Debug("secret read", "device", r.Device, "kind", r.Kind, "from", from)
 }
 
 // PIN implements hsm.PINSource.

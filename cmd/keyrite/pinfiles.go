@@ -28,6 +28,7 @@ type pinFiles struct {
 	boundTo *pinDevice // the device the plain file went to
 	sources map[string]*term.PINSource
 	prompt  *term.PINSource
+	onRead  func(term.Request, string) // told of each PIN entry and its source
 }
 
 type pinFileEntry struct {
@@ -43,7 +44,8 @@ var serialSelector = regexp.MustCompile(`^[0-9A-Za-z]+$`)
 // last '=' (a URI holds '=' itself); a value whose part before it is not
 // a device URI or a serial is a FILE (write ./a=b for a file named a=b).
 func parsePINFiles(specs []string) (*pinFiles, error) {
-	p := &pinFiles{sources: map[string]*term.PINSource{}, prompt: &term.PINSource{}}
+	p := &pinFiles{sources: map[string]*term.PINSource{}}
+	p.prompt = &term.PINSource{OnRead: p.told("")}
 	for _, s := range specs {
 		i := strings.LastIndex(s, "=")
 		dev, file := "", s
@@ -159,7 +161,7 @@ func (p *pinFiles) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) 
 	src := p.prompt
 	if err == nil && file != "" {
 		if src = p.sources[file]; src == nil {
-			src = &term.PINSource{File: file}
+			src = &term.PINSource{File: file, OnRead: p.told(file)}
 			p.sources[file] = src
 		}
 	}
@@ -168,6 +170,15 @@ func (p *pinFiles) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) 
 		return nil, err
 	}
 	return src.PIN(ctx, term.Request{Device: req.Device, Kind: req.Kind, Confirm: req.Confirm})
+}
+
+// told reports a PIN entry from a source to onRead, if set.
+func (p *pinFiles) told(file string) func(term.Request) {
+	return func(r term.Request) {
+		if p.onRead != nil {
+			p.onRead(r, file)
+		}
+	}
 }
 
 // forDevice is the file --pin-file gives for the device a URI names (for
