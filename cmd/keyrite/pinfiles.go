@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/term"
@@ -79,12 +80,60 @@ func parsePINFiles(specs []string) (*pinFiles, error) {
 }
 
 // checkPINFlags rejects --pin-file values keyrite cannot use, before any
-// command runs.
+// command runs: a plain FILE with two devices named on the command line
+// that no DEVICE=FILE covers (one PIN would be tried on both). Devices a
+// ceremony plan names are guarded when they ask (fileFor).
 func (a *App) checkPINFlags(c *cobra.Command) error {
-	if _, err := parsePINFiles(a.PINFiles); err != nil {
+	p, err := parsePINFiles(a.PINFiles)
+	if err != nil {
 		return usagef(c, "%v", err)
 	}
+	if p.plain == "" {
+		return nil
+	}
+	var uncovered []*pinDevice
+	for _, d := range flagDevices(c) {
+		covered := false
+		for _, e := range p.labelled {
+			covered = covered || e.matches(d)
+		}
+		for _, u := range uncovered {
+			covered = covered || u.same(d)
+		}
+		if !covered {
+			uncovered = append(uncovered, d)
+		}
+	}
+	if len(uncovered) > 1 {
+		return &pinFileError{first: uncovered[0].String(), device: uncovered[1].String(), file: p.plain, upFront: true}
+	}
 	return nil
+}
+
+// flagDevices are the devices the command's flags name (key and device
+// URIs), each once.
+func flagDevices(c *cobra.Command) []*pinDevice {
+	var out []*pinDevice
+	c.Flags().Visit(func(f *pflag.Flag) {
+		var values []string
+		switch f.Value.Type() {
+		case "string":
+			values = []string{f.Value.String()}
+		case "stringArray":
+			values, _ = c.Flags().GetStringArray(f.Name)
+		}
+		for _, v := range values {
+			u, err := hsm.ParseURI(v)
+			if err != nil || !strings.Contains(v, ":") || strings.Contains(v, "://") || f.Name == "pin-file" {
+				continue
+			}
+			switch u.Scheme {
+			case "yubikey", "pkcs11", "softkey":
+				out = append(out, &pinDevice{uri: u.Without("object", "id", "slot"), name: v})
+			}
+		}
+	})
+	return out
 }
 
 // pinDevice is who asks: the device's URI (parsed) and its description.
@@ -211,11 +260,16 @@ type pinFileError struct {
 	first     string   // the device the plain file went to
 	file      string   // the plain file
 	ambiguous []string // two selectors naming the device
+	upFront   bool     // found from the command line, before any device was opened
 }
 
 func (e *pinFileError) Error() string {
 	if len(e.ambiguous) > 0 {
 		return fmt.Sprintf("%s: --pin-file %s= and %s= both name this device; no PIN was sent to it", e.device, e.ambiguous[0], e.ambiguous[1])
+	}
+	if e.upFront {
+		return fmt.Sprintf("--pin-file %s does not say which device it is for, and this command uses two: %s and %s; keyrite never tries one device's PIN on another (nothing was done)",
+			e.file, e.first, e.device)
 	}
 	return fmt.Sprintf("%s needs a PIN too, but --pin-file %s was read for %s: keyrite never tries one device's PIN on another; no PIN was sent to %s",
 		e.device, e.file, e.first, e.device)
