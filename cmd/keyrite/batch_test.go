@@ -195,3 +195,52 @@ func TestYubiKeyCapacityRefused(t *testing.T) {
 		t.Errorf("the default placement wrote %d times for one batch key", c.Writes)
 	}
 }
+
+// TestYubiKeyPlanCapacityRefused: a ceremony plan whose steps together need
+// more of a YubiKey than it has (a key in a slot, then per-GUN targets
+// keys for 21 GUNs on the same device: 21 of 20 retired slots) is refused
+// before its first step, with no writing APDU and no PIN sent.
+func TestYubiKeyPlanCapacityRefused(t *testing.T) {
+	e := newYKEnv(t, 2)
+	const serial = 11000004
+	card := e.provisioned(0, serial, pivsim.Config{})
+	guns := batchGUNs(21)
+	req := filepath.Join(e.dir, "request")
+	if err := offline.NewRequest(req, time.Now(), guns...); err != nil {
+		t.Fatal(err)
+	}
+	planFile := filepath.Join(e.dir, "plan.yaml")
+	plan := fmt.Sprintf(`version: 1
+ceremony: capacity
+operators: [alice]
+airgap: not-required
+devices:
+  yk:
+    yubikey: %d
+steps:
+  - generate:
+      mode: on-device
+      label: root
+      devices: [yk]
+      slot: 9c
+  - init:
+      guns: [%s]
+      root_keys: [yk/9c]
+      targets_device: yk
+`, serial, strings.Join(guns, ", "))
+	if err := os.WriteFile(planFile, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	card.ResetCounters()
+	_, errOut, code := e.run("ceremony", "run", planFile, "--in", req, "-o", filepath.Join(e.dir, "out"), "--pin-file", e.pinFile)
+	if code != exitFailed || !strings.Contains(errOut, "21 new key(s) needed") || !strings.Contains(errOut, "step 2") ||
+		!strings.Contains(errOut, "20 free retired key slots") {
+		t.Fatalf("plan needing 21 of 20 slots: exit %d\n%s", code, errOut)
+	}
+	if c := card.Counters(); c.Writes != 0 || c.PINVerifies != 0 {
+		t.Errorf("the refused plan reached the card: %+v", c)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("the refused plan wrote its output directory (%v)", err)
+	}
+}
