@@ -61,7 +61,7 @@ type runResult struct {
 func TestCeremonyFromPlans(t *testing.T) {
 	ha := testenv.NewSoftHSM(t, "hsm-a")
 	hb := ha.AddToken("hsm-b")
-	// One --pin-file serves both tokens.
+	// Both tokens get the same PIN; --pin-file names each token with it.
 	cmd := exec.Command("pkcs11-tool", "--module", ha.Module, "--token-label", "hsm-b", "--login", "--pin", hb.PIN,
 		"--change-pin", "--new-pin", ha.PIN)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -70,7 +70,9 @@ func TestCeremonyFromPlans(t *testing.T) {
 	srv := testenv.StartNotaryServer(t)
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
-	with := func(args ...string) []string { return append(args, "--pin-file", ha.PINFile, "--module", ha.Module) }
+	with := func(args ...string) []string {
+		return append(args, "--pin-file", "pkcs11:token=hsm-a="+ha.PINFile, "--pin-file", "pkcs11:token=hsm-b="+ha.PINFile, "--module", ha.Module)
+	}
 
 	var custodians []string
 	for _, name := range []string{"alice", "bob", "carol"} {
