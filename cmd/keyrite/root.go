@@ -53,7 +53,7 @@ never from flags, URIs or the environment.`,
 	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
 		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
-		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a))
+		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a), newCACmd(a))
 	addEcosystemCmds(a, root)
 	return root
 }
