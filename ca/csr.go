@@ -2,7 +2,10 @@ package ca
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
@@ -110,4 +113,22 @@ type LeafEKUError struct{ Requested string }
 
 func (e *LeafEKUError) Error() string {
 	return fmt.Sprintf("certificate signing request: it asks for extended key usages %s, not codeSigning (%s) alone; a Notation signing certificate is for code signing only", e.Requested, oidEKUCodeSigning)
+}
+
+// NewCSR makes a certificate signing request for a device key (an
+// intermediate CA's key on another device): signed through the device,
+// its proof of possession checked in software like any request's.
+func NewCSR(key crypto.Signer, subject pkix.Name) ([]byte, error) {
+	if err := CheckKey("the key", key.Public()); err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject}, key)
+	if err != nil {
+		return nil, fmt.Errorf("signing the request: %w", err)
+	}
+	b := pem.EncodeToMemory(&pem.Block{Type: pemCertificateReq, Bytes: der})
+	if _, err := ParseCSR(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

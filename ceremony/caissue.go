@@ -270,3 +270,34 @@ func checkCRLURL(u string) error {
 	}
 	return nil
 }
+
+// CACSROptions control CACSR.
+type CACSROptions struct {
+	Key, Subject, Out string
+}
+
+// CACSR writes a certificate signing request for a device key: how an
+// intermediate CA whose key is on a device asks the root for its
+// certificate. The request is no ceremony output (it carries no secret
+// and proves only possession of the key); it is written whole, 0644, and
+// never over an existing file.
+func CACSR(ctx context.Context, env session.Env, o CACSROptions) error {
+	subject, err := ca.ParseSubject(o.Subject)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.RefuseExisting(o.Out, "CSR"); err != nil {
+		return err
+	}
+	s := session.New(env, "ca csr")
+	defer s.Close()
+	k, err := s.Key(ctx, o.Key)
+	if err != nil {
+		return err
+	}
+	b, err := ca.NewCSR(k, subject)
+	if err != nil {
+		return session.WrapDevice(o.Key, err)
+	}
+	return fsutil.WriteFile(o.Out, b, 0o644, false)
+}

@@ -25,7 +25,7 @@ CA key. keyrite verify checks a CA bundle like any other.`,
   keyrite ca issue --ca 'pkcs11:token=ca;object=root' --ca-cert root/ --csr /media/usb/signer.csr \
       --crl-url http://crl.example.com/root.crl --registry registry.example.com/app -o signer/
   keyrite ca crl --ca 'pkcs11:token=ca;object=root' --ca-cert root/ --revoke 3A2F... -o crl/`,
-	}, newCAInitCmd(a), newCAIssueCmd(a), newCACRLCmd(a))
+	}, newCAInitCmd(a), newCAIssueCmd(a), newCACRLCmd(a), newCACSRCmd(a))
 }
 
 // caNotationFlags are the flags that shape a CA bundle's Notation files.
@@ -181,6 +181,38 @@ before then. Serve crl/ca.crl (DER) at the --crl-url the certificates name.`,
 	c.Flags().StringVarP(&o.Out, "out", "o", "", "CA bundle to create: a directory, or one file ending in .tar")
 	caNotationFlags(c, &o.CANotation, `trusted identity of the trust policy: "*" (default) or "x509.subject: ..." (repeat)`)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newCACSRCmd(a *App) *cobra.Command {
+	var o ceremony.CACSROptions
+	c := &cobra.Command{
+		Use:   "csr --key URI --subject DN -o FILE",
+		Short: "Offline: write a certificate signing request for a device key (an intermediate CA's)",
+		Long: `Write a PEM certificate signing request signed by a key on a device, so that
+an intermediate CA whose key lives on its own YubiKey or token can be issued
+by the root (keyrite ca issue --intermediate). The request's signature is
+verified in software.`,
+		Example: `  keyrite ca csr --key 'pkcs11:token=issuing;object=ca' --subject 'CN=Example Issuing CA,O=Example' -o issuing.csr
+  keyrite ca issue --ca 'pkcs11:token=root;object=ca' --ca-cert root/ --csr issuing.csr --intermediate --validity 5y -o issuing/`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Key == "" || o.Subject == "" || o.Out == "" {
+				return usagef(cmd, "--key, --subject and -o are required")
+			}
+			if err := checkURIs(cmd, "--key", o.Key); err != nil {
+				return err
+			}
+			if err := ceremony.CACSR(cmd.Context(), a.env(), o); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "wrote %s\n", o.Out)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Key, "key", "", "URI of the key the request is for")
+	c.Flags().StringVar(&o.Subject, "subject", "", "distinguished name: CN=...,O=...[,OU=...][,L=...][,ST=...][,C=..]")
+	c.Flags().StringVarP(&o.Out, "out", "o", "", "the request file to create")
 	return c
 }
 
