@@ -35,11 +35,19 @@ var (
 	repositoryRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$`)
 )
 
-// PolicyError is a trust store name, registry scope or identity Notation
-// would refuse.
-type PolicyError struct{ Reason string }
+// PolicyError is a trust store name, registry scope, identity or CRL URL
+// Notation would refuse.
+type PolicyError struct {
+	What   string // "" is the trust policy
+	Reason string
+}
 
-func (e *PolicyError) Error() string { return "trust policy: " + e.Reason }
+func (e *PolicyError) Error() string {
+	if e.What == "" {
+		return "trust policy: " + e.Reason
+	}
+	return e.What + ": " + e.Reason
+}
 
 // CheckStoreName refuses a trust store name Notation would refuse.
 func CheckStoreName(name string) error {

@@ -266,7 +266,7 @@ func caKind(chain []*x509.Certificate) string {
 func checkCRLURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil || p.Scheme != "http" || p.Host == "" || p.User != nil {
-		return &ca.PolicyError{Reason: fmt.Sprintf("CRL URL %q: give an http:// URL (Notation fetches CRLs over HTTP only)", u)}
+		return &ca.PolicyError{What: "--crl-url", Reason: fmt.Sprintf("%q: give an http:// URL (Notation fetches CRLs over HTTP only)", u)}
 	}
 	return nil
 }
