@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/hsm"
@@ -32,7 +33,11 @@ func verifyCA(a *App, dir string, asJSON bool) error {
 	if at := rep.Attestation; at != nil {
 		fmt.Fprintf(a.Stdout, "  attested CA key: YubiKey serial %d, firmware %s, slot %s, PIN %s, touch %s\n", at.Serial, at.Firmware, at.Slot, at.PINPolicy, at.TouchPolicy)
 	}
-	fmt.Fprintf(a.Stdout, "  Notation trust store ca:%s, trust policy for %v\n", r.TrustStore, r.Registries)
+	policy := "no trust policy"
+	if len(r.Registries) > 0 {
+		policy = fmt.Sprintf("trust policy for %s trusting %s", strings.Join(r.Registries, ", "), strings.Join(r.Identities, "; "))
+	}
+	fmt.Fprintf(a.Stdout, "  Notation trust store ca:%s, %s\n", r.TrustStore, policy)
 	fmt.Fprintf(a.Stdout, "CA bundle %s verified: sealed by the CA key, transcript %d lines (head %s)\n", dir, rep.TranscriptLines, rep.TranscriptHead[:16])
 	if r.Rehearsal {
 		fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
