@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -40,6 +39,9 @@ type CAInitOptions struct {
 	Subject  string // e.g. "CN=Example Signing Root,O=Example,ST=WA,C=US"
 	Validity time.Duration
 	Out      string
+	// RequireAttestation refuses a CA key without a verified attestation
+	// (a YubiKey's key generated attested).
+	RequireAttestation bool
 	CANotation
 }
 
@@ -81,13 +83,11 @@ func CAInit(ctx context.Context, env session.Env, o CAInitOptions) (*CAResult, e
 	if err := ca.CheckKey("the CA key", k.Public()); err != nil {
 		return nil, err
 	}
-	b, err := s.Backend(ctx, o.Key)
+	// The CA key's attestation (verified) or origin, as for a Notary
+	// root key.
+	attFiles, atts, err := attestRootKeys(ctx, s, []string{o.Key}, []hsm.Key{k}, o.RequireAttestation)
 	if err != nil {
 		return nil, err
-	}
-	att, err := attestKey(k, b.Info(), s.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("the CA key's attestation is refused: %w", err)
 	}
 	if err := s.Begin(nil, map[string]any{"ca_key": hsm.Redact(o.Key), "subject": o.Subject}); err != nil {
 		return nil, err
@@ -106,15 +106,8 @@ func CAInit(ctx context.Context, env session.Env, o CAInitOptions) (*CAResult, e
 	}
 	rec := bundle.CARecord{Step: "init", Created: s.Now().UTC(), CA: *desc}
 	extra := bundle.Files{}
-	if att != nil {
-		ab, err := json.MarshalIndent(att, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		extra[verify.AttestationDir+att.KeyID+".json"] = append(ab, '\n')
-		if err := recordAttestations(s, extra, extra, []*verify.AttestationRecord{att}); err != nil {
-			return nil, err
-		}
+	if err := recordAttestations(s, extra, attFiles, atts); err != nil {
+		return nil, err
 	}
 	return writeCA(ctx, s, k, o.Out, rec, o.CANotation, made, extra)
 }

@@ -13,12 +13,14 @@ import (
 
 // CAInit makes a self-signed root CA certificate for a key (DEVICE/LABEL).
 type CAInit struct {
-	Key               string   `yaml:"key,required"`
-	Subject           string   `yaml:"subject,required"`
-	Validity          string   `yaml:"validity"` // default DefaultCAValidity
-	TrustStore        string   `yaml:"trust_store"`
-	Registries        []string `yaml:"registries"`
-	TrustedIdentities []string `yaml:"trusted_identities"`
+	Key      string `yaml:"key,required"`
+	Subject  string `yaml:"subject,required"`
+	Validity string `yaml:"validity"` // default DefaultCAValidity
+	// RequireAttestation refuses a CA key without a verified attestation.
+	RequireAttestation bool     `yaml:"require_attestation"`
+	TrustStore         string   `yaml:"trust_store"`
+	Registries         []string `yaml:"registries"`
+	TrustedIdentities  []string `yaml:"trusted_identities"`
 }
 
 // CAIssue issues a code-signing leaf or an intermediate CA from a CSR.

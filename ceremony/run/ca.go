@@ -30,9 +30,14 @@ func (r *runner) caStep(ctx context.Context, env session.Env, i int, s plan.Step
 	switch {
 	case s.CAInit != nil:
 		c := s.CAInit
-		res, err := ceremony.CAInit(ctx, env, ceremony.CAInitOptions{Key: key, Subject: c.Subject,
-			Validity: plan.Expiry(c.Validity, plan.DefaultCAValidity), Out: out, CANotation: n})
-		return res, "", err
+		o := ceremony.CAInitOptions{Key: key, Subject: c.Subject, Validity: plan.Expiry(c.Validity, plan.DefaultCAValidity), Out: out,
+			RequireAttestation: c.RequireAttestation, CANotation: n}
+		var note string
+		if r.o.Rehearsal && o.RequireAttestation {
+			o.RequireAttestation, note = false, "attestation is not rehearsed: software tokens attest nothing"
+		}
+		res, err := ceremony.CAInit(ctx, env, o)
+		return res, note, err
 	case s.CAIssue != nil:
 		c := s.CAIssue
 		res, err := ceremony.CAIssue(ctx, env, ceremony.CAIssueOptions{CA: key, CACert: r.caCert(c.FromStep, c.CACert), CSR: r.p.Path(c.CSR),

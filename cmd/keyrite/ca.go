@@ -76,6 +76,7 @@ store with the root, and with --registry a trust policy (level strict).`,
 	c.Flags().StringVar(&o.Key, "key", "", "URI of the CA key, on its device")
 	c.Flags().StringVar(&o.Subject, "subject", "", "the root's distinguished name: CN=...,O=...[,OU=...][,L=...][,ST=...][,C=..]")
 	c.Flags().StringVar(&validity, "validity", "20y", "how long the root is valid (e.g. 20y, 7300d)")
+	c.Flags().BoolVar(&o.RequireAttestation, "require-attestation", false, "refuse a CA key without a verified attestation (a YubiKey key generated --mode attested)")
 	c.Flags().StringVarP(&o.Out, "out", "o", "", "CA bundle to create: a directory, or one file ending in .tar")
 	caNotationFlags(c, &o.CANotation, `trusted identity of the trust policy: "*" (default) or "x509.subject: C=US, ST=WA, O=Example, CN=..." (repeat)`)
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
