@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -70,15 +69,7 @@ type CRLInfo struct {
 // CAFiles are a CA bundle's files but its manifest and seal.
 func CAFiles(rec CARecord, transcript []byte, made Files) (Files, error) {
 	rec.Format = caFormat
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	files := Files{CAInfoName: append(b, '\n'), TranscriptName: transcript}
-	for p, b := range made {
-		files[p] = b
-	}
-	return files, nil
+	return recordFiles(CAInfoName, rec, transcript, made)
 }
 
 // ReadCA reads a CA bundle through its manifest: ca.json (strict), the

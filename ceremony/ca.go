@@ -71,15 +71,11 @@ func CAInit(ctx context.Context, env session.Env, o CAInitOptions) (*CAResult, e
 	if err != nil {
 		return nil, err
 	}
-	if err := session.CheckNewOutput(o.Out); err != nil {
-		return nil, err
-	}
-	s := session.New(env, "ca init")
-	defer s.Close()
-	k, err := s.Key(ctx, o.Key)
+	s, k, err := openCA(ctx, env, "ca init", o.Out, o.Key)
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if err := ca.CheckKey("the CA key", k.Public()); err != nil {
 		return nil, err
 	}
@@ -110,6 +106,21 @@ func CAInit(ctx context.Context, env session.Env, o CAInitOptions) (*CAResult, e
 		return nil, err
 	}
 	return writeCA(ctx, s, k, o.Out, rec, o.CANotation, made, extra)
+}
+
+// openCA starts a CA step's session once its output is known to be new,
+// and opens the CA key. Close the session.
+func openCA(ctx context.Context, env session.Env, command, out, key string) (*session.Session, hsm.Key, error) {
+	if err := session.CheckNewOutput(out); err != nil {
+		return nil, nil, err
+	}
+	s := session.New(env, command)
+	k, err := s.Key(ctx, key)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, k, nil
 }
 
 // StoreName is the trust store name a CA's common name gives: lower case,

@@ -67,15 +67,11 @@ func CAIssue(ctx context.Context, env session.Env, o CAIssueOptions) (*CAResult,
 	if err != nil {
 		return nil, err
 	}
-	if err := session.CheckNewOutput(o.Out); err != nil {
-		return nil, err
-	}
-	s := session.New(env, "ca issue")
-	defer s.Close()
-	k, err := s.Key(ctx, o.CA)
+	s, k, err := openCA(ctx, env, "ca issue", o.Out, o.CA)
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	kind := "leaf"
 	if o.Intermediate {
 		kind = "intermediate"
@@ -153,15 +149,11 @@ func CACRL(ctx context.Context, env session.Env, o CACRLOptions) (*CAResult, err
 	if err != nil {
 		return nil, err
 	}
-	if err := session.CheckNewOutput(o.Out); err != nil {
-		return nil, err
-	}
-	s := session.New(env, "ca crl")
-	defer s.Close()
-	k, err := s.Key(ctx, o.CA)
+	s, k, err := openCA(ctx, env, "ca crl", o.Out, o.CA)
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if err := s.Begin(nil, map[string]any{"ca_key": hsm.Redact(o.CA), "revoke": o.Revoke}); err != nil {
 		return nil, err
 	}

@@ -48,12 +48,9 @@ func CADir(dir string, now time.Time, o Options) (*CAReport, error) {
 	fail := func(format string, a ...any) error {
 		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
 	}
-	entries, err := bundle.VerifyTranscript(files[bundle.TranscriptName])
+	entries, err := oneKeyTranscript(files, fail)
 	if err != nil {
-		return rep, fail("%v", err)
-	}
-	if len(entries) == 0 {
-		return rep, fail("the transcript is empty")
+		return rep, err
 	}
 	rep.entries = entries
 	rep.TranscriptLines, rep.TranscriptHead = len(entries), bundle.TranscriptHead(files[bundle.TranscriptName])
@@ -74,22 +71,13 @@ func CADir(dir string, now time.Time, o Options) (*CAReport, error) {
 	if err != nil || keyID != rec.CA.KeyID {
 		return rep, fail("altered: ca.json names CA key %s, but the CA certificate's key is %s", trust.ShortID(rec.CA.KeyID), trust.ShortID(keyID))
 	}
-	if err := checkCAAttestation(rep, files, entries, o, keyID, fail); err != nil {
+	if rep.Attestation, _, err = oneKeyAttestation(files, entries, o, keyID, "a CA bundle", fail); err != nil {
 		return rep, err
 	}
 	if err := checkRehearsal(dir, bundle.CAInfoName, rec.Rehearsal, entries); err != nil {
 		return rep, err
 	}
-	seal, err := CheckSeal(dir, files, entries)
-	if err != nil {
-		return rep, err
-	}
-	for _, k := range seal.Keys {
-		if k.KeyID != keyID {
-			return rep, sealFail(dir, "a CA bundle is sealed by the CA key (%s), not by key %s", trust.ShortID(keyID), trust.ShortID(k.KeyID))
-		}
-	}
-	ws, err := checkWitnesses(dir, files, entries)
+	seal, ws, err := sealedByOneKey(dir, files, entries, keyID, "a CA bundle")
 	if err != nil {
 		return rep, err
 	}
@@ -244,30 +232,6 @@ func checkNotationFiles(rec *bundle.CARecord, files bundle.Files, root *x509.Cer
 	st := p.TrustPolicies[0]
 	if st.Name != rec.TrustStore || !slices.Equal(st.RegistryScopes, rec.Registries) || !slices.Equal(st.TrustedIdentities, rec.Identities) {
 		return fail("altered: %s is not the policy ca.json describes", ca.TrustPolicyName)
-	}
-	return nil
-}
-
-// checkCAAttestation verifies the attestation of the CA key, the only one
-// a CA bundle may hold.
-func checkCAAttestation(rep *CAReport, files bundle.Files, entries []bundle.TranscriptEntry, o Options, keyID string, fail func(string, ...any) error) error {
-	var attested []string
-	for p := range files {
-		if strings.HasPrefix(p, AttestationDir) {
-			attested = append(attested, p)
-		}
-	}
-	switch {
-	case len(attested) > 1 || len(attested) == 1 && attested[0] != AttestationDir+keyID+".json":
-		return fail("altered: a CA bundle holds the attestation of the CA key only, not %v", attested)
-	case len(attested) == 1:
-		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{keyID: true}, recordedAttestations(entries))
-		if err != nil {
-			return fail("%v", err)
-		}
-		rep.Attestation = ar
-	case len(recordedAttestations(entries)) > 0:
-		return fail("altered: the transcript records an attestation the bundle does not hold")
 	}
 	return nil
 }

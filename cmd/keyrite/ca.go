@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/spf13/cobra"
 )
@@ -56,21 +58,9 @@ store with the root, and with --registry a trust policy (level strict).`,
   keyrite verify root/`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Key == "" || o.Subject == "" || o.Out == "" {
-				return usagef(cmd, "--key, --subject and -o are required")
-			}
-			if err := checkURIs(cmd, "--key", o.Key); err != nil {
-				return err
-			}
-			var err error
-			if o.Validity, err = parseExpiry(validity); err != nil {
-				return usagef(cmd, "--validity: %v", err)
-			}
-			res, err := ceremony.CAInit(cmd.Context(), a.env(), o)
-			if err != nil {
-				return err
-			}
-			return printCA(a, res, asJSON)
+			return a.runCA(cmd, caCheck{given: o.Key != "" && o.Subject != "" && o.Out != "", need: "--key, --subject and -o",
+				uriFlag: "--key", uri: o.Key, durFlag: "--validity", dur: validity, set: &o.Validity, json: asJSON},
+				func(env session.Env) (*ceremony.CAResult, error) { return ceremony.CAInit(cmd.Context(), env, o) })
 		},
 	}
 	c.Flags().StringVar(&o.Key, "key", "", "URI of the CA key, on its device")
@@ -109,21 +99,9 @@ notation sign uses), the trust store and, with --registry, the trust policy.`,
   keyrite ca issue --ca 'pkcs11:token=ca;object=root' --ca-cert root/ --csr issuing-ca.csr --intermediate --validity 5y -o issuing-ca/`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.CA == "" || o.CACert == "" || o.CSR == "" || o.Out == "" {
-				return usagef(cmd, "--ca, --ca-cert, --csr and -o are required")
-			}
-			if err := checkURIs(cmd, "--ca", o.CA); err != nil {
-				return err
-			}
-			var err error
-			if o.Validity, err = parseExpiry(validity); err != nil {
-				return usagef(cmd, "--validity: %v", err)
-			}
-			res, err := ceremony.CAIssue(cmd.Context(), a.env(), o)
-			if err != nil {
-				return err
-			}
-			return printCA(a, res, asJSON)
+			return a.runCA(cmd, caCheck{given: o.CA != "" && o.CACert != "" && o.CSR != "" && o.Out != "", need: "--ca, --ca-cert, --csr and -o",
+				uriFlag: "--ca", uri: o.CA, durFlag: "--validity", dur: validity, set: &o.Validity, json: asJSON},
+				func(env session.Env) (*ceremony.CAResult, error) { return ceremony.CAIssue(cmd.Context(), env, o) })
 		},
 	}
 	c.Flags().StringVar(&o.CA, "ca", "", "URI of the issuing CA's key")
@@ -157,21 +135,9 @@ before then. Serve crl/ca.crl (DER) at the --crl-url the certificates name.`,
   openssl crl -inform DER -in crl-2026-12/crl/ca.crl -noout -text`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.CA == "" || o.CACert == "" || o.Out == "" {
-				return usagef(cmd, "--ca, --ca-cert and -o are required")
-			}
-			if err := checkURIs(cmd, "--ca", o.CA); err != nil {
-				return err
-			}
-			var err error
-			if o.NextUpdate, err = parseExpiry(next); err != nil {
-				return usagef(cmd, "--next-update: %v", err)
-			}
-			res, err := ceremony.CACRL(cmd.Context(), a.env(), o)
-			if err != nil {
-				return err
-			}
-			return printCA(a, res, asJSON)
+			return a.runCA(cmd, caCheck{given: o.CA != "" && o.CACert != "" && o.Out != "", need: "--ca, --ca-cert and -o",
+				uriFlag: "--ca", uri: o.CA, durFlag: "--next-update", dur: next, set: &o.NextUpdate, json: asJSON},
+				func(env session.Env) (*ceremony.CAResult, error) { return ceremony.CACRL(cmd.Context(), env, o) })
 		},
 	}
 	c.Flags().StringVar(&o.CA, "ca", "", "URI of the CA's key")
@@ -215,6 +181,38 @@ verified in software.`,
 	c.Flags().StringVar(&o.Subject, "subject", "", "distinguished name: CN=...,O=...[,OU=...][,L=...][,ST=...][,C=..]")
 	c.Flags().StringVarP(&o.Out, "out", "o", "", "the request file to create")
 	return c
+}
+
+// caCheck is what a CA command checks before it runs: its required flags,
+// its key URI and its duration flag (set from dur).
+type caCheck struct {
+	given        bool
+	need         string
+	uriFlag, uri string
+	durFlag, dur string
+	set          *time.Duration
+	json         bool
+}
+
+// runCA checks a CA command's flags as usage errors, runs it and prints
+// its result.
+func (a *App) runCA(cmd *cobra.Command, c caCheck, run func(env session.Env) (*ceremony.CAResult, error)) error {
+	if !c.given {
+		return usagef(cmd, "%s are required", c.need)
+	}
+	if err := checkURIs(cmd, c.uriFlag, c.uri); err != nil {
+		return err
+	}
+	d, err := parseExpiry(c.dur)
+	if err != nil {
+		return usagef(cmd, "%s: %v", c.durFlag, err)
+	}
+	*c.set = d
+	res, err := run(a.env())
+	if err != nil {
+		return err
+	}
+	return printCA(a, res, c.json)
 }
 
 // printCA reports a CA step.

@@ -38,7 +38,7 @@ func verifyCA(a *App, dir string, asJSON bool) error {
 		policy = fmt.Sprintf("trust policy for %s trusting %s", strings.Join(r.Registries, ", "), strings.Join(r.Identities, "; "))
 	}
 	fmt.Fprintf(a.Stdout, "  Notation trust store ca:%s, %s\n", r.TrustStore, policy)
-	fmt.Fprintf(a.Stdout, "CA bundle %s verified: sealed by the CA key, transcript %d lines (head %s)\n", dir, rep.TranscriptLines, rep.TranscriptHead[:16])
+	fmt.Fprintf(a.Stdout, "CA bundle %s verified: sealed by the CA key, %d witness signature(s), transcript %d lines (head %s)\n", dir, len(rep.Witnesses), rep.TranscriptLines, rep.TranscriptHead[:16])
 	if r.Rehearsal {
 		fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 	}

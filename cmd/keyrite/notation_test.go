@@ -21,14 +21,7 @@ import (
 // not; a leaf from another CA does not; openssl verify accepts every chain
 // and openssl crl reads every CRL.
 func TestNotationSoftHSM(t *testing.T) {
-	h := testenv.NewSoftHSM(t, "ca")
-	d := t.TempDir()
-	p := func(name string) string { return filepath.Join(d, name) }
-	dev := "pkcs11:token=ca"
-	hsmFlags := []string{"--pin-file", h.PINFile, "--module", h.Module}
-	for _, label := range []string{"root", "other"} {
-		mustKeyrite(t, append([]string{"key", "generate", "--device", dev, "--label", label}, hsmFlags...)...)
-	}
+	p, dev, hsmFlags := caTestToken(t, "root", "other")
 	rootKey, otherKey := dev+";object=root", dev+";object=other"
 	crls := startCRLServer(t)
 	crlURL := crls.URL + "/root.crl"
@@ -113,14 +106,7 @@ func TestNotationSoftHSM(t *testing.T) {
 // token, a leaf from it, and checks the three-certificate chain with
 // notation-go and openssl.
 func TestNotationIntermediate(t *testing.T) {
-	h := testenv.NewSoftHSM(t, "ca")
-	d := t.TempDir()
-	p := func(name string) string { return filepath.Join(d, name) }
-	dev := "pkcs11:token=ca"
-	hsmFlags := []string{"--pin-file", h.PINFile, "--module", h.Module}
-	for _, label := range []string{"root", "issuing"} {
-		mustKeyrite(t, append([]string{"key", "generate", "--device", dev, "--label", label}, hsmFlags...)...)
-	}
+	p, dev, hsmFlags := caTestToken(t, "root", "issuing")
 	mustKeyrite(t, append([]string{"ca", "init", "--key", dev + ";object=root", "--subject", "CN=Example Root,O=Example", "-o", p("root")}, hsmFlags...)...)
 	mustKeyrite(t, append([]string{"ca", "csr", "--key", dev + ";object=issuing", "--subject", "CN=Example Issuing CA,O=Example", "-o", p("issuing.csr")}, hsmFlags...)...)
 	mustKeyrite(t, append([]string{"ca", "issue", "--ca", dev + ";object=root", "--ca-cert", p("root"), "--csr", p("issuing.csr"),
@@ -142,6 +128,19 @@ func TestNotationIntermediate(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "path length 0") || exists(p("sub")) {
 		t.Fatalf("an intermediate below a path-length-0 CA: exit %d\n%s", code, errOut)
 	}
+}
+
+// caTestToken is a SoftHSM token "ca" holding a key per label, a place
+// for the test's files, the token's URI and the flags that open it.
+func caTestToken(t *testing.T, labels ...string) (path func(string) string, dev string, flags []string) {
+	h := testenv.NewSoftHSM(t, "ca")
+	d := t.TempDir()
+	dev = "pkcs11:token=ca"
+	flags = []string{"--pin-file", h.PINFile, "--module", h.Module}
+	for _, label := range labels {
+		mustKeyrite(t, append([]string{"key", "generate", "--device", dev, "--label", label}, flags...)...)
+	}
+	return func(name string) string { return filepath.Join(d, name) }, dev, flags
 }
 
 // opensslVerify runs openssl verify on a chain.
