@@ -127,12 +127,14 @@ func openCA(ctx context.Context, env session.Env, command, out, key string) (*se
 // runs of other characters as one '-' ("Example Signing Root" ->
 // "example-signing-root").
 func StoreName(cn string) string {
-	s := strings.Trim(regexp.MustCompile(`[^a-z0-9._]+`).ReplaceAllString(strings.ToLower(cn), "-"), "-")
+	s := strings.Trim(storeNameOther.ReplaceAllString(strings.ToLower(cn), "-"), "-")
 	if s == "" {
 		return "keyrite-ca"
 	}
 	return s
 }
+
+var storeNameOther = regexp.MustCompile(`[^a-z0-9._]+`)
 
 // notationFiles are the trust store (root, once known) and the trust
 // policy (when registries are given); with a nil root it only checks the
