@@ -67,8 +67,7 @@ func CAInit(ctx context.Context, env session.Env, o CAInitOptions) (*CAResult, e
 	if o.Validity <= 0 {
 		return nil, &session.MissingInputError{What: "validity"}
 	}
-	made, err := notationFiles(o.CANotation, nil)
-	if err != nil {
+	if _, err := notationFiles(o.CANotation, nil); err != nil {
 		return nil, err
 	}
 	s, k, err := openCA(ctx, env, "ca init", o.Out, o.Key)
@@ -92,7 +91,8 @@ func CAInit(ctx context.Context, env session.Env, o CAInitOptions) (*CAResult, e
 	if err != nil {
 		return nil, session.WrapDevice(o.Key, err)
 	}
-	if made, err = notationFiles(o.CANotation, root); err != nil {
+	made, err := notationFiles(o.CANotation, root)
+	if err != nil {
 		return nil, err
 	}
 	made[bundle.CACertFile], made[bundle.CAChainFile] = ca.PEM(root), ca.PEM(root)
