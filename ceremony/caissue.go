@@ -185,7 +185,7 @@ func readCAChain(p string, env session.Env) ([]*x509.Certificate, error) {
 		return nil, &session.MissingInputError{What: "CA certificate"}
 	}
 	var b []byte
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(p); err == nil && (fi.IsDir() || bundle.IsTarPath(p)) {
 		rep, err := verify.CADir(p, env.Now(), env.VerifyOptions())
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
@@ -237,7 +238,11 @@ func printCA(a *App, res *ceremony.CAResult, asJSON bool) error {
 	if len(r.Registries) > 0 {
 		fmt.Fprintf(a.Stdout, ", trust policy for %v", r.Registries)
 	}
-	fmt.Fprintf(a.Stdout, "\nwrote %s (verified); install: cp -r %s/notation/. ~/.config/notation/\n", res.Out, res.Out)
+	install := fmt.Sprintf("cp -r %s/notation/. ~/.config/notation/", res.Out)
+	if bundle.IsTarPath(res.Out) {
+		install = fmt.Sprintf("tar -xf %s -C ~/.config notation/", res.Out)
+	}
+	fmt.Fprintf(a.Stdout, "\nwrote %s (verified); install: %s\n", res.Out, install)
 	if res.Software {
 		fmt.Fprintf(a.Stdout, "(%s)\n", hsm.SoftwareLabel)
 	}
