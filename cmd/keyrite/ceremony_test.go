@@ -331,19 +331,13 @@ steps:
 `, serial, gun))
 	req, out := filepath.Join(e.dir, "request"), filepath.Join(e.dir, "out")
 	e.must("fetch", "--server", srv.URL, "--tls-ca", srv.CAFile, "-o", req, gun)
-	var asked []session.Confirmation
-	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(t),
-		Answer: func(c session.Confirmation) (string, error) {
-			asked = append(asked, c)
-			return "yes", nil
-		}}
-	if code := a.Run(context.Background(), []string{"ceremony", "run", planFile, "--in", req, "-o", out,
-		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json"}); code != 0 {
-		t.Fatalf("ceremony run: exit %d\n%s", code, errb.String())
+	stdout, stderr, asked, code := e.runAnswered("yes", "ceremony", "run", planFile, "--in", req, "-o", out,
+		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json")
+	if code != 0 {
+		t.Fatalf("ceremony run: exit %d\n%s", code, stderr)
 	}
 	var res runResult
-	if err := json.Unmarshal(o.Bytes(), &res); err != nil {
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Steps) != 3 || len(asked) != 3 {

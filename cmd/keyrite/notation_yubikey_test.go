@@ -17,6 +17,20 @@ import (
 	"github.com/keyrite/keyrite/internal/pivsim"
 )
 
+// runAnswered runs keyrite in-process with the test attestation root,
+// answering every confirmation with answer, and returns the questions.
+func (e *ykEnv) runAnswered(answer string, args ...string) (stdout, stderr string, asked []session.Confirmation, code int) {
+	e.t.Helper()
+	var o, errb bytes.Buffer
+	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(e.t), StateDir: e.t.TempDir(),
+		Answer: func(c session.Confirmation) (string, error) {
+			asked = append(asked, c)
+			return answer, nil
+		}}
+	code = a.Run(context.Background(), args)
+	return o.String(), errb.String(), asked, code
+}
+
 // TestNotationYubiKeyPlan is a Notation root CA ceremony from a plan on a
 // factory-fresh virtual YubiKey behind the real pcscd: provision it,
 // generate the root key attested, make the root CA (attestation
@@ -46,19 +60,13 @@ steps:
   - ca_issue: {ca: yk/9c, from_step: 3, csr: signer.csr, crl_urls: [%s/root.crl], registries: [%s], trusted_identities: [leaf]}
   - ca_crl: {ca: yk/9c, from_step: 3}
 `, serial, crls.URL, scope))
-	var asked []session.Confirmation
-	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(t), StateDir: t.TempDir(),
-		Answer: func(c session.Confirmation) (string, error) {
-			asked = append(asked, c)
-			return "yes", nil
-		}}
-	if code := a.Run(context.Background(), []string{"ceremony", "run", p("ca.yaml"), "-o", p("out"),
-		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json"}); code != 0 {
-		t.Fatalf("ceremony run: exit %d\n%s", code, errb.String())
+	out, errOut, asked, code := e.runAnswered("yes", "ceremony", "run", p("ca.yaml"), "-o", p("out"),
+		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json")
+	if code != 0 {
+		t.Fatalf("ceremony run: exit %d\n%s", code, errOut)
 	}
 	var res runResult
-	if err := json.Unmarshal(o.Bytes(), &res); err != nil {
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Steps) != 5 || len(asked) != 5 {
