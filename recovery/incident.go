@@ -71,7 +71,7 @@ func IncidentSigner(ctx context.Context, env session.Env, o IncidentSignerOption
 		if err != nil {
 			return err
 		}
-		newPub, err = b.AddSigner(signer)
+		newPub, err = b.AddSigner(session.FileKey{Signer: signer, Path: o.NewSignerKey.Path})
 		return err
 	}
 	check := func(b *session.Batch, cur *trust.Current) error {

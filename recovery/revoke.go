@@ -51,7 +51,7 @@ func Revoke(ctx context.Context, env session.Env, o RevokeOptions) (*IncidentRes
 			if err != nil {
 				return err
 			}
-			if _, err := b.AddSigner(signer); err != nil {
+			if _, err := b.AddSigner(session.FileKey{Signer: signer, Path: f.Path}); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -24,11 +25,24 @@ func (b *Batch) Delegated(cur *trust.Current) (*trust.Delegated, error) {
 	return trust.LoadDelegated(gun, cur.Raw["root"], b.Request.Metadata(gun, data.CanonicalSnapshotRole), cur.Raw["targets"], roles)
 }
 
+// FileKey is a docker signer's key read from its private key file: it
+// signs (each signature checked like a device's) and seals like a device
+// key; the seal and transcript name its file, never its contents.
+type FileKey struct {
+	crypto.Signer
+	Path string
+}
+
+// URI names the file the key was read from.
+func (k FileKey) URI() string { return "file:" + k.Path }
+
+// Attestation implements hsm.Key: a key from a file has none.
+func (k FileKey) Attestation() (*hsm.Attestation, error) { return nil, nil }
+
 // AddSigner puts a key held in memory (a docker signer's private key,
-// read from its PEM file) at hand for delegation roles. Its signatures
-// are checked like a device's.
-func (b *Batch) AddSigner(signer crypto.Signer) (data.PublicKey, error) {
-	pub, err := b.Keys.Add(signer, "")
+// read from its file) at hand for delegation roles.
+func (b *Batch) AddSigner(k FileKey) (data.PublicKey, error) {
+	pub, err := b.Keys.Add(k, "")
 	if err != nil {
 		return nil, err
 	}
