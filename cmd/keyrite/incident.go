@@ -110,7 +110,6 @@ func printIncident(a *App, res *recovery.IncidentResult, asJSON bool) error {
 	return nil
 }
 
-
 func newIncidentSignerCmd(a *App) *cobra.Command {
 	var (
 		o      recovery.IncidentSignerOptions

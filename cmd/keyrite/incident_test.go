@@ -57,7 +57,9 @@ type cliError struct {
 	err  error
 }
 
-func (e *cliError) Error() string { return strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.out }
+func (e *cliError) Error() string {
+	return strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.out
+}
 
 // listed fails the test unless the notary CLI with trustDir lists exactly
 // the tags want among the tags named in all.
@@ -164,6 +166,25 @@ func TestIncidentSigner(t *testing.T) {
 	}
 	checkIncidentTranscript(t, s.path("s3"), inc)
 	s.keyrite("verify", s.path("s3"))
+	// The signed bundle doctored on its way out: targets/releases re-signed
+	// by the leaked key (no longer listed), or by the new key with a tag
+	// added (not the file the transcript records), is refused.
+	newSigner, err := recovery.SignerKeyFile{Path: newKey, Passphrase: func(string) ([]byte, error) { return []byte(ciPass), nil }}.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		key  crypto.Signer
+		want string
+	}{{"leaked", ciSigner, "altered: signed by key(s)"}, {"planted", newSigner, "targets/releases.json is not the file the transcript records"}} {
+		forged := doctorSigned(t, s.path("s3"), s.path("s3-"+c.name), func(f bundle.Files) {
+			p := bundle.RepoFile(s.gun, "targets/releases.json")
+			f[p] = resignWithTag(t, f[p], c.key, "planted")
+		})
+		s.keyriteFails(exitVerifyKO, c.want, "", "verify", forged)
+		s.keyriteFails(exitVerifyKO, c.want, "", "publish", "--server", s.srv.URL, "--tls-ca", s.srv.CAFile, forged)
+	}
 	s.publish(s.path("s3"))
 
 	// Clients with caches from before the incident: v1 and v2, not evil,
@@ -293,4 +314,19 @@ func resignWithTag(t *testing.T, raw []byte, key crypto.Signer, tag string) []by
 		t.Fatal(err)
 	}
 	return out
+}
+
+// doctorSigned copies a signed bundle with edit applied and its manifest
+// rebuilt, as the online machine can.
+func doctorSigned(t *testing.T, from, to string, edit func(bundle.Files)) string {
+	t.Helper()
+	files, err := bundle.Read(from, bundle.KindSigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(files)
+	if err := bundle.Write(to, bundle.KindSigned, files); err != nil {
+		t.Fatal(err)
+	}
+	return to
 }
