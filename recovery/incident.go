@@ -75,7 +75,7 @@ func IncidentSigner(ctx context.Context, env session.Env, o IncidentSignerOption
 		return err
 	}
 	check := func(b *session.Batch, cur *trust.Current) error {
-		if err := b.NeedRole(cur, data.CanonicalTargetsRole, true); err != nil {
+		if err := b.NeedRole(cur, data.CanonicalTargetsRole, false); err != nil {
 			return err
 		}
 		d, err := b.Delegated(cur)

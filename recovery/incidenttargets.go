@@ -50,7 +50,7 @@ func IncidentTargets(ctx context.Context, env session.Env, o IncidentTargetsOpti
 		return err
 	}
 	check := func(b *session.Batch, cur *trust.Current) error {
-		if err := b.NeedRole(cur, data.CanonicalRootRole, true); err != nil {
+		if err := b.NeedRole(cur, data.CanonicalRootRole, false); err != nil {
 			return err
 		}
 		d, err := b.Delegated(cur)

@@ -76,4 +76,28 @@ func TestIncidentManyRepositories(t *testing.T) {
 		s.gun = gun
 		s.listed(s.trust, gun+" after revoke", []string{"v1"}, "v1", "v2", "evil")
 	}
+
+	// The targets key leaks where root is 2-of-2: incident targets signed
+	// by one holder, completed by the other with keyrite sign, which
+	// carries the re-signed delegation roles.
+	hA, hB := s.key("holder-a"), s.key("holder-b")
+	s.keyrite(append([]string{"rotate", "root", "--in", fetch("req5"), "-o", s.path("s5"), "--root-key", root, "--new-root-key", hA,
+		"--new-root-key", hB, "--threshold", "2"}, guns...)...)
+	s.publish(s.path("s5"))
+	targets2 := s.key("targets-2")
+	var rot recovery.IncidentResult
+	json.Unmarshal([]byte(s.keyrite(append([]string{"incident", "targets", "--in", fetch("req6"), "-o", s.path("s6a"), "--root-key", hA,
+		"--new-targets-key", targets2, "--confirm", "rotate targets", "--json"}, guns...)...)), &rot)
+	if rot.Complete || len(rot.Incident) != 2 || len(rot.Incident[0].Review) != 3 {
+		t.Fatalf("incident targets by one of two holders: %+v", rot)
+	}
+	s.keyrite("sign", s.path("s6a"), "--key", hB, "-o", s.path("s6b"))
+	s.publish(s.path("s6b"))
+	for _, gun := range guns {
+		s.gun = gun
+		s.listed(s.trust, gun+" after the targets key's rotation", []string{"v1"}, "v1", "v2", "evil")
+		if err := s.signAs(s.ci, "ci", "evil3"); err == nil {
+			t.Fatalf("%s: the leaked CI key publishes again", gun)
+		}
+	}
 }
