@@ -90,19 +90,9 @@ func IncidentSigner(ctx context.Context, env session.Env, o IncidentSignerOption
 	}
 	mutate := func(ctx context.Context, b *session.Batch, cur *trust.Current) (*session.Change, error) {
 		d := delegated[cur.GUN]
-		compromised := map[string]bool{}
-		var ids []string
-		for _, k := range trust.Listings(d.Targets, d.Roles)[role].KeyList() {
-			c, err := trust.CanonicalID(k)
-			if err != nil {
-				return nil, err
-			}
-			compromised[c] = true
-			ids = append(ids, c)
-		}
-		c, _ := trust.CanonicalID(newPub)
-		if compromised[c] {
-			return nil, fmt.Errorf("%s: the new signer key %s is the compromised key", cur.GUN, trust.ShortID(c))
+		compromised, ids, err := compromisedKeys(cur.GUN, trust.Listings(d.Targets, d.Roles)[role].KeyList(), newPub)
+		if err != nil {
+			return nil, err
 		}
 		next, err := cur.NextTargets(time.Time{})
 		if err != nil {
@@ -142,6 +132,25 @@ func IncidentSigner(ctx context.Context, env session.Env, o IncidentSignerOption
 		return nil, err
 	}
 	return &IncidentResult{UpdateResult: res, Incident: review.Repos}, nil
+}
+
+// compromisedKeys are the canonical IDs of keys, as a set and a list; the
+// new key must not be one of them.
+func compromisedKeys(gun string, keys []data.PublicKey, newKey data.PublicKey) (map[string]bool, []string, error) {
+	set := map[string]bool{}
+	var ids []string
+	for _, k := range keys {
+		c, err := trust.CanonicalID(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		set[c] = true
+		ids = append(ids, c)
+	}
+	if c, _ := trust.CanonicalID(newKey); set[c] {
+		return nil, nil, fmt.Errorf("%s: the new key %s is the compromised key", gun, trust.ShortID(c))
+	}
+	return set, ids, nil
 }
 
 // incidentEvent is what the transcript records of one repository's

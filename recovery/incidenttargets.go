@@ -65,18 +65,9 @@ func IncidentTargets(ctx context.Context, env session.Env, o IncidentTargetsOpti
 		}
 		trust.SetRootRole(root, data.CanonicalTargetsRole, []data.PublicKey{newPub}, 1)
 		old, _, _ := trust.RoleKeys(cur.Root, data.CanonicalTargetsRole)
-		compromised := map[string]bool{}
-		var ids []string
-		for _, k := range old {
-			c, err := trust.CanonicalID(k)
-			if err != nil {
-				return nil, err
-			}
-			compromised[c] = true
-			ids = append(ids, c)
-		}
-		if c, _ := trust.CanonicalID(newPub); compromised[c] {
-			return nil, fmt.Errorf("%s: the new targets key %s is the current one", cur.GUN, trust.ShortID(c))
+		compromised, ids, err := compromisedKeys(cur.GUN, old, newPub)
+		if err != nil {
+			return nil, err
 		}
 		next, err := cur.NextTargets(time.Time{})
 		if err != nil {

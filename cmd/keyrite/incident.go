@@ -56,6 +56,14 @@ func (f *incidentFlags) keyFile(path string) recovery.SignerKeyFile {
 	}}
 }
 
+// requireURI refuses a missing or malformed key URI flag as a usage error.
+func requireURI(cmd *cobra.Command, flag, uri string) error {
+	if uri == "" {
+		return usagef(cmd, "%s is required", flag)
+	}
+	return checkURIs(cmd, flag, uri)
+}
+
 // showReview prints what an incident path will do, before the typed
 // confirmation, on stderr (stdout is the report, or JSON).
 func (a *App) showReview(r *recovery.Review) error {
@@ -215,10 +223,7 @@ sign with keyrite revoke. The typed confirmation is "rotate targets".`,
 			if err := f.prepare(a, cmd, args); err != nil {
 				return err
 			}
-			if o.NewTargetsKey == "" {
-				return usagef(cmd, "--new-targets-key is required")
-			}
-			if err := checkURIs(cmd, "--new-targets-key", o.NewTargetsKey); err != nil {
+			if err := requireURI(cmd, "--new-targets-key", o.NewTargetsKey); err != nil {
 				return err
 			}
 			if since != "" {

@@ -261,15 +261,7 @@ func tagSet(recs []trust.TagRecord) string {
 // transcript: signer, key IDs, tags dropped and kept.
 func checkIncidentTranscript(t *testing.T, dir string, inc recovery.IncidentRepo) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, bundle.TranscriptName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := bundle.VerifyTranscript(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
+	for _, e := range transcriptOf(t, dir) {
 		if e.Event != "repo.incident-signer" {
 			continue
 		}
