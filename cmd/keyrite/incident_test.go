@@ -185,6 +185,16 @@ func TestIncidentSigner(t *testing.T) {
 		s.keyriteFails(exitVerifyKO, c.want, "", "verify", forged)
 		s.keyriteFails(exitVerifyKO, c.want, "", "publish", "--server", s.srv.URL, "--tls-ca", s.srv.CAFile, forged)
 	}
+	// keyrite diff shows the tags the upload drops.
+	var diff struct {
+		Diff []bundle.RepoDiff `json:"diff"`
+	}
+	json.Unmarshal([]byte(s.keyrite("diff", s.path("s3"), "--server", s.srv.URL, "--tls-ca", s.srv.CAFile, "--json")), &diff)
+	if !slices.ContainsFunc(diff.Diff[0].Changes, func(c bundle.Change) bool {
+		return c.Role == "targets/releases" && c.Field == "tags" && slices.Equal(c.Removed, []string{"evil"}) && len(c.Added) == 0
+	}) {
+		t.Fatalf("keyrite diff does not show evil removed from targets/releases: %+v", diff)
+	}
 	s.publish(s.path("s3"))
 
 	// Clients with caches from before the incident: v1 and v2, not evil,
