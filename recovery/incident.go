@@ -104,7 +104,7 @@ func IncidentSigner(ctx context.Context, env session.Env, o IncidentSignerOption
 			return nil, err
 		}
 		ir := IncidentRepo{GUN: cur.GUN, Signer: o.Signer, CompromisedKeyIDs: ids, NewKeyID: newPub.ID(), SignedRoles: res.SignedRoles,
-			Relisted: res.Relisted, Resigned: roleNames(res.Changes), Dropped: res.Dropped, Kept: res.Kept}
+			Relisted: res.Relisted, Resigned: roleNames(res.Changes), Dropped: res.Dropped, Kept: res.Kept, Writable: res.Writable}
 		review.Repos = append(review.Repos, ir)
 		signers, _, _ := trust.RoleKeys(cur.Root, data.CanonicalTargetsRole)
 		return &session.Change{Targets: next, TargetsSigners: signers, Delegations: res.Changes, Event: incidentEvent(ir)}, nil
@@ -157,7 +157,7 @@ func compromisedKeys(gun string, keys []data.PublicKey, newKey data.PublicKey) (
 // incident, beyond the hashes of the files.
 func incidentEvent(ir IncidentRepo) map[string]any {
 	ev := map[string]any{"compromised_key_ids": ir.CompromisedKeyIDs, "new_key_id": ir.NewKeyID,
-		"signed_roles": ir.SignedRoles, "relisted_roles": ir.Relisted, "tags_dropped": ir.Dropped, "tags_kept": ir.Kept}
+		"signed_roles": ir.SignedRoles, "relisted_roles": ir.Relisted, "tags_dropped": ir.Dropped, "tags_kept": ir.Kept, "tags_to_review": ir.Writable}
 	if ir.Signer != "" {
 		ev["signer"] = ir.Signer
 	}

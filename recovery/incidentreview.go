@@ -19,7 +19,8 @@ type IncidentRepo struct {
 	Resigned          []string          `json:"resigned_roles"`
 	Dropped           []trust.TagRecord `json:"dropped"`
 	Kept              []trust.TagRecord `json:"kept"`
-	Review            []ReviewRole      `json:"review,omitempty"` // incident targets: content signed since --since
+	Writable          []trust.TagRecord `json:"writable,omitempty"` // kept, in roles the compromised key could write: review
+	Review            []ReviewRole      `json:"review,omitempty"`   // incident targets: content signed since --since
 }
 
 // IncidentResult is an incident path's report: the update and, per

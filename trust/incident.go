@@ -49,6 +49,10 @@ type SwapResult struct {
 	Relisted       []string           // roles whose keys changed
 	SignedRoles    []string           // roles whose current metadata the compromised keys signed
 	Dropped, Kept  []TagRecord        // the tags of those roles
+	// Writable are the tags of roles that list a compromised key but whose
+	// current metadata other keys signed: an earlier version the
+	// compromised key signed may have put them there. Kept; for review.
+	Writable []TagRecord
 }
 
 // ThresholdError is a delegation role left with fewer keys than its
@@ -84,6 +88,11 @@ func SwapKeys(d *Delegated, next *data.SignedTargets, s KeySwap) (*SwapResult, e
 			return nil, &VerifyError{GUN: d.GUN, Role: r.String(), Reason: err.Error()}
 		}
 		if len(by) == 0 {
+			if listsAny(cur[r], s.Compromised) {
+				for _, tag := range SortedTags(d.Roles[r]) {
+					res.Writable = append(res.Writable, Tag(r, d.Roles[r], tag))
+				}
+			}
 			continue
 		}
 		res.SignedRoles = append(res.SignedRoles, r.String())
@@ -213,6 +222,16 @@ func SignedByKeys(raw []byte, l *Listing, keys map[string]bool) ([]string, error
 		}
 	}
 	return out, nil
+}
+
+// listsAny reports whether a listing names one of keys (canonical IDs).
+func listsAny(l *Listing, keys map[string]bool) bool {
+	for _, k := range l.Keys {
+		if c, err := CanonicalID(k); err == nil && keys[c] {
+			return true
+		}
+	}
+	return false
 }
 
 // SortedTags are a role's tag names, sorted.

@@ -103,6 +103,9 @@ func TestSwapKeys(t *testing.T) {
 	if !slices.Equal(res.SignedRoles, []string{"targets/ci"}) || !slices.Equal(res.Relisted, []string{"targets/ci", "targets/releases"}) || !res.TargetsChanged {
 		t.Fatalf("signed %v, relisted %v, targets changed %v", res.SignedRoles, res.Relisted, res.TargetsChanged)
 	}
+	if len(res.Writable) != 1 || res.Writable[0].Role != "targets/releases" {
+		t.Fatalf("tags of roles the compromised key could write: %+v", res.Writable)
+	}
 	if len(res.Dropped) != 1 || res.Dropped[0].Name != "evil" || len(res.Kept) != 1 || res.Kept[0].Name != "v1" {
 		t.Fatalf("dropped %+v, kept %+v", res.Dropped, res.Kept)
 	}

@@ -87,6 +87,9 @@ func (a *App) showReview(r *recovery.Review) error {
 		for _, t := range repo.Kept {
 			fmt.Fprintf(w, "  keep\t%s\t%s\t%d\t%s\t%d\n", t.Name, t.Role, t.Version, t.Digest, t.Size)
 		}
+		for _, t := range repo.Writable {
+			fmt.Fprintf(w, "  review\t%s\t%s\t%d\t%s\t%d\t(kept: its role lists the leaked key, other keys signed it last)\n", t.Name, t.Role, t.Version, t.Digest, t.Size)
+		}
 		for _, rr := range repo.Review {
 			fmt.Fprintf(w, "  review: %s version %d, signed about %s\n", rr.Role, rr.Version, rr.SignedAbout.Format(time.DateOnly))
 			for _, t := range rr.Tags {
