@@ -8,18 +8,6 @@ import (
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
-// uploadedDelegations are the delegation roles a repository of a signed
-// bundle uploads (incident paths and revoke re-sign them).
-func uploadedDelegations(r SignedRepo) []string {
-	var out []string
-	for _, role := range r.Upload {
-		if data.IsDelegation(data.RoleName(role)) {
-			out = append(out, role)
-		}
-	}
-	return out
-}
-
 // diffDelegation compares a delegation role: version, expiry, and its
 // tags (added, removed, or pointing at other content).
 func diffDelegation(role string, before, after []byte) ([]Change, error) {

@@ -2,13 +2,11 @@ package verify
 
 import (
 	"fmt"
-	"sort"
 
 	cjson "github.com/docker/go/canonical/json"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
-	"github.com/theupdateframework/notary/tuf/utils"
 )
 
 // baseUploads are the roles repos checks itself; every other role a
@@ -18,22 +16,12 @@ var baseUploads = map[string]bool{"root": true, "targets": true, "snapshot": tru
 // uploadedDelegations are the delegation roles a repository of the bundle
 // uploads, parents first; any other role it names is refused.
 func uploadedDelegations(dir string, r bundle.SignedRepo) ([]data.RoleName, error) {
-	var list utils.RoleList
 	for _, role := range r.Upload {
-		if baseUploads[role] {
-			continue
-		}
-		if !data.IsDelegation(data.RoleName(role)) {
+		if !baseUploads[role] && !data.IsDelegation(data.RoleName(role)) {
 			return nil, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: bundle.json uploads role %q, which keyrite does not sign", r.GUN, role)}
 		}
-		list = append(list, role)
 	}
-	sort.Sort(list)
-	out := make([]data.RoleName, len(list))
-	for i, role := range list {
-		out[i] = data.RoleName(role)
-	}
-	return out, nil
+	return r.Delegations(), nil
 }
 
 // checkDelegations verifies every delegation role the bundle uploads
@@ -100,10 +88,8 @@ func checkDelegations(s *bundle.Signed, r bundle.SignedRepo, targets []byte) ([]
 // delegationFiles are the delegation files a repository uploads, by role.
 func delegationFiles(s *bundle.Signed, r bundle.SignedRepo) map[data.RoleName][]byte {
 	out := map[data.RoleName][]byte{}
-	for _, role := range r.Upload {
-		if !baseUploads[role] {
-			out[data.RoleName(role)] = s.RepoMetadata(r.GUN, role)
-		}
+	for _, role := range r.Delegations() {
+		out[role] = s.RepoMetadata(r.GUN, role.String())
 	}
 	return out
 }
