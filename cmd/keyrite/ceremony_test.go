@@ -282,11 +282,10 @@ steps:
 	}
 }
 
-// checkPlanStep checks that a signed bundle's transcript names the plan
-// and the step it was made by.
-func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
+// transcriptOf reads a bundle directory's transcript, its chain checked.
+func transcriptOf(t *testing.T, dir string) []bundle.TranscriptEntry {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(signed, bundle.TranscriptName))
+	b, err := os.ReadFile(filepath.Join(dir, bundle.TranscriptName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +293,14 @@ func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return entries
+}
+
+// checkPlanStep checks that a signed bundle's transcript names the plan
+// and the step it was made by.
+func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
+	t.Helper()
+	entries := transcriptOf(t, signed)
 	var start struct {
 		PlanSHA256 string `json:"plan_sha256"`
 		PlanStep   int    `json:"plan_step"`
