@@ -289,6 +289,8 @@ func (r *runner) exec(ctx context.Context, env session.Env, i int, s plan.Step, 
 		return r.backupPrint(s.BackupPrint, dir)
 	case s.Restore != nil:
 		return r.restore(ctx, env, i, s.Restore, dir)
+	case len(s.CAKeys()) > 0:
+		return r.caStep(ctx, env, i, s, dir)
 	}
 	return nil, "", fmt.Errorf("step %d: nothing to do", i)
 }

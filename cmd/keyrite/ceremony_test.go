@@ -284,11 +284,10 @@ steps:
 	}
 }
 
-// checkPlanStep checks that a signed bundle's transcript names the plan
-// and the step it was made by.
-func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
+// transcriptOf reads a bundle directory's transcript, its chain checked.
+func transcriptOf(t *testing.T, dir string) []bundle.TranscriptEntry {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(signed, bundle.TranscriptName))
+	b, err := os.ReadFile(filepath.Join(dir, bundle.TranscriptName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,6 +295,14 @@ func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return entries
+}
+
+// checkPlanStep checks that a signed bundle's transcript names the plan
+// and the step it was made by.
+func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
+	t.Helper()
+	entries := transcriptOf(t, signed)
 	var start struct {
 		PlanSHA256 string `json:"plan_sha256"`
 		PlanStep   int    `json:"plan_step"`
@@ -333,19 +340,13 @@ steps:
 `, serial, gun))
 	req, out := filepath.Join(e.dir, "request"), filepath.Join(e.dir, "out")
 	e.must("fetch", "--server", srv.URL, "--tls-ca", srv.CAFile, "-o", req, gun)
-	var asked []session.Confirmation
-	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(t),
-		Answer: func(c session.Confirmation) (string, error) {
-			asked = append(asked, c)
-			return "yes", nil
-		}}
-	if code := a.Run(context.Background(), []string{"ceremony", "run", planFile, "--in", req, "-o", out,
-		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json"}); code != 0 {
-		t.Fatalf("ceremony run: exit %d\n%s", code, errb.String())
+	stdout, stderr, asked, code := e.runAnswered("yes", "ceremony", "run", planFile, "--in", req, "-o", out,
+		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json")
+	if code != 0 {
+		t.Fatalf("ceremony run: exit %d\n%s", code, stderr)
 	}
 	var res runResult
-	if err := json.Unmarshal(o.Bytes(), &res); err != nil {
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Steps) != 3 || len(asked) != 3 {

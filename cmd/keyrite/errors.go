@@ -29,7 +29,7 @@ import (
 // The groups are tried in order: an operation's own conditions (which may
 // wrap device errors) first, generic not-found and exists last.
 func classify(err error) (int, string) {
-	for _, group := range []func(error) (int, string, bool){ceremonyHint, secretFileHint, capacityHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
+	for _, group := range []func(error) (int, string, bool){ceremonyHint, caHint, secretFileHint, capacityHint, incidentHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
 		if code, hint, ok := group(err); ok {
 			return code, hint
 		}

@@ -55,8 +55,8 @@ never from flags, URIs or the environment.`,
 		return c.Help()
 	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
-		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
-		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a))
+		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newIncidentCmd(a), newRevokeCmd(a), newSignCmd(a), newStatusCmd(a),
+		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a), newCACmd(a))
 	addEcosystemCmds(a, root)
 	return root
 }
