@@ -93,5 +93,8 @@ type ProvisionReport struct {
 	Reset         bool     `json:"reset"`
 	Replaced      []string `json:"replaced"`
 	ManagementKey string   `json:"management_key"`
-	Warnings      []string `json:"warnings,omitempty"`
+	// Written are the data objects written for other tools (ykman's admin
+	// data, a CHUID and a CCC where the device had none).
+	Written  []string `json:"written,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }

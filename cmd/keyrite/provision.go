@@ -21,8 +21,12 @@ func newDeviceProvisionCmd(a *App) *cobra.Command {
 		Short: "Take a YubiKey out of its factory state: new PIN, PUK and management key",
 		Long: `Replace a YubiKey's factory PIN, PUK and management key: the new PIN and PUK
 are asked twice on the terminal (or read from --pin-file and --puk-file), and
-the management key becomes a random AES-192 key stored on the device,
-protected by the new PIN. keyrite refuses a device that is not in its factory
+the management key becomes a random key (AES-192 on firmware 5.4 and later,
+3DES before) stored on the device, protected by the new PIN, the way ykman
+stores one: ykman piv info then reports "Management key is stored on the
+YubiKey, protected by PIN", and ykman commands given the PIN (-P) need no
+management key. A CHUID and a CCC are written if the device has none.
+keyrite refuses a device that is not in its factory
 state; --reset first erases the PIV application (all its keys), after you type
 the device's serial to confirm.`,
 		Example: `  keyrite device provision yubikey:serial=12345678
@@ -70,6 +74,9 @@ the device's serial to confirm.`,
 				fmt.Fprintf(a.Stdout, "  replaced the factory %s\n", r)
 			}
 			fmt.Fprintf(a.Stdout, "  management key: %s\n", rep.ManagementKey)
+			for _, w := range rep.Written {
+				fmt.Fprintf(a.Stdout, "  wrote %s\n", w)
+			}
 			return nil
 		},
 	}
