@@ -20,14 +20,18 @@ const SoftwareLabel = "software — rehearsal only"
 // stored, as JSON, in signed bundles: the field names and tags are part of
 // the bundle format and must not change.
 type AttestedKey struct {
-	Serial      uint32           `json:"serial"`
-	Firmware    string           `json:"firmware"`
-	FormFactor  string           `json:"form_factor,omitempty"`
-	Slot        string           `json:"slot"`
-	PINPolicy   string           `json:"pin_policy"`
-	TouchPolicy string           `json:"touch_policy"`
-	Root        string           `json:"root"` // subject of the root the chain ends in
-	Public      crypto.PublicKey `json:"-"`
+	Serial      uint32 `json:"serial"`
+	Firmware    string `json:"firmware"`
+	FormFactor  string `json:"form_factor,omitempty"`
+	Slot        string `json:"slot"`
+	PINPolicy   string `json:"pin_policy"`
+	TouchPolicy string `json:"touch_policy"`
+	Root        string `json:"root"` // subject of the root the chain ends in
+	// Rehearsal: the chain ends in a root the operator declared for a
+	// rehearsal (a virtual YubiKey's), not in the vendor's. It proves
+	// nothing about real hardware; only a rehearsal accepts it.
+	Rehearsal bool             `json:"rehearsal,omitempty"`
+	Public    crypto.PublicKey `json:"-"`
 	// Warnings are the verifier's advisories about the attested device
 	// (e.g. a firmware with a known weakness). They are recomputed at
 	// every verification, never stored: advisories are published after a

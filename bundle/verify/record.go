@@ -73,7 +73,7 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 	case len(attested) > 1 || len(attested) == 1 && attested[0] != AttestationDir+rec.KeyID+".json":
 		return rep, fail("altered: a key record holds the attestation of its own key only, not %v", attested)
 	case len(attested) == 1:
-		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{rec.KeyID: true}, recordedAttestations(entries))
+		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{rec.KeyID: true}, recordedAttestations(entries), rec.Rehearsal)
 		if err != nil {
 			return rep, fail("%v", err)
 		}

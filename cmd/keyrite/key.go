@@ -240,6 +240,10 @@ func newKeyListCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list --device URI",
 		Short: "List the keys on a device",
+		Long: `List the keys on a device: label, algorithm, origin, key ID and URI. On a
+YubiKey every occupied slot is listed, including the slots keyrite freed on
+firmware that cannot delete keys (before 5.7): they hold a throwaway key
+labelled "keyrite: free slot", shown with origin "freed".`,
 		Example: `  keyrite key list --device 'pkcs11:token=ceremony'
   keyrite key list --device softkey:file=rehearsal.softkey --json`,
 		Args: exactArgs(0, "no arguments (use --device)"),
@@ -263,10 +267,21 @@ func newKeyListCmd(a *App) *cobra.Command {
 			a.warnSoftware(dev.Software)
 			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "LABEL\tALGORITHM\tORIGIN\tKEY ID\tURI")
+			free := 0
 			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Label, k.Algorithm, k.Origin, k.CanonicalID, k.URI)
+				origin := k.Origin
+				if k.Free {
+					origin, free = "freed", free+1
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Label, k.Algorithm, origin, k.CanonicalID, k.URI)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if free > 0 {
+				fmt.Fprintf(a.Stdout, "freed slots: %d (keyrite overwrote their keys with throwaway ones: firmware before 5.7 cannot delete keys; keyrite reuses them, other tools see a key there, and keyrite key delete URI empties one on firmware 5.7 or later)\n", free)
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&device, "device", "", "device URI")

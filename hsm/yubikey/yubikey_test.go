@@ -431,49 +431,6 @@ func TestRemovedDuringSigning(t *testing.T) {
 	}
 }
 
-func TestDeleteFreesTheSlot(t *testing.T) {
-	e := newEnv(t, 2)
-	card := e.pcsc.VirtualYubiKey(t, 0, 6006, e.ca, pivsim.Config{})
-	if err := testenv.Provision(card, testPIN, testPUK); err != nil {
-		t.Fatal(err)
-	}
-	b := e.open(t, "yubikey:serial=6006")
-	// Without a slot, keys go into the first free retired slot.
-	k1, err := b.Generate(context.Background(), hsm.KeySpec{Label: "targets:a", TouchPolicy: "never"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := b.Generate(context.Background(), hsm.KeySpec{Label: "targets:b", TouchPolicy: "never"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if k1.URI() != "yubikey:serial=6006;slot=82" || k2.URI() != "yubikey:serial=6006;slot=83" {
-		t.Fatalf("slots %s %s", k1.URI(), k2.URI())
-	}
-	// A label is unique on the device.
-	if _, err := b.Generate(context.Background(), hsm.KeySpec{Label: "targets:b", TouchPolicy: "never"}); !errors.Is(err, hsm.ErrExists) {
-		t.Errorf("second key labelled targets:b: %v", err)
-	}
-	if err := b.Delete(context.Background(), k1.URI()); err != nil {
-		t.Fatalf("delete: %v", err)
-	}
-	if _, err := b.Open(context.Background(), k1.URI()); !errors.Is(err, hsm.ErrNotFound) {
-		t.Errorf("open a deleted key: %v", err)
-	}
-	keys, err := b.List(context.Background())
-	if err != nil || len(keys) != 1 || keys[0].Label != "targets:b" {
-		t.Fatalf("list after delete: %+v, %v", keys, err)
-	}
-	// The freed slot is used again, and the old key is gone from it.
-	k3, err := b.Generate(context.Background(), hsm.KeySpec{Label: "targets:c", TouchPolicy: "never"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if k3.URI() != k1.URI() || k3.Public().(*ecdsa.PublicKey).Equal(k1.Public()) {
-		t.Errorf("reused slot %s, same key %v", k3.URI(), k3.Public().(*ecdsa.PublicKey).Equal(k1.Public()))
-	}
-}
-
 // The verifier reports the firmware advisories of the attested device, so
 // that whoever verifies a bundle sees them too.
 func TestAttestationWarnsOfOldFirmware(t *testing.T) {
