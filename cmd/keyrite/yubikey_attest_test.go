@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/session"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/yubikey"
 	"github.com/keyrite/keyrite/internal/pivsim"
 	"github.com/keyrite/keyrite/internal/testenv/offline"
@@ -72,7 +74,9 @@ func TestYubiKeyRehearsalAttestation(t *testing.T) {
 	}
 
 	// Rehearsal: accepted, marked.
-	rehearse := func(args ...string) []string { return append([]string{"--rehearsal-attestation-root", caFile}, args...) }
+	rehearse := func(args ...string) []string {
+		return append([]string{"--rehearsal-attestation-root", caFile}, args...)
+	}
 	out, errOut := e.mustReal(rehearse("key", "generate", "--device", slot, "--label", "root", "--mode", "attested", "--pin-file", e.pinFile, "--json")...)
 	var key session.KeyDescription
 	if err := json.Unmarshal([]byte(out), &key); err != nil {
@@ -163,5 +167,50 @@ func TestYubiKeyPlainKeyInit(t *testing.T) {
 	}
 	if out, _ := e.mustReal("verify", signed); strings.Contains(out, "attested root key") {
 		t.Errorf("verify calls the plain key attested:\n%s", out)
+	}
+}
+
+// fixedPIN answers every PIN request with one PIN.
+type fixedPIN string
+
+func (p fixedPIN) PIN(context.Context, hsm.PINRequest) ([]byte, error) { return []byte(p), nil }
+
+// The checks behind the flag, tried without it: a registry that trusts a
+// rehearsal root in a session that is not a rehearsal refuses the
+// attestation (and destroys the key), and a real bundle verified with a
+// rehearsal root given refuses an attestation that chains only to it.
+func TestYubiKeyRehearsalRootOutsideARehearsal(t *testing.T) {
+	e := newYKEnv(t, 2)
+	const serial = 73000001
+	card := e.provisioned(0, serial, pivsim.Config{})
+	reg := hsm.NewRegistry()
+	drv := yubikey.NewDriver()
+	defer drv.Close()
+	reg.Register(yubikey.Scheme, drv)
+	reg.RegisterAttestation(yubikey.Format, yubikey.AttestationVerifier{Rehearsal: e.ca.Pool()})
+	env := session.Env{Registry: reg, HSM: hsm.Options{PIN: fixedPIN(ykPIN), NoWait: true}}
+	_, err := ceremony.GenerateKey(context.Background(), env, ceremony.GenerateOptions{Device: yubikey.DeviceURI(serial) + ";slot=9c",
+		Label: "root", Mode: ceremony.ModeAttested})
+	if err == nil || !strings.Contains(err.Error(), "which only a rehearsal accepts") {
+		t.Fatalf("rehearsal root in a real session: %v", err)
+	}
+	if card.HasKey(0x9c) {
+		t.Error("the refused key was left in slot 9c")
+	}
+	drv.Close()
+
+	// A real bundle (the test's root standing in for Yubico's), verified
+	// by a real run that is given that root as a rehearsal root.
+	key := e.attestedRoot(serial, "root")
+	gun := "registry.example.com/real/app"
+	signed := filepath.Join(e.dir, "signed")
+	e.must("init", "--in", e.request("request", gun), "-o", signed, "--root-key", key.URI, "--require-attestation", "--pin-file", e.pinFile, gun)
+	caFile := filepath.Join(e.dir, "ca.pem")
+	if err := os.WriteFile(caFile, e.ca.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := e.runReal("--rehearsal-attestation-root", caFile, "verify", signed); code != exitVerifyKO || !strings.Contains(errOut, "chains to a rehearsal root") ||
+		!strings.Contains(errOut, "this is not a rehearsal") {
+		t.Errorf("real bundle with a rehearsal-rooted attestation: exit %d\n%s", code, errOut)
 	}
 }
