@@ -41,6 +41,9 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 	serial := b.dev.c.serial
 	v := b.dev.c.version
 	rep := &hsm.ProvisionReport{Serial: serial, Firmware: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), Warnings: Advisories(v)}
+	if v.Major < 5 || v.Major == 5 && v.Minor < 3 {
+		return nil, fmt.Errorf("%s: firmware %s has no slot metadata (GET METADATA, firmware 5.3 and later), which keyrite reads to tell keys and their origin apart", name, rep.Firmware)
+	}
 	if o.Reset {
 		if o.ConfirmedSerial != fmt.Sprint(serial) {
 			return nil, fmt.Errorf("%s: the serial typed to confirm the reset (%s) is not this YubiKey's; nothing was changed", name, o.ConfirmedSerial)

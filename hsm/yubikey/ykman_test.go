@@ -40,14 +40,14 @@ func (e *env) tool(t *testing.T, name string, args ...string) string {
 // uses it from the PIN alone (generating a CHUID and a key: both need the
 // management key), yubico-piv-tool and the ykcs11 PKCS#11 module read the
 // device, and keyrite still uses it after them. Firmware 5.7 gets an
-// AES-192 management key, 5.2 (no AES) a 3DES one, as ykman reads each.
+// AES-192 management key, 5.3 (no AES) a 3DES one, as ykman reads each.
 func TestProvisionedDeviceWorksWithYkman(t *testing.T) {
 	e := newEnv(t, 2)
 	for _, c := range []struct {
 		serial  uint32
 		version [3]byte
 		keyType string
-	}{{7100001, [3]byte{5, 7, 1}, "AES192"}, {5200001, [3]byte{5, 2, 7}, "TDES"}} {
+	}{{7100001, [3]byte{5, 7, 1}, "AES192"}, {5300001, [3]byte{5, 3, 1}, "TDES"}} {
 		t.Run(c.keyType, func(t *testing.T) {
 			e.drv = newDriver(t)
 			card := e.pcsc.VirtualYubiKey(t, 0, c.serial, e.ca, pivsim.Config{Version: c.version})
