@@ -430,29 +430,3 @@ func TestRemovedDuringSigning(t *testing.T) {
 		t.Fatalf("sign after removal: %v", err)
 	}
 }
-
-// The verifier reports the firmware advisories of the attested device, so
-// that whoever verifies a bundle sees them too.
-func TestAttestationWarnsOfOldFirmware(t *testing.T) {
-	e := newEnv(t, 1)
-	card := e.pcsc.VirtualYubiKey(t, 0, 7007, e.ca, pivsim.Config{Version: [3]byte{5, 4, 3}})
-	if err := testenv.Provision(card, testPIN, testPUK); err != nil {
-		t.Fatal(err)
-	}
-	b := e.open(t, "yubikey:serial=7007")
-	k, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root", Slot: "9c", TouchPolicy: "never"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	att, err := k.Attestation()
-	if err != nil || att == nil {
-		t.Fatalf("attestation: %v, %v", att, err)
-	}
-	facts, err := yubikey.AttestationVerifier{Roots: e.ca.Pool()}.VerifyAttestation(att)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if facts.Firmware != "5.4.3" || len(facts.Warnings) != 1 || !strings.Contains(facts.Warnings[0], "YSA-2024-03") {
-		t.Errorf("firmware %s, warnings %v", facts.Firmware, facts.Warnings)
-	}
-}
