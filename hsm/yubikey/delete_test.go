@@ -16,6 +16,16 @@ import (
 // goes too); on older firmware, which cannot delete keys, it overwrites the
 // key with a throwaway one that List still shows as a freed slot. Either
 // way the old key is gone, and the slot is used again.
+// plugAlone plugs a new virtual YubiKey of a firmware into slot 0 for a
+// subtest, with a driver of its own; the card is unplugged after.
+func (e *env) plugAlone(t *testing.T, serial uint32, version [3]byte) *pivsim.Card {
+	t.Helper()
+	e.drv = newDriver(t)
+	card := e.pcsc.VirtualYubiKey(t, 0, serial, e.ca, pivsim.Config{Version: version})
+	t.Cleanup(func() { e.pcsc.Unplug(0) })
+	return card
+}
+
 func TestDeleteFreesTheSlot(t *testing.T) {
 	e := newEnv(t, 2)
 	for _, c := range []struct {
@@ -25,9 +35,7 @@ func TestDeleteFreesTheSlot(t *testing.T) {
 		real    bool
 	}{{"5.7 deletes", 6006, [3]byte{5, 7, 1}, true}, {"5.4 overwrites", 5406, [3]byte{5, 4, 3}, false}} {
 		t.Run(c.name, func(t *testing.T) {
-			e.drv = newDriver(t)
-			card := e.pcsc.VirtualYubiKey(t, 0, c.serial, e.ca, pivsim.Config{Version: c.version})
-			defer e.pcsc.Unplug(0)
+			card := e.plugAlone(t, c.serial, c.version)
 			if err := testenv.Provision(card, testPIN, testPUK); err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/bertlv"
 )
 
 // piv-go (v2.6.0) has no call for writing a data object of any ID (ykman's
@@ -87,46 +88,16 @@ func (r *rawCard) one(apdu []byte) ([]byte, error) {
 
 var aidPIV = []byte{0xa0, 0x00, 0x00, 0x03, 0x08}
 
-// tlv encodes a BER-TLV with a one- or two-byte tag.
-func tlv(tag int, value []byte) []byte {
-	var out []byte
-	if tag > 0xff {
-		out = append(out, byte(tag>>8))
-	}
-	out = append(out, byte(tag))
-	switch n := len(value); {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, value...)
-}
+// tlv encodes a BER-TLV.
+func tlv(tag uint32, value []byte) []byte { return bertlv.Encode(tag, value) }
 
 // untlv reads the value of the one TLV b must be, with tag tag.
-func untlv(tag byte, b []byte) ([]byte, error) {
-	if len(b) < 2 || b[0] != tag {
-		return nil, fmt.Errorf("expected tag %02x in the card's answer", tag)
+func untlv(tag uint32, b []byte) ([]byte, error) {
+	ts, err := bertlv.Parse(b)
+	if err != nil || len(ts) != 1 || ts[0].Tag != tag {
+		return nil, fmt.Errorf("expected one TLV with tag %02x in the card's answer", tag)
 	}
-	n, off := int(b[1]), 2
-	switch b[1] {
-	case 0x81:
-		if len(b) < 3 {
-			return nil, errors.New("short TLV")
-		}
-		n, off = int(b[2]), 3
-	case 0x82:
-		if len(b) < 4 {
-			return nil, errors.New("short TLV")
-		}
-		n, off = int(binary.BigEndian.Uint16(b[2:4])), 4
-	}
-	if len(b) < off+n {
-		return nil, errors.New("short TLV")
-	}
-	return b[off : off+n], nil
+	return ts[0].Value, nil
 }
 
 func objectTag(id uint32) []byte {

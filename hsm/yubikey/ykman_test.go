@@ -3,37 +3,13 @@ package yubikey_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/yubikey"
-	"github.com/keyrite/keyrite/internal/pivsim"
 )
-
-// tool runs one of Yubico's (or OpenSC's) programs against the test's
-// pcscd, with nothing on stdin: a program that asks a question fails.
-func (e *env) tool(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found (hint: run scripts/setup): %v", name, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+e.pcsc.Socket)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-	}
-	return out.String()
-}
 
 // After keyrite provisions a YubiKey, Yubico's own tools find what they
 // expect: ykman reports the management key stored and PIN-protected and
@@ -49,9 +25,7 @@ func TestProvisionedDeviceWorksWithYkman(t *testing.T) {
 		keyType string
 	}{{7100001, [3]byte{5, 7, 1}, "AES192"}, {5300001, [3]byte{5, 3, 1}, "TDES"}} {
 		t.Run(c.keyType, func(t *testing.T) {
-			e.drv = newDriver(t)
-			card := e.pcsc.VirtualYubiKey(t, 0, c.serial, e.ca, pivsim.Config{Version: c.version})
-			defer e.pcsc.Unplug(0)
+			card := e.plugAlone(t, c.serial, c.version)
 			dev := yubikey.DeviceURI(c.serial)
 			b := e.open(t, dev)
 			rep, err := b.(hsm.Provisioner).Provision(context.Background(), hsm.ProvisionOptions{NewPIN: []byte(testPIN), NewPUK: []byte(testPUK)})
@@ -74,7 +48,7 @@ func TestProvisionedDeviceWorksWithYkman(t *testing.T) {
 			e.drv.Close()
 
 			serial := strings.TrimPrefix(dev, "yubikey:serial=")
-			info := e.tool(t, "ykman", "--device", serial, "piv", "info")
+			info := e.pcsc.Tool(t, "ykman", "--device", serial, "piv", "info")
 			for _, want := range []string{"Management key is stored on the YubiKey, protected by PIN.", "Management key algorithm: " + c.keyType,
 				"PIN tries remaining: 3", "Slot 9a:", "CN=keyrite root"} {
 				if !strings.Contains(info, want) {
@@ -86,26 +60,26 @@ func TestProvisionedDeviceWorksWithYkman(t *testing.T) {
 			}
 			// With the PIN only: a prompt for the management key would
 			// read the empty stdin and fail.
-			e.tool(t, "ykman", "--device", serial, "piv", "objects", "generate", "CHUID", "-P", testPIN)
+			e.pcsc.Tool(t, "ykman", "--device", serial, "piv", "objects", "generate", "CHUID", "-P", testPIN)
 			if bytes.Equal(card.Object(0x5fc102), chuid) {
 				t.Error("ykman objects generate CHUID did not write a new CHUID")
 			}
-			e.tool(t, "ykman", "--device", serial, "piv", "keys", "generate", "-P", testPIN, "-a", "ECCP256", "9d", filepath.Join(t.TempDir(), "9d.pem"))
+			e.pcsc.Tool(t, "ykman", "--device", serial, "piv", "keys", "generate", "-P", testPIN, "-a", "ECCP256", "9d", filepath.Join(t.TempDir(), "9d.pem"))
 			if !card.HasKey(0x9d) {
 				t.Error("ykman keys generate with the PIN made no key in 9d")
 			}
 
-			status := e.tool(t, "yubico-piv-tool", "-a", "status")
+			status := e.pcsc.Tool(t, "yubico-piv-tool", "-a", "status")
 			for _, want := range []string{"Serial Number:\t" + serial, "CHUID:\t", "CCC:\t", "Slot 9a:", "Subject DN:\tOU=keyrite, CN=keyrite root"} {
 				if !strings.Contains(status, want) {
 					t.Errorf("yubico-piv-tool -a status lacks %q:\n%s", want, status)
 				}
 			}
 			module := "/usr/lib/x86_64-linux-gnu/libykcs11.so"
-			if out := e.tool(t, "pkcs11-tool", "--module", module, "-L"); !strings.Contains(out, "YubiKey PIV #"+serial) {
+			if out := e.pcsc.Tool(t, "pkcs11-tool", "--module", module, "-L"); !strings.Contains(out, "YubiKey PIV #"+serial) {
 				t.Errorf("pkcs11-tool -L with ykcs11:\n%s", out)
 			}
-			if out := e.tool(t, "pkcs11-tool", "--module", module, "-O"); !strings.Contains(out, "X.509 Certificate for PIV Authentication") ||
+			if out := e.pcsc.Tool(t, "pkcs11-tool", "--module", module, "-O"); !strings.Contains(out, "X.509 Certificate for PIV Authentication") ||
 				!strings.Contains(out, "keyrite root") {
 				t.Errorf("pkcs11-tool -O with ykcs11:\n%s", out)
 			}

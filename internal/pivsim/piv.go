@@ -169,10 +169,10 @@ func (c *Card) mgmtCipher() (cipher.Block, error) {
 
 func (c *Card) authenticateLocked(alg, ref byte, data []byte) ([]byte, error) {
 	ts, err := parseTLVs(data)
-	if err != nil || len(ts) != 1 || ts[0].tag != 0x7c {
+	if err != nil || len(ts) != 1 || ts[0].Tag != 0x7c {
 		return nil, apduError(swIncorrectData)
 	}
-	inner, err := parseTLVs(ts[0].value)
+	inner, err := parseTLVs(ts[0].Value)
 	if err != nil {
 		return nil, apduError(swIncorrectData)
 	}
@@ -299,10 +299,10 @@ func (c *Card) generateLocked(slot byte, data []byte) ([]byte, error) {
 		return nil, apduError(swSecurity)
 	}
 	ts, err := parseTLVs(data)
-	if err != nil || len(ts) != 1 || ts[0].tag != 0xac {
+	if err != nil || len(ts) != 1 || ts[0].Tag != 0xac {
 		return nil, apduError(swIncorrectData)
 	}
-	inner, err := parseTLVs(ts[0].value)
+	inner, err := parseTLVs(ts[0].Value)
 	if err != nil {
 		return nil, apduError(swIncorrectData)
 	}
