@@ -88,6 +88,11 @@ type ProvisionOptions struct {
 	// ConfirmedSerial is the serial the operator typed to allow Reset. It
 	// must equal the device's DeviceInfo.Serial.
 	ConfirmedSerial string
+	// Repair leaves PIN, PUK and management key alone on a device keyrite
+	// provisioned before, and writes what other tools read (ykman's admin
+	// data, a CHUID and a CCC) where missing; the device's PIN unlocks
+	// its stored management key. NewPIN, NewPUK and Reset are unused.
+	Repair bool
 }
 
 // ProvisionReport says what Provision changed.

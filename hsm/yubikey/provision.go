@@ -26,6 +26,9 @@ var _ hsm.Provisioner = (*Backend)(nil)
 func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.ProvisionReport, error) {
 	defer hsm.Wipe(o.NewPIN)
 	defer hsm.Wipe(o.NewPUK)
+	if o.Repair {
+		return b.repair(ctx)
+	}
 	name := b.dev.name()
 	if err := checkNewSecret("PIN", o.NewPIN, []byte(piv.DefaultPIN)); err != nil {
 		return nil, err

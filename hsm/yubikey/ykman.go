@@ -2,8 +2,12 @@ package yubikey
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
+
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/bertlv"
 )
 
 // What ykman (and Yubico's other tools) expect of a YubiKey whose
@@ -28,10 +32,27 @@ const (
 	adminFlagMgmtKeyProtected = 0x02
 )
 
-// adminData is the admin data object keyrite writes: the management key is
-// stored on the device, PIN-protected; nothing else (no PIN-derived key,
-// PUK not blocked).
-func adminData() []byte { return tlv(0x80, tlv(0x81, []byte{adminFlagMgmtKeyProtected})) }
+// adminData is the admin data object keyrite writes over old (nil when
+// the device has none): the flag "management key stored, PIN-protected"
+// set, the other flags and the PIN timestamp kept, a salt (a PIN-derived
+// management key, which ykman would try first) dropped, as ykman itself
+// does when it stores a key.
+func adminData(old []byte) []byte {
+	flags, rest := byte(0), []byte(nil)
+	if inner, err := untlv(0x80, old); err == nil {
+		if ts, err := bertlv.Parse(inner); err == nil {
+			for _, t := range ts {
+				switch {
+				case t.Tag == 0x81 && len(t.Value) == 1:
+					flags = t.Value[0]
+				case t.Tag == 0x83:
+					rest = append(rest, tlv(t.Tag, t.Value)...)
+				}
+			}
+		}
+	}
+	return tlv(0x80, append(tlv(0x81, []byte{flags | adminFlagMgmtKeyProtected}), rest...))
+}
 
 // newCHUID is the CHUID ykman's "piv objects generate CHUID" writes: the
 // non-federal FASC-N, a random GUID, expiry 2030-01-01, an empty signature
@@ -62,22 +83,29 @@ func newCCC() ([]byte, error) {
 }
 
 // writeToolObjectsLocked authenticates with the management key and writes
-// the admin data (read back), and a CHUID and a CCC where the card has
-// none. It returns what it wrote.
+// the admin data (read back) unless it says so already, and a CHUID and a
+// CCC where the card has none. It returns what it wrote.
 func (b *Backend) writeToolObjectsLocked(mk []byte) ([]string, error) {
 	var wrote []string
 	err := b.withRawLocked(func(r *rawCard) error {
 		if err := r.authenticate(mk); err != nil {
 			return err
 		}
-		if err := r.putObject(objAdminData, adminData()); err != nil {
-			return fmt.Errorf("write the PIV admin data: %w", err)
+		old, _, err := r.getObject(objAdminData)
+		if err != nil {
+			return fmt.Errorf("read the PIV admin data: %w", err)
 		}
-		got, found, err := r.getObject(objAdminData)
-		if err != nil || !found || !bytes.Equal(got, adminData()) {
-			return fmt.Errorf("the PIV admin data read back differs from what was written (%x, %v)", got, err)
+		want := adminData(old)
+		if !bytes.Equal(old, want) {
+			if err := r.putObject(objAdminData, want); err != nil {
+				return fmt.Errorf("write the PIV admin data: %w", err)
+			}
+			got, found, err := r.getObject(objAdminData)
+			if err != nil || !found || !bytes.Equal(got, want) {
+				return fmt.Errorf("the PIV admin data read back differs from what was written (%x, %v)", got, err)
+			}
+			wrote = append(wrote, "PIV admin data (management key stored, PIN-protected)")
 		}
-		wrote = append(wrote, "PIV admin data (management key stored, PIN-protected)")
 		for _, o := range []struct {
 			id   uint32
 			name string
@@ -101,4 +129,30 @@ func (b *Backend) writeToolObjectsLocked(mk []byte) ([]string, error) {
 		return nil
 	})
 	return wrote, err
+}
+
+// repair writes the objects other tools read onto a YubiKey keyrite
+// provisioned before they were written (or whose provisioning stopped
+// before them): the PIN-protected management key is read with the
+// device's PIN and must authenticate; nothing else changes.
+func (b *Backend) repair(ctx context.Context) (*hsm.ProvisionReport, error) {
+	yk, unlock, err := b.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	v := b.dev.c.version
+	rep := &hsm.ProvisionReport{Serial: b.dev.c.serial, Firmware: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), Warnings: Advisories(v),
+		ManagementKey: "unchanged (stored on the device, protected by the PIN)"}
+	mk, err := b.managementKeyLocked(ctx, yk)
+	if err != nil {
+		return nil, err
+	}
+	defer hsm.Wipe(mk)
+	wrote, err := b.writeToolObjectsLocked(mk)
+	rep.Written = wrote
+	if err != nil {
+		return rep, b.check(err, "write the PIV admin data, CHUID and CCC")
+	}
+	return rep, nil
 }

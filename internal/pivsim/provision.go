@@ -39,3 +39,16 @@ func (c *Card) SlotOrigin(slot byte) byte {
 	}
 	return 0
 }
+
+// SetObjectForTest sets a data object's contents directly (nil deletes
+// it), e.g. to make the state an older keyrite left.
+func (c *Card) SetObjectForTest(id uint32, v []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v == nil {
+		delete(c.st.Objects, objName(id))
+	} else {
+		c.st.Objects[objName(id)] = append([]byte(nil), v...)
+	}
+	return c.save()
+}
