@@ -38,7 +38,7 @@ func (b *Backend) Delete(ctx context.Context, uri string) error {
 		return err
 	}
 	defer hsm.Wipe(mk)
-	if supportsMove(b.dev.c.version) {
+	if supportsMove(b.dev.c.version) && rawPCSC {
 		return b.deleteLocked(sel.slot, mk)
 	}
 	pub, err := yk.GenerateKey(mk, sel.slot, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyNever})

@@ -14,6 +14,9 @@ import (
 	"unsafe"
 )
 
+// rawPCSC: keyrite's own PC/SC connection is built on this system.
+const rawPCSC = true
+
 // pcscConn is an exclusive connection to the card in one reader, inside a
 // transaction, as piv-go's own.
 type pcscConn struct {

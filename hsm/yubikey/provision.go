@@ -26,10 +26,13 @@ var _ hsm.Provisioner = (*Backend)(nil)
 func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.ProvisionReport, error) {
 	defer hsm.Wipe(o.NewPIN)
 	defer hsm.Wipe(o.NewPUK)
+	name := b.dev.name()
+	if !rawPCSC {
+		return nil, fmt.Errorf("%s: this build of keyrite cannot write the objects ykman reads (its own PC/SC connection is built only for Linux); nothing was changed", name)
+	}
 	if o.Repair {
 		return b.repair(ctx)
 	}
-	name := b.dev.name()
 	if err := checkNewSecret("PIN", o.NewPIN, []byte(piv.DefaultPIN)); err != nil {
 		return nil, err
 	}
