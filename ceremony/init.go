@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
-	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
@@ -71,7 +70,7 @@ type InitResult struct {
 // created.
 type initKeys struct {
 	root         []crypto.Signer
-	attestations []*verify.AttestationRecord
+	attestations []*rootAttestation
 	attFiles     bundle.Files
 	shared       hsm.Key     // the one targets key of every GUN, or nil
 	device       hsm.Backend // where per-GUN targets keys are made

@@ -70,6 +70,10 @@ type KeyInfo struct {
 	Public    crypto.PublicKey
 	Origin    string
 	Created   time.Time // zero when unknown
+	// Free marks a YubiKey slot keyrite freed on firmware that cannot
+	// delete keys: it holds a throwaway key (other tools see it) and
+	// counts as free. Its Label is "keyrite: free slot".
+	Free bool
 }
 
 // DeviceInfo describes a device a backend can see.

@@ -71,7 +71,7 @@ func CADir(dir string, now time.Time, o Options) (*CAReport, error) {
 	if err != nil || keyID != rec.CA.KeyID {
 		return rep, fail("altered: ca.json names CA key %s, but the CA certificate's key is %s", trust.ShortID(rec.CA.KeyID), trust.ShortID(keyID))
 	}
-	if rep.Attestation, _, err = oneKeyAttestation(files, entries, o, keyID, "a CA bundle", fail); err != nil {
+	if rep.Attestation, _, err = oneKeyAttestation(files, entries, o, keyID, rec.Rehearsal, "a CA bundle", fail); err != nil {
 		return rep, err
 	}
 	if err := checkRehearsal(dir, bundle.CAInfoName, rec.Rehearsal, entries); err != nil {

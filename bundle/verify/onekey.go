@@ -28,7 +28,7 @@ func oneKeyTranscript(files bundle.Files, fail func(string, ...any) error) ([]bu
 // oneKeyAttestation verifies the attestation of the record's key, the
 // only one it may hold; path is "" when it holds none (and the transcript
 // must then record none).
-func oneKeyAttestation(files bundle.Files, entries []bundle.TranscriptEntry, o Options, keyID, what string,
+func oneKeyAttestation(files bundle.Files, entries []bundle.TranscriptEntry, o Options, keyID string, rehearsal bool, what string,
 	fail func(string, ...any) error) (ar *AttestationReport, path string, err error) {
 	var attested []string
 	for p := range files {
@@ -40,7 +40,7 @@ func oneKeyAttestation(files bundle.Files, entries []bundle.TranscriptEntry, o O
 	case len(attested) > 1 || len(attested) == 1 && attested[0] != AttestationDir+keyID+".json":
 		return nil, "", fail("altered: %s holds the attestation of its own key only, not %v", what, attested)
 	case len(attested) == 1:
-		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{keyID: true}, recordedAttestations(entries))
+		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{keyID: true}, recordedAttestations(entries), rehearsal)
 		if err != nil {
 			return nil, "", fail("%v", err)
 		}

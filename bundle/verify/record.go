@@ -59,7 +59,7 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 	if err := checkGenerated(rec, entries, fail); err != nil {
 		return rep, err
 	}
-	ar, att, err := oneKeyAttestation(files, entries, o, rec.KeyID, "a key record", fail)
+	ar, att, err := oneKeyAttestation(files, entries, o, rec.KeyID, rec.Rehearsal, "a key record", fail)
 	switch {
 	case err != nil:
 		return rep, err

@@ -64,6 +64,10 @@ type App struct {
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
 	attestRoots *x509.CertPool
+	// rehearsal is the declared rehearsal attestation root
+	// (--rehearsal-attestation-root, rehearsalroot.go): nil in a real run.
+	rehearsalRootFile string
+	rehearsal         *rehearsalRoot
 }
 
 // Main runs keyrite with os.Args and returns the exit code.
@@ -139,10 +143,12 @@ func (a *App) env() session.Env {
 		a.pins.onRead = a.logPINEntry
 	}
 	trustStore := a.trustStore()
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,
+	env := session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,
 		HSM:     hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
 		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore),
 		Start: a.airgapStart()}
+	a.markRehearsal(&env)
+	return env
 }
 
 // batchEnv is env with a progress line per item, unless the output is

@@ -142,7 +142,7 @@ whether to destroy them (remove) or reuse them (resume); --clean-leftovers or
 	c.Flags().StringVar(&o.TargetsTouchPolicy, "targets-touch-policy", ceremony.DefaultTargetsTouchPolicy, "YubiKey: touch policy of new targets keys (always, cached or never)")
 	c.Flags().StringVar(&rootExpiry, "root-expiry", "10y", "root validity (at least 183d)")
 	c.Flags().StringVar(&targetsExpiry, "targets-expiry", "3y", "targets validity")
-	c.Flags().BoolVar(&o.RequireAttestation, "require-attestation", false, "refuse root keys without a verified device attestation (YubiKey attested mode)")
+	c.Flags().BoolVar(&o.RequireAttestation, "require-attestation", false, "refuse root keys without a verified device attestation (YubiKey attested mode); without it, a key whose attestation does not verify is used, with a warning, and recorded as not attested")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	a.addLeftoverFlags(c)
 	return c

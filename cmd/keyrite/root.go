@@ -43,8 +43,12 @@ never from flags, URIs or the environment.`,
 		if err := a.checkPINFlags(c); err != nil {
 			return err
 		}
+		if err := a.loadRehearsalRoot(c); err != nil {
+			return err
+		}
 		return a.beforeCommand(c)
 	}
+	addRehearsalRootFlag(a, root)
 	root.PersistentFlags().Var(&witnessesFlag{text: &a.signers}, "witnesses", "the ceremony's witnesses, as an allowed signers file (ssh-keygen): recorded in the transcript; each witness's signature must be by a key it allows for the witness's name")
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
