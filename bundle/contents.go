@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/theupdateframework/notary/tuf/data"
 )
 
 // A bundle holds what its description (request.json, bundle.json) says
@@ -13,9 +15,14 @@ import (
 // online machine can rebuild any manifest, so only the description, whose
 // every entry is checked, decides what a bundle may hold.
 
-// metadataRoles are the roles whose current metadata a request bundle may
-// carry (fetch takes these four).
+// metadataRoles are the base roles whose current metadata a request
+// bundle may carry (fetch takes these four, and every delegation role the
+// snapshot lists: isMetadataRole).
 var metadataRoles = map[string]bool{"root": true, "targets": true, "snapshot": true, "timestamp": true}
+
+func isMetadataRole(role string) bool {
+	return metadataRoles[role] || data.IsDelegation(data.RoleName(role))
+}
 
 // checkRequestFiles refuses files request.json does not account for: per
 // GUN, its two server keys and the metadata of the roles it lists (root
@@ -35,7 +42,7 @@ func checkRequestFiles(name string, r *Request) error {
 		for _, role := range repo.Metadata {
 			p := RepoFile(repo.GUN, role+".json")
 			switch {
-			case !metadataRoles[role]:
+			case !isMetadataRole(role):
 				return bad("%s: %s lists metadata of role %q, which a request bundle does not carry", repo.GUN, RequestInfoName, role)
 			case want[p]:
 				return bad("%s: %s lists %s metadata twice", repo.GUN, RequestInfoName, role)
@@ -124,7 +131,11 @@ func checkMetadataShape(role string, b []byte) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("is not valid: %v", err)
 	}
-	if want := strings.ToUpper(role[:1]) + role[1:]; m.Signed.Type != want {
+	want := strings.ToUpper(role[:1]) + role[1:]
+	if data.IsDelegation(data.RoleName(role)) {
+		want = "Targets" // a delegation role is targets metadata
+	}
+	if m.Signed.Type != want {
 		return fmt.Errorf("is %q metadata, not %s", m.Signed.Type, want)
 	}
 	if m.Signed.Version < 1 || len(m.Signatures) == 0 {

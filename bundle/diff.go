@@ -70,7 +70,11 @@ func diff(ctx context.Context, c *client, s *Signed) ([]RepoDiff, error) {
 	for _, r := range s.Info.Repos {
 		d := RepoDiff{GUN: r.GUN, Changes: []Change{}}
 		server := map[string][]byte{}
-		for _, role := range []string{"root", "targets", "snapshot"} {
+		var delegations []string
+		for _, role := range r.Delegations() {
+			delegations = append(delegations, role.String())
+		}
+		for _, role := range append([]string{"root", "targets", "snapshot"}, delegations...) {
 			b, err := c.get(ctx, tufPath(r.GUN, role+".json"))
 			switch {
 			case errors.Is(err, errNotFound):
@@ -100,6 +104,12 @@ func diff(ctx context.Context, c *client, s *Signed) ([]RepoDiff, error) {
 			return nil, fmt.Errorf("%s: %w", r.GUN, err)
 		}
 		d.Changes = append(d.Changes, ch...)
+		for _, role := range delegations {
+			if ch, err = diffDelegation(role, server[role], after(role)); err != nil {
+				return nil, fmt.Errorf("%s: %w", r.GUN, err)
+			}
+			d.Changes = append(d.Changes, ch...)
+		}
 		if slices.Contains(r.Upload, "snapshot") {
 			if ch, err = diffCommon("snapshot", server["snapshot"], after("snapshot")); err != nil {
 				return nil, fmt.Errorf("%s: %w", r.GUN, err)

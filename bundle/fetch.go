@@ -24,7 +24,7 @@ type FetchOptions struct {
 // and writes a request bundle: the server's timestamp and snapshot keys
 // (each fetched exactly once: while a GUN has no root, every request makes
 // the server generate a new key) and the current metadata of existing
-// repositories.
+// repositories, with every delegation role the snapshot lists.
 func Fetch(ctx context.Context, o FetchOptions) (*RequestInfo, error) {
 	c, err := o.Server.client(AccessPushPull)
 	if err != nil {
@@ -118,6 +118,11 @@ func fetchRepo(ctx context.Context, c *client, gun string, keyMu *sync.Mutex) (R
 			files[RepoFile(gun, role+".json")] = b
 			repo.Metadata = append(repo.Metadata, role)
 		}
+		roles, err := fetchDelegations(ctx, c, gun, files.Repo(gun, "snapshot.json"), files)
+		if err != nil {
+			return repo, nil, fmt.Errorf("%s: %w", gun, err)
+		}
+		repo.Metadata = append(repo.Metadata, roles...)
 	}
 	keyMu.Lock()
 	defer keyMu.Unlock()

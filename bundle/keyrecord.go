@@ -40,11 +40,17 @@ type KeyRecord struct {
 // KeyRecordFiles are a key record's files but its manifest and seal.
 func KeyRecordFiles(rec KeyRecord, transcript []byte, extra Files) (Files, error) {
 	rec.Format = keyRecordFormat
-	b, err := json.MarshalIndent(rec, "", "  ")
+	return recordFiles(KeyRecordName, rec, transcript, extra)
+}
+
+// recordFiles are the files of a record (a key record, a CA bundle): its
+// description as indented JSON, its transcript and the other files.
+func recordFiles(name string, desc any, transcript []byte, extra Files) (Files, error) {
+	b, err := json.MarshalIndent(desc, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	files := Files{KeyRecordName: append(b, '\n'), TranscriptName: transcript}
+	files := Files{name: append(b, '\n'), TranscriptName: transcript}
 	for p, b := range extra {
 		files[p] = b
 	}

@@ -3,7 +3,11 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
+
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
 )
 
 // Names of the signed bundle's own files.
@@ -36,6 +40,23 @@ type SignedRepo struct {
 	RootKeyIDs       []string  `json:"root_key_ids"`       // as in root.json and docker's "Root Key"
 	RootCanonicalIDs []string  `json:"root_canonical_ids"` // as notary key list shows them
 	TargetsKeyID     string    `json:"targets_key_id"`
+}
+
+// Delegations are the delegation roles a repository uploads (incident
+// paths and revoke re-sign them), parents first.
+func (r SignedRepo) Delegations() []data.RoleName {
+	var list utils.RoleList
+	for _, role := range r.Upload {
+		if data.IsDelegation(data.RoleName(role)) {
+			list = append(list, role)
+		}
+	}
+	sort.Sort(list)
+	out := make([]data.RoleName, len(list))
+	for i, role := range list {
+		out[i] = data.RoleName(role)
+	}
+	return out
 }
 
 // Signed is a verified signed bundle.

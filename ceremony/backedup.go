@@ -154,6 +154,11 @@ func openForImport(ctx context.Context, s *session.Session, o BackedUpOptions) (
 	if _, err := s.Leftovers(ctx, backends, nil); err != nil {
 		return nil, err
 	}
+	// Before the key and its backup exist: a device that cannot hold it
+	// stops the run with nothing made.
+	if err := s.CheckCapacity(ctx, session.OneKeyEach(session.NeedImport, "the backed-up key "+o.Label, backends, o.Devices)...); err != nil {
+		return nil, err
+	}
 	for _, b := range backends {
 		if err := session.LabelFree(ctx, b, o.Label); err != nil {
 			return nil, err

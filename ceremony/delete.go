@@ -2,6 +2,8 @@ package ceremony
 
 import (
 	"context"
+	"crypto"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -23,6 +25,10 @@ type DeleteResult struct {
 	// PinnedIn is where a pinned root names the key, when Force deleted it
 	// anyway.
 	PinnedIn string `json:"pinned_in,omitempty"`
+	// Overwritten: the device cannot delete keys (a YubiKey before
+	// firmware 5.7), so the key was overwritten with a throwaway key that
+	// still occupies the slot (key list shows it as free).
+	Overwritten bool `json:"overwritten,omitempty"`
 }
 
 // KeyIDPrefix is how much of a key's canonical ID the operator types to
@@ -50,20 +56,13 @@ func DeleteKey(ctx context.Context, env session.Env, o DeleteOptions) (*DeleteRe
 	if err != nil {
 		return nil, session.WrapDevice(o.URI, err)
 	}
-	k, err := b.Open(ctx, o.URI)
+	info := b.Info()
+	keys, _ := b.List(ctx) // labels only: a key the device opens is deleted without one
+	uri, pub, label, origin, err := keyToDelete(ctx, b, o.URI, keys)
 	if err != nil {
 		return nil, session.WrapDevice(o.URI, err)
 	}
-	info := b.Info()
-	label, origin := "", ""
-	if keys, err := b.List(ctx); err == nil {
-		for _, ki := range keys {
-			if ki.URI == k.URI() {
-				label, origin = ki.Label, ki.Origin
-			}
-		}
-	}
-	desc, err := session.DescribeKey(k.URI(), k.Public(), label, origin, info.Software)
+	desc, err := session.DescribeKey(uri, pub, label, origin, info.Software)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +94,49 @@ func DeleteKey(ctx context.Context, env session.Env, o DeleteOptions) (*DeleteRe
 	if err := ask.ConfirmTyped(c); err != nil {
 		return nil, err
 	}
-	if err := b.Delete(ctx, k.URI()); err != nil {
-		return nil, session.WrapDevice(k.URI(), err)
+	if err := b.Delete(ctx, uri); err != nil {
+		return nil, session.WrapDevice(uri, err)
+	}
+	// A device that cannot delete keys overwrote it: the slot still
+	// shows a (throwaway) key.
+	if after, err := b.List(ctx); err == nil {
+		for _, ki := range after {
+			if ki.URI == uri && ki.Free {
+				res.Overwritten = true
+			}
+		}
 	}
 	return res, nil
+}
+
+// keyToDelete finds the key a URI names: a key the device opens, or a
+// YubiKey slot keyrite freed earlier by overwriting its key (which Open
+// does not return, but which can now be deleted for real).
+func keyToDelete(ctx context.Context, b hsm.Backend, uri string, keys []hsm.KeyInfo) (string, crypto.PublicKey, string, string, error) {
+	k, err := b.Open(ctx, uri)
+	if errors.Is(err, hsm.ErrNotFound) {
+		for _, ki := range keys {
+			if ki.Free && sameURI(ki.URI, uri) {
+				return ki.URI, ki.Public, ki.Label, ki.Origin, nil
+			}
+		}
+	}
+	if err != nil {
+		return "", nil, "", "", err
+	}
+	label, origin := "", ""
+	for _, ki := range keys {
+		if ki.URI == k.URI() {
+			label, origin = ki.Label, ki.Origin
+		}
+	}
+	return k.URI(), k.Public(), label, origin, nil
+}
+
+func sameURI(a, b string) bool {
+	ua, err1 := hsm.ParseURI(a)
+	ub, err2 := hsm.ParseURI(b)
+	return err1 == nil && err2 == nil && ua.String() == ub.String()
 }
 
 func deviceName(info hsm.DeviceInfo) string {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
-	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/trust"
@@ -31,9 +30,15 @@ type InitOptions struct {
 	RootThreshold int
 	TargetsKey    string // existing key for every GUN; empty: one new key per GUN
 	TargetsDevice string // where new targets keys go; empty: the first root key's device
-	GUNs          []string
-	RootExpiry    time.Duration
-	TargetsExpiry time.Duration
+	// TargetsPlacement is PlacementAuto, PlacementPerGUN or PlacementBatch
+	// (see targets.go).
+	TargetsPlacement string
+	// TargetsTouchPolicy is the YubiKey touch policy of new targets keys
+	// (empty: DefaultTargetsTouchPolicy).
+	TargetsTouchPolicy string
+	GUNs               []string
+	RootExpiry         time.Duration
+	TargetsExpiry      time.Duration
 
 	// RequireAttestation refuses root keys without a verified device
 	// attestation (an imported key never has one).
@@ -67,7 +72,7 @@ type InitResult struct {
 // created.
 type initKeys struct {
 	root         []crypto.Signer
-	attestations []*verify.AttestationRecord
+	attestations []*rootAttestation
 	attFiles     bundle.Files
 	shared       hsm.Key     // the one targets key of every GUN, or nil
 	device       hsm.Backend // where per-GUN targets keys are made
@@ -75,6 +80,11 @@ type initKeys struct {
 	// reuse are targets keys an interrupted init left, by label, that
 	// this run resumes with.
 	reuse map[string]session.Leftover
+	// want are the labels of the targets keys this run creates, each with
+	// the GUN (or batch) it is for; placement is where (targets.go).
+	want       map[string]string
+	placement  string
+	batchLabel string // the batch's one targets key, when placement is batch
 	// unmade are the labels announced in the journal (all at once, before
 	// the first key) whose key this run has not asked the device for yet.
 	unmade    map[string]bool
@@ -104,6 +114,9 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if err != nil {
 		return nil, err
 	}
+	if err := planTargets(ctx, s, keys, o); err != nil {
+		return nil, err
+	}
 	if err := previewInit(s, o, keys, s.Now()); err != nil {
 		return nil, err
 	}
@@ -119,8 +132,13 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 		return nil, err
 	}
 	if err := s.Begin(nil, map[string]any{"request_manifest_sha256": bundle.SHA256Hex(req.Manifest), "server": req.Info.Server,
-		"root_keys": o.RootKeys, "guns": o.GUNs}); err != nil {
+		"root_keys": o.RootKeys, "guns": o.GUNs, "targets_placement": keys.placement}); err != nil {
 		return nil, err
+	}
+	if keys.batchLabel != "" {
+		if keys.shared, err = newTargetsKey(ctx, s, keys, o, keys.batchLabel); err != nil {
+			return nil, err
+		}
 	}
 	files := bundle.Files{}
 	if err := recordAttestations(s, files, keys.attFiles, keys.attestations); err != nil {
@@ -235,7 +253,7 @@ func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req
 	ss, _ := req.ServerKey(gun, data.CanonicalSnapshotRole)
 	targetsKey := keys.shared
 	if targetsKey == nil {
-		k, err := newTargetsKey(ctx, s, keys, gun)
+		k, err := newTargetsKey(ctx, s, keys, o, TargetsLabel(gun))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -273,10 +291,7 @@ func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o I
 	if keys.device == nil {
 		return nil // one existing targets key: nothing is created
 	}
-	want := map[string]string{}
-	for _, gun := range o.GUNs {
-		want[TargetsLabel(gun)] = gun
-	}
+	want := keys.want
 	s.JournalFor(o.Out, "")
 	reuse, err := s.Leftovers(ctx, []hsm.Backend{keys.device}, func(l session.Leftover) bool {
 		_, ok := want[l.Label]
@@ -300,20 +315,20 @@ func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o I
 	// Every new key announced at once (one fsync), before the first.
 	var labels, purposes []string
 	keys.unmade = map[string]bool{}
-	for _, gun := range o.GUNs {
-		if _, ok := reuse[TargetsLabel(gun)]; !ok {
-			labels, purposes = append(labels, TargetsLabel(gun)), append(purposes, "targets key of "+gun)
-			keys.unmade[TargetsLabel(gun)] = true
+	for _, label := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := reuse[label]; !ok {
+			labels, purposes = append(labels, label), append(purposes, "targets key of "+want[label])
+			keys.unmade[label] = true
 		}
 	}
 	return s.CreatingAll(keys.device, labels, purposes)
 }
 
-// newTargetsKey makes the targets key of one GUN (prepareTargets announced
-// it in the journal), or opens the one an interrupted init left when
-// resuming.
-func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun string) (hsm.Key, error) {
-	label := TargetsLabel(gun)
+// newTargetsKey makes the targets key of one GUN (or of the batch;
+// prepareTargets announced it in the journal), or opens the one an
+// interrupted init left when resuming.
+func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, o InitOptions, label string) (hsm.Key, error) {
+	gun := keys.want[label]
 	if l, ok := keys.reuse[label]; ok {
 		k, err := keys.device.Open(ctx, l.URI)
 		if err != nil {
@@ -323,7 +338,7 @@ func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, gun 
 		return k, nil
 	}
 	delete(keys.unmade, label) // announced by prepareTargets
-	k, err := keys.device.Generate(ctx, hsm.KeySpec{Label: label})
+	k, err := keys.device.Generate(ctx, targetsSpec(label, o))
 	if err != nil {
 		s.NotCreated(ctx, keys.device, label)
 		if errors.Is(err, hsm.ErrExists) {
@@ -421,6 +436,14 @@ func checkInit(o InitOptions) error {
 	}
 	if o.TargetsExpiry <= 0 {
 		return errors.New("targets expiry must be positive")
+	}
+	switch o.TargetsPlacement {
+	case PlacementAuto, PlacementPerGUN, PlacementBatch:
+	default:
+		return fmt.Errorf("targets placement %q: use %s or %s", o.TargetsPlacement, PlacementPerGUN, PlacementBatch)
+	}
+	if o.TargetsKey != "" && o.TargetsPlacement != PlacementAuto {
+		return errors.New("an existing targets key is shared by every GUN: it takes no placement")
 	}
 	return session.CheckNewOutput(o.Out)
 }

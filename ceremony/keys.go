@@ -67,7 +67,7 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 	}
 	var attRec *verify.AttestationRecord
 	if o.Mode == ModeAttested {
-		rec, err := attestKey(k, b.Info(), env.Registry)
+		rec, err := attestKey(k, b.Info(), env.Registry, s.Software())
 		if err == nil && rec == nil {
 			err = errors.New("the device gave no attestation")
 		}
@@ -77,16 +77,16 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 			defer cancel()
 			if derr := b.Delete(dctx, k.URI()); derr != nil {
-				return nil, fmt.Errorf("the key %s was generated but its attestation is refused: %w (and it could not be destroyed: %v)", k.URI(), err, derr)
+				return nil, &AttestationRefusedError{URI: k.URI(), Err: err, DestroyErr: derr}
 			}
 			s.Destroyed(b, o.Label)
-			return nil, fmt.Errorf("the key %s was generated but its attestation is refused, so it was destroyed: %w", k.URI(), err)
+			return nil, &AttestationRefusedError{URI: k.URI(), Err: err}
 		}
 		a := rec.Attested
 		attRec = rec
 		desc.Mode = ModeAttested
 		desc.Attestation = &verify.AttestationReport{KeyID: rec.KeyID, Serial: a.Serial, Firmware: a.Firmware, Slot: a.Slot,
-			PINPolicy: a.PINPolicy, TouchPolicy: a.TouchPolicy, Root: a.Root}
+			PINPolicy: a.PINPolicy, TouchPolicy: a.TouchPolicy, Root: a.Root, Rehearsal: a.Rehearsal}
 	}
 	if o.Record != "" {
 		if err := writeKeyRecord(ctx, s, b, k, desc, attRec, o); err != nil {
@@ -97,6 +97,23 @@ func GenerateKey(ctx context.Context, env session.Env, o GenerateOptions) (*sess
 	s.Keep() // the key is the operator's now
 	return desc, nil
 }
+
+// AttestationRefusedError is a key generated in attested mode whose
+// attestation was refused: the key was destroyed (unless DestroyErr).
+type AttestationRefusedError struct {
+	URI        string
+	Err        error
+	DestroyErr error
+}
+
+func (e *AttestationRefusedError) Error() string {
+	if e.DestroyErr != nil {
+		return fmt.Sprintf("the key %s was generated but its attestation is refused: %v (and it could not be destroyed: %v)", e.URI, e.Err, e.DestroyErr)
+	}
+	return fmt.Sprintf("the key %s was generated but its attestation is refused, so it was destroyed: %v", e.URI, e.Err)
+}
+
+func (e *AttestationRefusedError) Unwrap() error { return e.Err }
 
 // generateJournalled makes the key, announced in the journal first, or
 // reopens the one an interrupted key generate left under the same label
@@ -110,6 +127,9 @@ func generateJournalled(ctx context.Context, s *session.Session, b hsm.Backend, 
 	}
 	if l, ok := reuse[o.Label]; ok {
 		return b.Open(ctx, l.URI)
+	}
+	if err := s.CheckCapacity(ctx, session.OneKeyEach(session.NeedKey, "the key "+o.Label, []hsm.Backend{b}, []string{o.Device})...); err != nil {
+		return nil, err
 	}
 	// A label the device holds is refused by the device itself, with its
 	// own words; it is never announced, so no later run takes that key for
@@ -150,6 +170,7 @@ func ListKeys(ctx context.Context, env session.Env, device string) ([]session.Ke
 		if err != nil {
 			return nil, nil, err
 		}
+		desc.Free = ki.Free
 		out = append(out, *desc)
 	}
 	return out, &dev, nil

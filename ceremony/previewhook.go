@@ -53,7 +53,14 @@ func previewInit(s *session.Session, o InitOptions, keys *initKeys, now time.Tim
 			}
 			r.TargetsKeysAdded = []string{id}
 		} else {
-			r.NewTargetsKey = fmt.Sprintf("a new key %q on %s", TargetsLabel(gun), hsm.Redact(keys.device.Info().URI))
+			label := TargetsLabel(gun)
+			if keys.batchLabel != "" {
+				label = keys.batchLabel
+			}
+			r.NewTargetsKey = fmt.Sprintf("a new key %q on %s", label, hsm.Redact(keys.device.Info().URI))
+			if keys.batchLabel != "" {
+				r.NewTargetsKey += fmt.Sprintf(" (one key for the %d GUNs of this batch)", len(o.GUNs))
+			}
 		}
 		p.Repos = append(p.Repos, r)
 	}

@@ -17,6 +17,10 @@ type ProvisionOptions struct {
 	// Reset erases the device first, once the operator has typed its
 	// serial back (Env.Confirm); a mismatch stops everything.
 	Reset bool
+	// Repair writes what other tools read onto a device keyrite
+	// provisioned before (hsm.ProvisionOptions.Repair); no new secrets
+	// are asked, the device's PIN comes from Env.HSM.PIN.
+	Repair bool
 }
 
 // Provision takes a YubiKey out of its factory state (see
@@ -31,6 +35,9 @@ func Provision(ctx context.Context, env session.Env, o ProvisionOptions) (*hsm.P
 	p, ok := b.(hsm.Provisioner)
 	if !ok {
 		return nil, fmt.Errorf("%s is not a YubiKey: only YubiKeys are provisioned by keyrite (initialise PKCS#11 tokens with their own tools)", hsm.Redact(o.Device))
+	}
+	if o.Repair {
+		return p.Provision(ctx, hsm.ProvisionOptions{Repair: true})
 	}
 	po := hsm.ProvisionOptions{Reset: o.Reset}
 	info := b.Info()

@@ -134,6 +134,19 @@ func signRepo(s *session.Session, ks *trust.KeyService, in *bundle.Signed, r bun
 		files[bundle.RepoFile(r.GUN, "targets.json")] = targets
 		ev["targets_sha256"] = bundle.SHA256Hex(targets)
 	}
+	// Delegation roles (incident paths, revoke) are carried as signed: a
+	// holder of root keys adds nothing to them.
+	delegations := map[string]string{}
+	for _, role := range r.Upload {
+		if data.IsDelegation(data.RoleName(role)) {
+			b := in.RepoMetadata(r.GUN, role)
+			files[bundle.RepoFile(r.GUN, role+".json")] = b
+			delegations[role] = bundle.SHA256Hex(b)
+		}
+	}
+	if len(delegations) > 0 {
+		ev["delegations_sha256"] = delegations
+	}
 	if old := in.RepoMetadata(r.GUN, "snapshot"); old != nil {
 		b, err := resignSnapshot(ks, in, r, files, old, rootForTargets)
 		if err != nil {

@@ -20,14 +20,18 @@ const SoftwareLabel = "software — rehearsal only"
 // stored, as JSON, in signed bundles: the field names and tags are part of
 // the bundle format and must not change.
 type AttestedKey struct {
-	Serial      uint32           `json:"serial"`
-	Firmware    string           `json:"firmware"`
-	FormFactor  string           `json:"form_factor,omitempty"`
-	Slot        string           `json:"slot"`
-	PINPolicy   string           `json:"pin_policy"`
-	TouchPolicy string           `json:"touch_policy"`
-	Root        string           `json:"root"` // subject of the root the chain ends in
-	Public      crypto.PublicKey `json:"-"`
+	Serial      uint32 `json:"serial"`
+	Firmware    string `json:"firmware"`
+	FormFactor  string `json:"form_factor,omitempty"`
+	Slot        string `json:"slot"`
+	PINPolicy   string `json:"pin_policy"`
+	TouchPolicy string `json:"touch_policy"`
+	Root        string `json:"root"` // subject of the root the chain ends in
+	// Rehearsal: the chain ends in a root the operator declared for a
+	// rehearsal (a virtual YubiKey's), not in the vendor's. It proves
+	// nothing about real hardware; only a rehearsal accepts it.
+	Rehearsal bool             `json:"rehearsal,omitempty"`
+	Public    crypto.PublicKey `json:"-"`
 	// Warnings are the verifier's advisories about the attested device
 	// (e.g. a firmware with a known weakness). They are recomputed at
 	// every verification, never stored: advisories are published after a
@@ -84,6 +88,11 @@ type ProvisionOptions struct {
 	// ConfirmedSerial is the serial the operator typed to allow Reset. It
 	// must equal the device's DeviceInfo.Serial.
 	ConfirmedSerial string
+	// Repair leaves PIN, PUK and management key alone on a device keyrite
+	// provisioned before, and writes what other tools read (ykman's admin
+	// data, a CHUID and a CCC) where missing; the device's PIN unlocks
+	// its stored management key. NewPIN, NewPUK and Reset are unused.
+	Repair bool
 }
 
 // ProvisionReport says what Provision changed.
@@ -93,5 +102,8 @@ type ProvisionReport struct {
 	Reset         bool     `json:"reset"`
 	Replaced      []string `json:"replaced"`
 	ManagementKey string   `json:"management_key"`
-	Warnings      []string `json:"warnings,omitempty"`
+	// Written are the data objects written for other tools (ykman's admin
+	// data, a CHUID and a CCC where the device had none).
+	Written  []string `json:"written,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }

@@ -70,6 +70,10 @@ type KeyInfo struct {
 	Public    crypto.PublicKey
 	Origin    string
 	Created   time.Time // zero when unknown
+	// Free marks a YubiKey slot keyrite freed on firmware that cannot
+	// delete keys: it holds a throwaway key (other tools see it) and
+	// counts as free. Its Label is "keyrite: free slot".
+	Free bool
 }
 
 // DeviceInfo describes a device a backend can see.
@@ -116,6 +120,10 @@ type PINRequest struct {
 	Device  string // human description of the device, e.g. `token "ceremony" (serial 1a2b)`
 	Kind    string // "PIN", "passphrase", "PUK", "new PIN" or "new PUK"
 	Confirm bool   // a new secret: ask twice
+	// DeviceURI selects the device asking (its DeviceInfo.URI), so that a
+	// PIN source can keep one device's PIN from another. The Registry fills
+	// it in for every device it opens; backends need not.
+	DeviceURI string
 }
 
 // PINSource supplies PINs and passphrases. Implementations prompt on the

@@ -57,10 +57,15 @@ func (r *Registry) OpenDevice(ctx context.Context, uri string, opts Options) (Ba
 	if !ok {
 		return nil, nil, fmt.Errorf("unsupported key URI scheme %q (supported: %s)", u.Scheme, strings.Join(r.Schemes(), ", "))
 	}
+	pins := &devicePINs{src: opts.PIN, uri: u.Without("object", "id", "slot").String()}
+	if opts.PIN != nil {
+		opts.PIN = pins
+	}
 	b, err := d.Open(ctx, u, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	pins.opened(b)
 	return b, u, nil
 }
 

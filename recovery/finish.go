@@ -200,6 +200,9 @@ func FinishGeneration(ctx context.Context, env session.Env, o FinishOptions) (*F
 		}
 		return nil, ie
 	}
+	if err := s.CheckCapacity(ctx, session.OneKeyEach(session.NeedImport, "the backed-up key "+g.Label, missing, missingURIs)...); err != nil {
+		return nil, err
+	}
 	if err := s.Begin(g.transcript, map[string]any{"finishing": o.Backup, "key_id": g.KeyID}); err != nil {
 		return nil, err
 	}

@@ -181,6 +181,9 @@ func Restore(ctx context.Context, env session.Env, o RestoreOptions) (*RestoreRe
 		return nil, err
 	}
 	if _, ok := reuse[label]; !ok {
+		if err := s.CheckCapacity(ctx, session.OneKeyEach(session.NeedImport, "the restored key "+label, []hsm.Backend{b}, []string{o.To})...); err != nil {
+			return nil, err
+		}
 		if err := session.LabelFree(ctx, b, label); err != nil {
 			return nil, err
 		}

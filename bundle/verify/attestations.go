@@ -38,6 +38,7 @@ type AttestationReport struct {
 	PINPolicy   string   `json:"pin_policy"`
 	TouchPolicy string   `json:"touch_policy"`
 	Root        string   `json:"root"`
+	Rehearsal   bool     `json:"rehearsal,omitempty"` // chains to a rehearsal root
 	Warnings    []string `json:"warnings,omitempty"`
 }
 
@@ -94,7 +95,7 @@ func checkAttestations(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *
 	}
 	sort.Strings(names)
 	for _, p := range names {
-		ar, err := checkAttestation(p, s.Files[p], reg, rootIDs, recorded)
+		ar, err := checkAttestation(p, s.Files[p], reg, rootIDs, recorded, s.Info.Rehearsal)
 		if err != nil {
 			return &bundle.Error{Bundle: s.Dir, Reason: err.Error()}
 		}
@@ -130,8 +131,10 @@ func recordedAttestations(entries []bundle.TranscriptEntry) map[string]string {
 // checkAttestation verifies one attestation file p: its chain through the
 // registry's verifier for its format, that it attests a root key of the
 // bundle generated on the device, that the record claims exactly what the
-// certificates prove, and that the transcript recorded this very file.
-func checkAttestation(p string, file []byte, reg *hsm.Registry, rootIDs map[string]bool, recorded map[string]string) (*AttestationReport, error) {
+// certificates prove, and that the transcript recorded this very file. An
+// attestation that chains to a rehearsal root is accepted only in a
+// rehearsal.
+func checkAttestation(p string, file []byte, reg *hsm.Registry, rootIDs map[string]bool, recorded map[string]string, rehearsal bool) (*AttestationReport, error) {
 	var rec AttestationRecord
 	if err := json.Unmarshal(file, &rec); err != nil {
 		return nil, fmt.Errorf("%s: unreadable attestation: %v", p, err)
@@ -147,6 +150,9 @@ func checkAttestation(p string, file []byte, reg *hsm.Registry, rootIDs map[stri
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", p, err)
 	}
+	if facts.Rehearsal && !rehearsal {
+		return nil, fmt.Errorf("%s: the attestation chains to a rehearsal root (%s), and this is not a rehearsal", p, facts.Root)
+	}
 	id, err := KeyID(facts.Public)
 	if err != nil {
 		return nil, fmt.Errorf("%s: attested key: %v", p, err)
@@ -160,7 +166,7 @@ func checkAttestation(p string, file []byte, reg *hsm.Registry, rootIDs map[stri
 	// What the record says it proves must be what the certificates
 	// prove: device serial, firmware, slot and policies.
 	if c := rec.Attested; c == nil || c.Serial != facts.Serial || c.Firmware != facts.Firmware || c.Slot != facts.Slot ||
-		c.PINPolicy != facts.PINPolicy || c.TouchPolicy != facts.TouchPolicy {
+		c.PINPolicy != facts.PINPolicy || c.TouchPolicy != facts.TouchPolicy || c.Rehearsal != facts.Rehearsal {
 		return nil, fmt.Errorf("%s: the recorded device, slot or policies differ from what the attestation certificates prove (serial %d, firmware %s, slot %s, PIN %s, touch %s)",
 			p, facts.Serial, facts.Firmware, facts.Slot, facts.PINPolicy, facts.TouchPolicy)
 	}
@@ -172,7 +178,7 @@ func checkAttestation(p string, file []byte, reg *hsm.Registry, rootIDs map[stri
 		return nil, fmt.Errorf("%s is not the attestation the transcript records", p)
 	}
 	ar := &AttestationReport{KeyID: id, Serial: facts.Serial, Firmware: facts.Firmware,
-		Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root}
+		Slot: facts.Slot, PINPolicy: facts.PINPolicy, TouchPolicy: facts.TouchPolicy, Root: facts.Root, Rehearsal: facts.Rehearsal}
 	ar.Warnings = append([]string(nil), facts.Warnings...)
 	if facts.PINPolicy == "never" || facts.TouchPolicy == "never" {
 		ar.Warnings = append(ar.Warnings, "the root key signs without a PIN or without a touch")

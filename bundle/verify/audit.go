@@ -136,6 +136,16 @@ func AuditDir(dir string, now time.Time, o AuditOptions) (*Audit, error) {
 		if rep.Attestation != nil {
 			a.Attestations = []AttestationReport{*rep.Attestation}
 		}
+	case bundle.KindCA:
+		rep, err := CADir(dir, now, o.Options)
+		if err != nil {
+			return nil, err
+		}
+		files, entries = rep.files, rep.entries
+		a.Rehearsal, a.Seal, a.Witnesses = rep.Record.Rehearsal, rep.Seal, rep.Witnesses
+		if rep.Attestation != nil {
+			a.Attestations = []AttestationReport{*rep.Attestation}
+		}
 	default:
 		return nil, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("a %s bundle has no transcript to audit (a signed bundle or a key record has)", kind)}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"strings"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/trust"
@@ -39,12 +38,9 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 	fail := func(format string, a ...any) error {
 		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
 	}
-	entries, err := bundle.VerifyTranscript(files[bundle.TranscriptName])
+	entries, err := oneKeyTranscript(files, fail)
 	if err != nil {
-		return rep, fail("%v", err)
-	}
-	if len(entries) == 0 {
-		return rep, fail("the transcript is empty")
+		return rep, err
 	}
 	rep.entries = entries
 	rep.TranscriptLines, rep.TranscriptHead = len(entries), bundle.TranscriptHead(files[bundle.TranscriptName])
@@ -63,40 +59,20 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 	if err := checkGenerated(rec, entries, fail); err != nil {
 		return rep, err
 	}
-	var attested []string
-	for p := range files {
-		if strings.HasPrefix(p, AttestationDir) {
-			attested = append(attested, p)
-		}
-	}
+	ar, att, err := oneKeyAttestation(files, entries, o, rec.KeyID, rec.Rehearsal, "a key record", fail)
 	switch {
-	case len(attested) > 1 || len(attested) == 1 && attested[0] != AttestationDir+rec.KeyID+".json":
-		return rep, fail("altered: a key record holds the attestation of its own key only, not %v", attested)
-	case len(attested) == 1:
-		ar, err := checkAttestation(attested[0], files[attested[0]], o.Registry, map[string]bool{rec.KeyID: true}, recordedAttestations(entries))
-		if err != nil {
-			return rep, fail("%v", err)
-		}
-		if rec.AttestationSHA256 != bundle.SHA256Hex(files[attested[0]]) {
-			return rep, fail("altered: record.json does not name the attestation the record holds")
-		}
-		rep.Attestation = ar
-	case rec.AttestationSHA256 != "" || len(recordedAttestations(entries)) > 0:
+	case err != nil:
+		return rep, err
+	case att != "" && rec.AttestationSHA256 != bundle.SHA256Hex(files[att]):
+		return rep, fail("altered: record.json does not name the attestation the record holds")
+	case att == "" && rec.AttestationSHA256 != "":
 		return rep, fail("altered: the record names an attestation it does not hold")
 	}
+	rep.Attestation = ar
 	if err := checkRehearsal(dir, bundle.KeyRecordName, rec.Rehearsal, entries); err != nil {
 		return rep, err
 	}
-	seal, err := CheckSeal(dir, files, entries)
-	if err != nil {
-		return rep, err
-	}
-	for _, k := range seal.Keys {
-		if k.KeyID != rec.KeyID {
-			return rep, sealFail(dir, "a key record is sealed by the key it records (%s), not by key %s", trust.ShortID(rec.KeyID), trust.ShortID(k.KeyID))
-		}
-	}
-	ws, err := checkWitnesses(dir, files, entries)
+	seal, ws, err := sealedByOneKey(dir, files, entries, rec.KeyID, "a key record")
 	if err != nil {
 		return rep, err
 	}

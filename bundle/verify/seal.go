@@ -337,7 +337,16 @@ func bundleSigners(s *bundle.Signed) (signed map[string][]string, rootSigned map
 				rootKeys[id] = true
 			}
 		}
-		for _, role := range []string{"root", "targets", "snapshot"} {
+		for id, c := range delegationKeyIDs(s, r) {
+			if _, ok := canon[id]; !ok {
+				canon[id] = c
+			}
+		}
+		roles := []string{"root", "targets", "snapshot"}
+		for role := range delegationFiles(s, r) {
+			roles = append(roles, role.String())
+		}
+		for _, role := range roles {
 			raw := s.RepoMetadata(r.GUN, role)
 			if raw == nil {
 				continue

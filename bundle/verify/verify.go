@@ -222,9 +222,15 @@ func repo(s *bundle.Signed, r bundle.SignedRepo, now time.Time) (rr *trust.RepoR
 	if err := checkForeignSignatures(s, r, in.Root, in.PrevRoot); err != nil {
 		return rr, nil, err
 	}
+	dr, err := checkDelegations(s, r, in.Targets)
+	if err != nil {
+		return rr, nil, err
+	}
+	rr.Roles = append(rr.Roles, dr...)
 	if snapshot != nil {
-		sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)),
-			map[data.RoleName][]byte{data.CanonicalRootRole: in.Root, data.CanonicalTargetsRole: in.Targets})
+		files := delegationFiles(s, r)
+		files[data.CanonicalRootRole], files[data.CanonicalTargetsRole] = in.Root, in.Targets
+		sr, err := trust.VerifySnapshot(r.GUN, snapshot, in.Root, bundle.MetaVersion(s.Request.Metadata(r.GUN, data.CanonicalSnapshotRole)), files)
 		if err != nil {
 			return rr, nil, err
 		}
@@ -280,6 +286,8 @@ type repoEvent struct {
 	RootSHA256     string   `json:"root_sha256"`
 	TargetsSHA256  string   `json:"targets_sha256"`
 	SnapshotSHA256 string   `json:"snapshot_sha256"`
+	// DelegationsSHA256 are the delegation files signed, by role.
+	DelegationsSHA256 map[string]string `json:"delegations_sha256"`
 }
 
 // checkTranscriptFiles makes the transcript a record of these very files:
@@ -306,6 +314,11 @@ func checkTranscriptFiles(s *bundle.Signed, entries []bundle.TranscriptEntry) er
 		for _, f := range []struct{ role, want string }{{"root", ev.RootSHA256}, {"targets", ev.TargetsSHA256}, {"snapshot", ev.SnapshotSHA256}} {
 			if b := s.RepoMetadata(r.GUN, f.role); b != nil && bundle.SHA256Hex(b) != f.want {
 				return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: %s.json is not the file the transcript records as signed", r.GUN, f.role)}
+			}
+		}
+		for role, b := range delegationFiles(s, r) {
+			if bundle.SHA256Hex(b) != ev.DelegationsSHA256[role.String()] {
+				return &bundle.Error{Bundle: s.Dir, Reason: fmt.Sprintf("%s: %s.json is not the file the transcript records as signed", r.GUN, role)}
 			}
 		}
 		if !slices.Equal(ev.RootKeyIDs, r.RootKeyIDs) {

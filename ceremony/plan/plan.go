@@ -82,6 +82,9 @@ type Step struct {
 	Sign           *Sign           `yaml:"sign"`
 	BackupPrint    *BackupPrint    `yaml:"backup_print"`
 	Restore        *Restore        `yaml:"restore"`
+	CAInit         *CAInit         `yaml:"ca_init"`
+	CAIssue        *CAIssue        `yaml:"ca_issue"`
+	CACRL          *CACRL          `yaml:"ca_crl"`
 }
 
 // Kind names the step's action (its YAML key), "" when none is set.

@@ -80,6 +80,8 @@ func (p *Plan) Describe(i int) string {
 			from = fmt.Sprintf("the backup of step %d", s.Restore.FromStep)
 		}
 		return fmt.Sprintf("restore a backed-up key onto %s from %s", s.Restore.To, from)
+	case isCA(s):
+		return describeCA(s)
 	}
 	return s.Kind()
 }
@@ -89,7 +91,7 @@ func (p *Plan) Describe(i int) string {
 func (p *Plan) Irreversible(i int) bool {
 	s := p.Steps[i-1]
 	return s.Provision != nil || s.Generate != nil || s.Restore != nil || s.Init != nil || s.Refresh != nil ||
-		s.RotateRoot != nil || s.RotateTargets != nil || s.RotateSnapshot != nil || s.Sign != nil
+		s.RotateRoot != nil || s.RotateTargets != nil || s.RotateSnapshot != nil || s.Sign != nil || isCA(s)
 }
 
 // Summary is the plan as it is read aloud: what, who, where, each step,

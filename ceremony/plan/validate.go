@@ -158,6 +158,8 @@ func (v *validator) step(i int) {
 		for j, f := range s.Restore.Identities {
 			v.exists(i, fmt.Sprintf("%s.identities[%d]", path, j+1), f)
 		}
+	case isCA(s):
+		v.ca(i, path, s)
 	default:
 		v.update(i, path, s)
 	}

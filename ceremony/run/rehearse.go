@@ -225,6 +225,8 @@ func keyRefs(s plan.Step) []string {
 		add(s.SignerRemove.TargetsKey, s.SignerRemove.SnapshotKey)
 	case s.Sign != nil:
 		add(s.Sign.Keys...)
+	default:
+		add(s.CAKeys()...)
 	}
 	return out
 }

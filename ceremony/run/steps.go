@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/plan"
@@ -208,6 +209,12 @@ func (r *runner) exec(ctx context.Context, env session.Env, i int, s plan.Step, 
 		if r.o.Rehearsal && o.RequireAttestation {
 			o.RequireAttestation, note = false, "attestation is not rehearsed: software tokens attest nothing"
 		}
+		// The targets keys go where they would in the room: a rehearsal
+		// replaces a YubiKey root's device by a software token, which
+		// would otherwise take per-GUN keys.
+		if root, _, _ := strings.Cut(firstOf(in.RootKeys), "/"); in.TargetsKey == "" && in.TargetsDevice == "" && r.p.IsYubiKey(root) {
+			o.TargetsPlacement = ceremony.PlacementBatch
+		}
 		res, err := ceremony.Init(ctx, env, o)
 		return res, note, err
 	case s.Refresh != nil:
@@ -289,6 +296,16 @@ func (r *runner) exec(ctx context.Context, env session.Env, i int, s plan.Step, 
 		return r.backupPrint(s.BackupPrint, dir)
 	case s.Restore != nil:
 		return r.restore(ctx, env, i, s.Restore, dir)
+	case len(s.CAKeys()) > 0:
+		return r.caStep(ctx, env, i, s, dir)
 	}
 	return nil, "", fmt.Errorf("step %d: nothing to do", i)
+}
+
+// firstOf is the first of a list, "" when it is empty.
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

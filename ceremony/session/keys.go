@@ -28,6 +28,9 @@ type KeyDescription struct {
 	// Record is the key record key generate wrote (its transcript, sealed
 	// by the key).
 	Record string `json:"record,omitempty"`
+	// Free: a YubiKey slot keyrite freed by overwriting its key with a
+	// throwaway one (hsm.KeyInfo.Free).
+	Free bool `json:"free,omitempty"`
 }
 
 // DescribeKey describes a public key as keyrite reports it.

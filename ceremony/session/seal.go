@@ -123,6 +123,9 @@ func (s *Session) Seal(ctx context.Context, files bundle.Files) error {
 // deviceOf is the device a key was opened on, as the transcript records
 // devices.
 func (s *Session) deviceOf(k hsm.Key) bundle.Device {
+	if fk, ok := k.(FileKey); ok {
+		return bundle.Device{URI: fk.URI(), Kind: "file"}
+	}
 	dk, ok := s.seal.keyDevice[k.URI()]
 	if !ok {
 		dk, _ = DeviceKey(k.URI())

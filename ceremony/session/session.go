@@ -73,6 +73,10 @@ type Env struct {
 	// runner sets it); every ceremony.start records it as plan_sha256,
 	// which transcript verify --plan compares.
 	PlanSHA256 string
+	// Rehearsal is a rehearsal the operator declared (a rehearsal
+	// attestation root trusted for a virtual YubiKey): everything the
+	// session writes is a rehearsal, as with a software token.
+	Rehearsal bool
 }
 
 // Confirmation is a question put to the operator before an irreversible
@@ -133,7 +137,7 @@ type Session struct {
 
 // New starts a session for a command (the name its transcript records).
 func New(env Env, command string) *Session {
-	return &Session{Env: env, command: command, open: map[string]hsm.Backend{}}
+	return &Session{Env: env, command: command, open: map[string]hsm.Backend{}, software: env.Rehearsal}
 }
 
 // Command is the name the transcript records.
@@ -208,8 +212,9 @@ func (s *Session) Close() {
 	}
 }
 
-// Software says whether a software token took part: everything the
-// session writes is then a rehearsal.
+// Software says whether a software token took part, or the environment
+// declared a rehearsal: everything the session writes is then a
+// rehearsal.
 func (s *Session) Software() bool { return s.software }
 
 // Devices are the devices opened so far, as the transcript records them.

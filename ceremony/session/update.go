@@ -48,7 +48,10 @@ type Change struct {
 	Targets        *data.SignedTargets // nil: targets unchanged
 	RootSigners    []data.PublicKey    // keys whose signatures root needs
 	TargetsSigners []data.PublicKey
-	Event          map[string]any // what the transcript records beyond the files
+	// Delegations are delegation roles to sign, parents first, each by a
+	// threshold of the keys its parent lists (delegations.go).
+	Delegations []trust.DelegationChange
+	Event       map[string]any // what the transcript records beyond the files
 }
 
 // Update describes one update operation for the frame.
@@ -189,6 +192,9 @@ func (b *Batch) plan(ctx context.Context, u Update, currents []*trust.Current) (
 				return nil, err
 			}
 		}
+		if err := b.checkDelegationSigners(cur.GUN, ch); err != nil {
+			return nil, err
+		}
 		// A client-managed snapshot must be re-signed with every change,
 		// by a key at hand.
 		if keys := b.clientSnapshotKeys(cur, ch); keys != nil {
@@ -267,6 +273,9 @@ func (b *Batch) signChange(cur *trust.Current, ch *Change, files bundle.Files) (
 		files[bundle.RepoFile(gun, "targets.json")] = out
 		sr.Upload = append(sr.Upload, "targets")
 		ev["targets_sha256"] = bundle.SHA256Hex(out)
+	}
+	if err := b.signDelegations(gun, ch, sr, files, ev); err != nil {
+		return nil, err
 	}
 	if len(sr.Upload) == 0 {
 		return nil, fmt.Errorf("%s: nothing to change", gun)

@@ -38,7 +38,7 @@ const (
 // are no package-level command variables.
 type App struct {
 	Stdout, Stderr io.Writer
-	PINFile        string
+	PINFiles       []string // --pin-file: FILE, or DEVICE=FILE per device (pinfiles.go)
 	Module         string
 	NoWait         bool   // fail at once when a named device is absent
 	Force          bool   // try a PIN even with one attempt left
@@ -58,12 +58,16 @@ type App struct {
 	registry *hsm.Registry
 	pkcs11   *pkcs11.Driver
 	yubikey  *yubikey.Driver
-	pins     *term.PINSource
+	pins     *pinFiles
 	airgap   *airgap.Report // the air-gap check, when one was required
 	log      *slog.Logger
 	// attestRoots replaces Yubico's attestation roots. Only tests set it
 	// (through mainWithRoots); no flag or environment variable can.
 	attestRoots *x509.CertPool
+	// rehearsal is the declared rehearsal attestation root
+	// (--rehearsal-attestation-root, rehearsalroot.go): nil in a real run.
+	rehearsalRootFile string
+	rehearsal         *rehearsalRoot
 }
 
 // Main runs keyrite with os.Args and returns the exit code.
@@ -134,13 +138,17 @@ func (a *App) Run(ctx context.Context, args []string) int {
 // clock and the command line for the transcript.
 func (a *App) env() session.Env {
 	if a.pins == nil {
-		a.pins = &term.PINSource{File: a.PINFile}
+		// checkPINFlags refused a bad --pin-file before any command ran.
+		a.pins, _ = parsePINFiles(a.PINFiles)
+		a.pins.onRead = a.logPINEntry
 	}
 	trustStore := a.trustStore()
-	return session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,
+	env := session.Env{Registry: a.registry, Clock: a.Now, Args: a.args, Confirm: a.confirm, Trust: trustStore, Log: a.logger(), Witnesses: a.signers,
 		HSM:     hsm.Options{PIN: a.devicePINs(), Module: a.Module, Log: a.Stderr, NoWait: a.NoWait, Force: a.Force},
 		Journal: a.journalDir(), Leftovers: a.leftoverAction(), KeyInUse: keyInUse(trustStore),
 		Start: a.airgapStart()}
+	a.markRehearsal(&env)
+	return env
 }
 
 // batchEnv is env with a progress line per item, unless the output is

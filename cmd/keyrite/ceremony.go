@@ -238,6 +238,12 @@ the run refuses to start on a machine with a network up (see --require-airgap).`
 			if _, err := run.CheckDevices(cmd.Context(), env, p); err != nil {
 				return err
 			}
+			// A resumed run's earlier steps made their keys already.
+			if !f.resume {
+				if err := run.CheckCapacity(cmd.Context(), env, p); err != nil {
+					return err
+				}
+			}
 			res, err := run.Run(cmd.Context(), env, a.runOptions(cmd, p, f))
 			return a.reportRun(args[0], f, res, err)
 		},
@@ -304,7 +310,7 @@ func (a *App) runOptions(cmd *cobra.Command, p *plan.Plan, f ceremonyFlags) run.
 			in.PluginUI = a.pluginUI()
 			return in
 		},
-		NewPIN: secret(a.PINFile, "new PIN (6-8 characters)"), NewPUK: secret(f.pukFile, "new PUK (6-8 characters)"),
+		NewPIN: secret(a.plainPINFile(), "new PIN (6-8 characters)"), NewPUK: secret(f.pukFile, "new PUK (6-8 characters)"),
 		Say: func(text string) {
 			if f.asJSON {
 				return

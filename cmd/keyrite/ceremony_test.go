@@ -61,7 +61,7 @@ type runResult struct {
 func TestCeremonyFromPlans(t *testing.T) {
 	ha := testenv.NewSoftHSM(t, "hsm-a")
 	hb := ha.AddToken("hsm-b")
-	// One --pin-file serves both tokens.
+	// Both tokens get the same PIN; --pin-file names each token with it.
 	cmd := exec.Command("pkcs11-tool", "--module", ha.Module, "--token-label", "hsm-b", "--login", "--pin", hb.PIN,
 		"--change-pin", "--new-pin", ha.PIN)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -70,7 +70,9 @@ func TestCeremonyFromPlans(t *testing.T) {
 	srv := testenv.StartNotaryServer(t)
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
-	with := func(args ...string) []string { return append(args, "--pin-file", ha.PINFile, "--module", ha.Module) }
+	with := func(args ...string) []string {
+		return append(args, "--pin-file", "pkcs11:token=hsm-a="+ha.PINFile, "--pin-file", "pkcs11:token=hsm-b="+ha.PINFile, "--module", ha.Module)
+	}
 
 	var custodians []string
 	for _, name := range []string{"alice", "bob", "carol"} {
@@ -282,11 +284,10 @@ steps:
 	}
 }
 
-// checkPlanStep checks that a signed bundle's transcript names the plan
-// and the step it was made by.
-func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
+// transcriptOf reads a bundle directory's transcript, its chain checked.
+func transcriptOf(t *testing.T, dir string) []bundle.TranscriptEntry {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(signed, bundle.TranscriptName))
+	b, err := os.ReadFile(filepath.Join(dir, bundle.TranscriptName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +295,14 @@ func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return entries
+}
+
+// checkPlanStep checks that a signed bundle's transcript names the plan
+// and the step it was made by.
+func checkPlanStep(t *testing.T, signed, planSHA string, step int) {
+	t.Helper()
+	entries := transcriptOf(t, signed)
 	var start struct {
 		PlanSHA256 string `json:"plan_sha256"`
 		PlanStep   int    `json:"plan_step"`
@@ -331,19 +340,13 @@ steps:
 `, serial, gun))
 	req, out := filepath.Join(e.dir, "request"), filepath.Join(e.dir, "out")
 	e.must("fetch", "--server", srv.URL, "--tls-ca", srv.CAFile, "-o", req, gun)
-	var asked []session.Confirmation
-	var o, errb bytes.Buffer
-	a := &App{Stdout: &o, Stderr: &errb, Now: time.Now, attestRoots: e.ca.Pool(), TrustDir: testTrustDir(t),
-		Answer: func(c session.Confirmation) (string, error) {
-			asked = append(asked, c)
-			return "yes", nil
-		}}
-	if code := a.Run(context.Background(), []string{"ceremony", "run", planFile, "--in", req, "-o", out,
-		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json"}); code != 0 {
-		t.Fatalf("ceremony run: exit %d\n%s", code, errb.String())
+	stdout, stderr, asked, code := e.runAnswered("yes", "ceremony", "run", planFile, "--in", req, "-o", out,
+		"--pin-file", e.pinFile, "--puk-file", e.pukFile, "--json")
+	if code != 0 {
+		t.Fatalf("ceremony run: exit %d\n%s", code, stderr)
 	}
 	var res runResult
-	if err := json.Unmarshal(o.Bytes(), &res); err != nil {
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Steps) != 3 || len(asked) != 3 {

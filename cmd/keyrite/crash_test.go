@@ -107,7 +107,10 @@ func newCrashEnv(t *testing.T, bin string, n int) *crashEnv {
 }
 
 func (e *crashEnv) command(args ...string) *exec.Cmd {
-	all := append(slices.Clone(args), "--pin-file", e.pinFile, "--state-dir", e.state, "--no-wait")
+	// The token's PIN is the passphrase of the softkey file the backed-up
+	// generation also imports into; each device is named with it.
+	all := append(slices.Clone(args), "--pin-file", "pkcs11:token="+e.token+"="+e.pinFile,
+		"--pin-file", "softkey:file="+filepath.Join(e.dir, "soft.softkey")+"="+e.pinFile, "--state-dir", e.state, "--no-wait")
 	cmd := exec.Command(e.bin, all...)
 	cmd.Dir = e.dir
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+e.conf, "HOME="+e.dir)

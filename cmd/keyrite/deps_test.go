@@ -19,23 +19,7 @@ var serverCode = regexp.MustCompile(`notary/server|jinzhu/gorm|go-sql-driver|ret
 // TestNoServerCode fails when the keyrite binary links server packages
 // again, naming each one.
 func TestNoServerCode(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goBin, "list", "-deps", "github.com/keyrite/keyrite/cmd/keyrite")
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("%s list -deps: %v\n%s", goBin, err, stderr)
-	}
-	pkgs := strings.Fields(string(out))
-	if len(pkgs) == 0 || !strings.Contains(string(out), "github.com/keyrite/keyrite/cmd/keyrite") {
-		t.Fatalf("go list -deps printed no keyrite package:\n%s", out)
-	}
+	pkgs := keyriteDeps(t)
 	var bad []string
 	for _, p := range pkgs {
 		if serverCode.MatchString(p) {
@@ -47,6 +31,29 @@ func TestNoServerCode(t *testing.T) {
 			"(go list -deps ./cmd/keyrite; the rehearsal's in-process server belongs in cmd/keyrite-rehearse)",
 			strings.Join(bad, "\n  "))
 	}
+}
+
+// keyriteDeps lists the packages the keyrite binary links (go list
+// -deps), with extra flags (-test: its tests' too).
+func keyriteDeps(t *testing.T, flags ...string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	args := append(append([]string{"list", "-deps"}, flags...), "github.com/keyrite/keyrite/cmd/keyrite")
+	out, err := exec.Command(goBin, args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("%s list -deps: %v\n%s", goBin, err, stderr)
+	}
+	if !strings.Contains(string(out), "github.com/keyrite/keyrite/cmd/keyrite") {
+		t.Fatalf("go list -deps printed no keyrite package:\n%s", out)
+	}
+	return strings.Fields(string(out))
 }
 
 // TestNoFaultInjection fails when the keyrite binary carries the

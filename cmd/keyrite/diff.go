@@ -22,7 +22,8 @@ func newDiffCmd(a *App) *cobra.Command {
 		Long: `Verify the signed bundle, then compare, per GUN, what the server serves now with
 what the upload would make it serve: versions and expiries, the keys and
 thresholds of root, targets, snapshot and timestamp, and the delegations with
-their keys, thresholds and paths. Nothing is uploaded. A bundle still waiting
+their keys, thresholds and paths, and the tags of the delegation roles it
+re-signs (incident, revoke). Nothing is uploaded. A bundle still waiting
 for other holders' signatures is shown too; publish --dry-run is the same
 preview after every check publish makes.`,
 		Example: `  keyrite diff signed/ --server https://notary.example:4443 --tls-ca ca.crt

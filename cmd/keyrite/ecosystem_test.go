@@ -375,7 +375,7 @@ func cpTree(t *testing.T, from, to string) {
 func TestManPages(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "man1")
 	mustKeyrite(t, "man", dir)
-	for _, page := range []string{"keyrite.1", "keyrite-init.1", "keyrite-status.1", "keyrite-diff.1", "keyrite-rotate-root.1", "keyrite-version.1"} {
+	for _, page := range []string{"keyrite.1", "keyrite-init.1", "keyrite-status.1", "keyrite-diff.1", "keyrite-rotate-root.1", "keyrite-version.1", "keyrite-incident-signer.1", "keyrite-incident-targets.1", "keyrite-revoke.1"} {
 		b, err := os.ReadFile(filepath.Join(dir, page))
 		if err != nil || !bytes.Contains(b, []byte(".TH \"KEYRITE\" \"1\"")) || !bytes.Contains(b, []byte(".SH SYNOPSIS")) {
 			t.Errorf("%s: %v\n%.300s", page, err, b)

@@ -29,7 +29,7 @@ import (
 // The groups are tried in order: an operation's own conditions (which may
 // wrap device errors) first, generic not-found and exists last.
 func classify(err error) (int, string) {
-	for _, group := range []func(error) (int, string, bool){ceremonyHint, secretFileHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
+	for _, group := range []func(error) (int, string, bool){ceremonyHint, caHint, secretFileHint, capacityHint, incidentHint, operationHint, backupHint, deviceHint, bundleHint, genericHint} {
 		if code, hint, ok := group(err); ok {
 			return code, hint
 		}
@@ -47,6 +47,10 @@ func secretFileHint(err error) (int, string, bool) {
 	return 0, "", false
 }
 
+// rehearsalRootHint is how a rehearsal on a virtual YubiKey gets its
+// attestations accepted.
+const rehearsalRootHint = "for a rehearsal on a virtual YubiKey, give --rehearsal-attestation-root FILE (its attestation root, e.g. DIR/ca/ca.pem of scripts/virtual-yubikey): everything written is then a rehearsal"
+
 // operationHint covers the ceremonies' and recovery's own conditions.
 func operationHint(err error) (int, string, bool) {
 	var (
@@ -56,6 +60,7 @@ func operationHint(err error) (int, string, bool) {
 		notsrv *session.NotOnServerError
 		tkey   *ceremony.TargetsKeyExistsError
 		natt   *ceremony.NotAttestedError
+		aref   *ceremony.AttestationRefusedError
 		imp    *ceremony.ImportError
 		left   *session.LeftoversError
 		rolled *ceremony.RolledBackError
@@ -106,8 +111,12 @@ func operationHint(err error) (int, string, bool) {
 		return exitFailed, "create it with keyrite init", true
 	case errors.As(err, &tkey):
 		return exitFailed, "pass --targets-key to reuse that key for every GUN, or remove it from the device", true
+	case errors.As(err, &natt) && natt.Refused:
+		return exitFailed, "--require-attestation accepts only an attestation that chains to Yubico's roots; " + rehearsalRootHint, true
 	case errors.As(err, &natt):
 		return exitFailed, "--require-attestation refuses root keys without a verified attestation: use keys made with keyrite key generate --mode attested", true
+	case errors.As(err, &aref):
+		return exitFailed, "a genuine YubiKey's attestation chains to Yubico's roots; " + rehearsalRootHint, true
 	case errors.As(err, &imp):
 		code, _ := classify(imp.Err)
 		return code, fmt.Sprintf("the backup in %s is complete and verified: once the device is fixed, put the key on it with keyrite recover restore --to URI -o RECORD/ and the custodians' shares", imp.Backup), true

@@ -55,7 +55,10 @@ signature); a certificate carrying the label is stored in the slot, and the
 device's attestation is verified against Yubico's roots, the device's serial
 and firmware, and the key (a key whose attestation is refused is destroyed).
 init puts the attestation into the signed bundle. YubiKey on-device keys take
-the same policy flags.
+the same policy flags. A virtual YubiKey's attestation chains to its own
+root, never to Yubico's: to rehearse by hand, give that root with
+--rehearsal-attestation-root FILE; the key record (and everything else
+written with the flag) is then marked as a rehearsal.
 
 Every on-device or attested generation leaves a record: a directory with
 the generation's transcript (device, serial, key ID, attestation digest)
@@ -88,6 +91,8 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 		Example: `  keyrite key generate --device 'pkcs11:token=ceremony' --label root-2026
   keyrite key generate --device 'pkcs11:token=ceremony' --label root-p384 --algorithm P-384
   keyrite key generate --device 'yubikey:serial=12345678;slot=9c' --label root-2026 --mode attested
+  keyrite --rehearsal-attestation-root vyk/ca/ca.pem key generate --device 'yubikey:serial=12345678;slot=9c' \
+      --label rehearsal-root --mode attested      # a virtual YubiKey: a rehearsal
   keyrite key generate --mode backed-up --label root-2026 \
       --device 'pkcs11:token=hsm-a' --device 'pkcs11:token=hsm-b' \
       --custodian alice=age1... --custodian bob=age1pq1... --custodian 'carol=ssh-ed25519 AAAA...' \
@@ -144,7 +149,7 @@ and the word passphrase (asked twice, or --passphrase-file NAME=FILE).`,
 	c.Flags().StringVar(&o.Algorithm, "algorithm", hsm.P256, "P-256 or P-384")
 	c.Flags().StringVar(&mode, "mode", modeOnDevice, "on-device (made by the device, no backup), attested (on a YubiKey, attestation verified) or backed-up (made in memory, split among custodians, then imported)")
 	c.Flags().StringVar(&o.PINPolicy, "pin-policy", "always", "YubiKey: PIN for every signature (always), once per session, or never")
-	c.Flags().StringVar(&o.TouchPolicy, "touch-policy", "always", "YubiKey: touch for every signature (always), cached for 15s, or never")
+	c.Flags().StringVar(&o.TouchPolicy, "touch-policy", "always", "YubiKey: touch for every signature (always: init signs twice per GUN with a root key, 200 touches per 100 GUNs), cached (one touch per 15 s of signing), or never")
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "backed-up: NAME=RECIPIENT, one per share")
 	c.Flags().IntVar(&threshold, "threshold", 0, "backed-up: shares needed to restore the key (1 to the number of custodians)")
 	c.Flags().StringVarP(&out, "out", "o", "", "backed-up: backup directory to create; on-device and attested: the key record to create (default: a new directory under records/ next to the trust store)")
@@ -167,6 +172,7 @@ func (a *App) generateOnDevice(cmd *cobra.Command, o ceremony.GenerateOptions, a
 	if err != nil {
 		return err
 	}
+	a.sayTouchPolicy(o.Device, o.TouchPolicy)
 	if done, err := a.jsonOrBanner(k, asJSON, k.Software); done {
 		return err
 	}
@@ -240,7 +246,12 @@ func newKeyListCmd(a *App) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list --device URI",
 		Short: "List the keys on a device",
+		Long: `List the keys on a device: label, algorithm, origin, key ID and URI. On a
+YubiKey every occupied slot is listed, including the slots keyrite freed on
+firmware that cannot delete keys (before 5.7): they hold a throwaway key
+labelled "keyrite: free slot", shown with origin "freed".`,
 		Example: `  keyrite key list --device 'pkcs11:token=ceremony'
+  keyrite key list --device 'yubikey:serial=12345678'
   keyrite key list --device softkey:file=rehearsal.softkey --json`,
 		Args: exactArgs(0, "no arguments (use --device)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -263,10 +274,21 @@ func newKeyListCmd(a *App) *cobra.Command {
 			a.warnSoftware(dev.Software)
 			w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "LABEL\tALGORITHM\tORIGIN\tKEY ID\tURI")
+			free := 0
 			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Label, k.Algorithm, k.Origin, k.CanonicalID, k.URI)
+				origin := k.Origin
+				if k.Free {
+					origin, free = "freed", free+1
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Label, k.Algorithm, origin, k.CanonicalID, k.URI)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if free > 0 {
+				fmt.Fprintf(a.Stdout, "freed slots: %d (keyrite overwrote their keys with throwaway ones: firmware before 5.7 cannot delete keys; keyrite reuses them, other tools see a key there, and keyrite key delete URI empties one on firmware 5.7 or later)\n", free)
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&device, "device", "", "device URI")

@@ -20,7 +20,11 @@ func newKeyDeleteCmd(a *App) *cobra.Command {
 		Use:   "delete URI [--confirm-key-id ID]",
 		Short: "Destroy a key on a device, after typing its key ID",
 		Long: `Destroy the key a URI names: its private and public objects on a PKCS#11
-token, or the key in a YubiKey slot (overwritten with a throwaway key). It
+token, or the key in a YubiKey slot. A YubiKey with firmware 5.7 or later
+deletes the key and its certificate (the slot is empty again); older
+firmware cannot delete keys, so the key is overwritten with a throwaway key
+that keeps the slot occupied ("keyrite: free slot" in key list; keyrite
+reuses the slot). Such a freed slot can be deleted for real on 5.7. It
 cannot be undone: keyrite shows the key (label, key ID, URI, device) and
 deletes it only when you type the first 12 characters of its key ID (or all
 of it); --confirm-key-id ID gives that answer in advance, for scripts.
@@ -55,6 +59,9 @@ retire a key. keyrite key list --device URI shows the keys and their IDs.`,
 			fmt.Fprintf(a.Stdout, "deleted %s key %q\n  key ID: %s\n  URI:    %s\n", d.Algorithm, d.Label, d.CanonicalID, d.URI)
 			if res.PinnedIn != "" {
 				fmt.Fprintf(a.Stdout, "  (named in %s: deleted with --force)\n", res.PinnedIn)
+			}
+			if res.Overwritten {
+				fmt.Fprintf(a.Stdout, "  (overwritten: this firmware cannot delete keys, so the slot holds a throwaway key labelled %q; keyrite reuses it)\n", d.Label)
 			}
 			if d.Software {
 				fmt.Fprintf(a.Stdout, "  (%s)\n", hsm.SoftwareLabel)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/term"
 	"github.com/spf13/cobra"
 )
 
@@ -51,22 +53,32 @@ func (a *App) logFailure(err error) {
 // loggedPINs logs each PIN or passphrase request: the device and where the
 // secret comes from, never the secret.
 type loggedPINs struct {
-	src  hsm.PINSource
-	file string
-	log  *slog.Logger
+	src   hsm.PINSource
+	files []string
+	log   *slog.Logger
 }
 
 func (a *App) devicePINs() hsm.PINSource {
-	return loggedPINs{src: devicePINs{a.pins}, file: a.PINFile, log: a.logger()}
+	return loggedPINs{src: a.pins, files: a.PINFiles, log: a.logger()}
+}
+
+// logPINEntry logs each secret the operator entered (or a file gave),
+// not those answered again from memory: a batch has one per device.
+func (a *App) logPINEntry(r term.Request, file string) {
+	from := "terminal"
+	if file != "" {
+		from = "file " + file
+	}
+	a.logger().Debug("secret read", "device", r.Device, "kind", r.Kind, "from", from)
 }
 
 // PIN implements hsm.PINSource.
 func (p loggedPINs) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
-	from := "terminal"
-	if p.file != "" {
-		from = "file " + p.file
+	from := "terminal, unless a --pin-file names the device"
+	if len(p.files) > 0 {
+		from = "--pin-file " + strings.Join(p.files, " --pin-file ")
 	}
-	p.log.Debug("secret requested", "device", req.Device, "kind", req.Kind, "from", from)
+	p.log.Debug("secret requested", "device", req.Device, "device_uri", hsm.Redact(req.DeviceURI), "kind", req.Kind, "from", from)
 	v, err := p.src.PIN(ctx, req)
 	if err != nil {
 		p.log.Debug("secret not read", "device", req.Device, "error", err.Error())

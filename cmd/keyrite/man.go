@@ -40,14 +40,14 @@ func newManCmd(a *App) *cobra.Command {
 
 // deviceURIFlags take a device or key URI: completion offers the URIs of
 // the devices attached.
-var deviceURIFlags = []string{"device", "root-key", "new-root-key", "targets-key", "new-targets-key", "snapshot-key", "targets-device", "to", "key"}
+var deviceURIFlags = []string{"device", "root-key", "new-root-key", "targets-key", "new-targets-key", "snapshot-key", "targets-device", "to", "key", "recovery-key"}
 
 // addCompletions registers, on every command, completion of device URIs
 // for the flags that take one, and of GUNs from the request bundle --in
 // names for the commands that take GUN arguments.
 func addCompletions(a *App, c *cobra.Command) {
 	for _, name := range deviceURIFlags {
-		if c.Flags().Lookup(name) == nil || name == "key" && c.Name() != "sign" {
+		if c.Flags().Lookup(name) == nil || name == "key" && c.Name() != "sign" && c.Name() != "revoke" {
 			continue // signer add's --key is a PEM file
 		}
 		_ = c.RegisterFlagCompletionFunc(name, a.completeDevices)

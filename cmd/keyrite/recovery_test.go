@@ -48,8 +48,13 @@ func TestRecoveryStory(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	p := func(name string) string { return filepath.Join(dir, name) }
 	gun := "registry.example.com/recovery/app"
+	// One secret for every device these commands use, each device named:
+	// keyrite never tries one device's PIN on another.
 	with := func(pin string, args ...string) []string {
-		return append(args, "--pin-file", pin, "--module", h.Module)
+		for _, dev := range []string{"pkcs11:token=ceremony", "pkcs11:token=replacement", "softkey:file=" + p("soft.softkey"), "softkey:file=" + p("targets.softkey")} {
+			args = append(args, "--pin-file", dev+"="+pin)
+		}
+		return append(args, "--module", h.Module)
 	}
 
 	// Custodians.
@@ -67,7 +72,7 @@ func TestRecoveryStory(t *testing.T) {
 	carolPub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(carolSigner.PublicKey())))
 
 	// 1. The key is born in memory, backed up, then imported into both
-	//    devices. (--pin-file serves the token and the softkey file.)
+	//    devices. (The token's PIN is the softkey file's passphrase.)
 	var gen ceremony.BackedUpResult
 	out := mustKeyrite(t, with(h.PINFile, "key", "generate", "--mode", "backed-up", "--label", "root",
 		"--device", "pkcs11:token=ceremony", "--device", "softkey:file="+p("soft.softkey"),

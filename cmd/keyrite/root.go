@@ -29,7 +29,7 @@ never from flags, URIs or the environment.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&a.PINFile, "pin-file", "", "read the device PIN or softkey passphrase from this file (mode 0600) instead of the terminal")
+	root.PersistentFlags().StringArrayVar(&a.PINFiles, "pin-file", nil, "read a device's PIN or softkey passphrase from a file (mode 0600) instead of the terminal: DEVICE=FILE per device (DEVICE: its URI as keyrite device list prints it, or its serial), or FILE for the one device that asks")
 	root.PersistentFlags().BoolVar(&a.NoWait, "no-wait", false, "fail (exit code 3) instead of asking for a device that is not attached and waiting for it")
 	root.PersistentFlags().BoolVar(&a.Force, "force", false, "try the PIN even when only one attempt is left (a wrong PIN then blocks the device)")
 	root.PersistentFlags().StringVar(&a.TrustDir, "trust-dir", a.TrustDir, "the trust store: the roots this machine trusts per GUN (default: keyrite/trust under $XDG_CONFIG_HOME or ~/.config)")
@@ -40,8 +40,15 @@ never from flags, URIs or the environment.`,
 		if err := a.checkAirgapFlag(c); err != nil {
 			return err
 		}
+		if err := a.checkPINFlags(c); err != nil {
+			return err
+		}
+		if err := a.loadRehearsalRoot(c); err != nil {
+			return err
+		}
 		return a.beforeCommand(c)
 	}
+	addRehearsalRootFlag(a, root)
 	root.PersistentFlags().Var(&witnessesFlag{text: &a.signers}, "witnesses", "the ceremony's witnesses, as an allowed signers file (ssh-keygen): recorded in the transcript; each witness's signature must be by a key it allows for the witness's name")
 	root.SetFlagErrorFunc(cliutil.FlagError)
 	root.Args = cobra.ArbitraryArgs
@@ -52,8 +59,8 @@ never from flags, URIs or the environment.`,
 		return c.Help()
 	}
 	root.AddCommand(newDeviceCmd(a), newKeyCmd(a), newFetchCmd(a), newInitCmd(a), newVerifyCmd(a), newPublishCmd(a),
-		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newSignCmd(a), newStatusCmd(a),
-		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a))
+		newRefreshCmd(a), newRotateCmd(a), newSignerCmd(a), newIncidentCmd(a), newRevokeCmd(a), newSignCmd(a), newStatusCmd(a),
+		newBackupCmd(a), newRecoverCmd(a), newTrustCmd(a), newTranscriptCmd(a), newCeremonyCmd(a), newCACmd(a))
 	addEcosystemCmds(a, root)
 	return root
 }

@@ -78,10 +78,7 @@ Tags published before, and delegations' signing, stay valid.`,
 			if err := f.prepare(a, cmd, args); err != nil {
 				return err
 			}
-			if o.NewTargetsKey == "" {
-				return usagef(cmd, "--new-targets-key is required")
-			}
-			if err := checkURIs(cmd, "--new-targets-key", o.NewTargetsKey); err != nil {
+			if err := requireURI(cmd, "--new-targets-key", o.NewTargetsKey); err != nil {
 				return err
 			}
 			res, err := recovery.Targets(cmd.Context(), f.env(a), o)

@@ -9,19 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyrite/keyrite/backup"
-	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 )
-
-// devicePINs answers the devices' PIN requests from the terminal or the
-// --pin-file: internal/term does not know hsm's types, so this adapts them.
-type devicePINs struct{ src *term.PINSource }
-
-// PIN implements hsm.PINSource.
-func (p devicePINs) PIN(ctx context.Context, req hsm.PINRequest) ([]byte, error) {
-	return p.src.PIN(ctx, term.Request{Device: req.Device, Kind: req.Kind, Confirm: req.Confirm})
-}
 
 // passphraseFiles is --passphrase-file, repeated: NAME=FILE for one
 // custodian's share, or FILE for every passphrase share.

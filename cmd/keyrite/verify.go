@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/bundle/verify"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
@@ -22,12 +23,19 @@ signatures and thresholds per role, root certificates (CN = GUN, valid now),
 versions, that the server keys in root are those of the request bundle, and
 the seal: signed by the keys that signed, over the transcript head, every
 line and every file (keyrite transcript verify shows the ceremony step by
-step). Exit code 4 when anything fails.`,
+step). A CA bundle (keyrite ca) is checked the same way: every certificate's
+signature in software, the chain against the Notary Project's rules, the CRL's
+signature, the trust store and policy, and the seal by the CA key.
+Exit code 4 when anything fails.`,
 		Example: `  keyrite verify signed/
-  keyrite verify --json signed/ | jq '.repos[].roles'`,
+  keyrite verify --json signed/ | jq '.repos[].roles'
+  keyrite verify root-ca/`,
 		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env := a.env()
+			if kind, _ := bundle.KindOf(args[0]); kind == bundle.KindCA {
+				return verifyCA(a, args[0], asJSON)
+			}
 			rep, err := verify.Dir(args[0], a.Now(), env.VerifyOptions())
 			var inc *verify.IncompleteError
 			out := verifyOutput{Report: rep}

@@ -20,6 +20,11 @@ type AttestationVerifier struct {
 	// PIV attestation roots, which is what keyrite always uses. Only tests
 	// give their simulator's root.
 	Roots *x509.CertPool
+	// Rehearsal are roots the operator declared for a rehearsal (the
+	// virtual YubiKey's): an attestation that chains to one of them and
+	// not to Roots is accepted marked Rehearsal, which a real run
+	// refuses. nil: none.
+	Rehearsal *x509.CertPool
 }
 
 var _ hsm.AttestationVerifier = AttestationVerifier{}
@@ -48,8 +53,20 @@ func (v AttestationVerifier) VerifyAttestation(att *hsm.Attestation) (*hsm.Attes
 	}
 	pv := piv.Verifier{Roots: roots}
 	a, err := pv.Verify(f9, slotCert)
+	rehearsal := false
+	if err != nil && v.Rehearsal != nil {
+		rv := piv.Verifier{Roots: v.Rehearsal}
+		var rerr error
+		if a, rerr = rv.Verify(f9, slotCert); rerr == nil {
+			err, rehearsal = nil, true
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("attestation does not chain to %s: %w", rootsName(roots), err)
+		name := rootsName(roots)
+		if v.Rehearsal != nil {
+			name += " nor to the rehearsal root"
+		}
+		return nil, fmt.Errorf("attestation does not chain to %s: %w", name, err)
 	}
 	if a.Slot == (piv.Slot{}) {
 		return nil, fmt.Errorf("attestation names no PIV slot (subject %q)", slotCert.Subject.CommonName)
@@ -62,6 +79,10 @@ func (v AttestationVerifier) VerifyAttestation(att *hsm.Attestation) (*hsm.Attes
 		TouchPolicy: touchPolicyName(a.TouchPolicy),
 		Root:        f9.Issuer.String(),
 		Public:      slotCert.PublicKey,
+		Rehearsal:   rehearsal,
+	}
+	if rehearsal {
+		out.Root += " (rehearsal root)"
 	}
 	if a.Formfactor != 0 {
 		out.FormFactor = a.Formfactor.String()

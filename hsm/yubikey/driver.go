@@ -48,7 +48,7 @@ type device struct {
 	gone    error // set once the device was found removed
 	pinErr  error // the first PIN failure, returned again: never retried
 	drv     *Driver
-	touched bool // a touch was asked for at least once
+	touched time.Time // when keyrite last asked for a touch (touch.go)
 }
 
 func (d *device) name() string { return describe(d.c.serial) }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
@@ -115,9 +116,8 @@ func (k *Key) signLocked(ctx context.Context, yk *piv.YubiKey, digest []byte, op
 			}
 		}
 	}
-	if k.touch == piv.TouchPolicyAlways || (k.touch == piv.TouchPolicyCached && !k.b.dev.touched) {
+	if k.b.dev.touchDue(k.touch, time.Now()) {
 		logf(k.b.opts.Log, "touch %s now (slot %s) to sign", name, slotName(k.slot))
-		k.b.dev.touched = true
 	}
 	priv, err := yk.PrivateKey(k.slot, k.pub, piv.KeyAuth{PINPolicy: piv.PINPolicyNever})
 	if err != nil {

@@ -219,36 +219,3 @@ func (b *Backend) openLocked(yk *piv.YubiKey, slot piv.Slot) (*Key, error) {
 	}
 	return &Key{b: b, slot: slot, pub: pub, pin: ki.PINPolicy, touch: ki.TouchPolicy, origin: ki.Origin, label: label}, nil
 }
-
-// Delete destroys the key in a slot by generating a throwaway key over it
-// and marking the slot free. It is only used to roll back keys a failed
-// command created.
-func (b *Backend) Delete(ctx context.Context, uri string) error {
-	u, err := hsm.ParseURI(uri)
-	if err != nil {
-		return err
-	}
-	sel, err := parseURI(u)
-	if err != nil {
-		return err
-	}
-	if !sel.hasSlot || sel.serial != b.dev.c.serial {
-		return fmt.Errorf("%s does not name a key on %s", uri, b.dev.name())
-	}
-	yk, unlock, err := b.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	mk, err := b.managementKeyLocked(ctx, yk)
-	if err != nil {
-		return err
-	}
-	defer hsm.Wipe(mk)
-	pub, err := yk.GenerateKey(mk, sel.slot, piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyNever, TouchPolicy: piv.TouchPolicyNever})
-	if err != nil {
-		return b.check(err, "overwrite slot "+slotName(sel.slot))
-	}
-	k := &Key{b: b, slot: sel.slot, pub: pub.(*ecdsa.PublicKey), pin: piv.PINPolicyNever, touch: piv.TouchPolicyNever, origin: piv.OriginGenerated, label: freeLabel}
-	return b.storeCertLocked(ctx, yk, mk, k)
-}

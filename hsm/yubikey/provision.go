@@ -16,8 +16,10 @@ import (
 var _ hsm.Provisioner = (*Backend)(nil)
 
 // Provision takes a YubiKey out of its factory state: it stores a random
-// AES-192 management key PIN-protected on the device, then replaces the
-// default PIN, PUK and management key. It refuses a device whose management
+// management key PIN-protected on the device, then replaces the default
+// PIN, PUK and management key, and writes the objects ykman and other
+// middleware read (ykman.go): with them ykman finds the management key
+// from the PIN, as keyrite does. It refuses a device whose management
 // key is not the factory one (already provisioned, or set up by another
 // tool) unless Reset, which erases the PIV application first (all keys and
 // certificates) by blocking PIN and PUK.
@@ -25,6 +27,12 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 	defer hsm.Wipe(o.NewPIN)
 	defer hsm.Wipe(o.NewPUK)
 	name := b.dev.name()
+	if !rawPCSC {
+		return nil, fmt.Errorf("%s: this build of keyrite cannot write the objects ykman reads (its own PC/SC connection is built only for Linux); nothing was changed", name)
+	}
+	if o.Repair {
+		return b.repair(ctx)
+	}
 	if err := checkNewSecret("PIN", o.NewPIN, []byte(piv.DefaultPIN)); err != nil {
 		return nil, err
 	}
@@ -39,8 +47,8 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 	serial := b.dev.c.serial
 	v := b.dev.c.version
 	rep := &hsm.ProvisionReport{Serial: serial, Firmware: fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), Warnings: Advisories(v)}
-	if !supportsAES(v) {
-		return nil, fmt.Errorf("%s: firmware %s has no AES management keys (5.4 or later needed)", name, rep.Firmware)
+	if v.Major < 5 || v.Major == 5 && v.Minor < 3 {
+		return nil, fmt.Errorf("%s: firmware %s has no slot metadata (GET METADATA, firmware 5.3 and later), which keyrite reads to tell keys and their origin apart", name, rep.Firmware)
 	}
 	if o.Reset {
 		if o.ConfirmedSerial != fmt.Sprint(serial) {
@@ -87,12 +95,13 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 		return rep, b.check(err, "change the PUK")
 	}
 	rep.Replaced = append(rep.Replaced, "PUK")
-	// 3. The management key itself (AES-192 on firmware 5.4 and later).
+	// 3. The management key itself: AES-192 on firmware 5.4 and later,
+	//    3DES before (piv-go chooses by firmware, as ykman reads it).
 	if err := yk.SetManagementKey(piv.DefaultManagementKey, mk); err != nil {
 		return rep, b.check(err, "set the management key")
 	}
 	rep.Replaced = append(rep.Replaced, "management key")
-	rep.ManagementKey = "random AES-192 key, stored on the device protected by the new PIN"
+	rep.ManagementKey = "random " + mgmtKeyType(v) + " key, stored on the device protected by the new PIN"
 	// 4. Read it back with the new PIN, as every later command will.
 	got, err := yk.Metadata(pinString(o.NewPIN))
 	if err != nil {
@@ -101,11 +110,23 @@ func (b *Backend) Provision(ctx context.Context, o hsm.ProvisionOptions) (*hsm.P
 	if got.ManagementKey == nil || !bytes.Equal(*got.ManagementKey, mk) {
 		return rep, fmt.Errorf("%s: the management key read back with the new PIN differs from the one set", name)
 	}
+	// 5. What ykman reads to find the key from the PIN, and the CHUID and
+	//    CCC middleware expects.
+	wrote, err := b.writeToolObjectsLocked(mk)
+	rep.Written = wrote
+	if err != nil {
+		return rep, b.check(err, "write the PIV admin data, CHUID and CCC")
+	}
 	return rep, nil
 }
 
-func supportsAES(v piv.Version) bool {
-	return v.Major > 5 || (v.Major == 5 && v.Minor >= 4)
+// mgmtKeyType is the management key type keyrite sets: AES-192 where the
+// firmware has AES management keys (5.4 and later), else 3DES.
+func mgmtKeyType(v piv.Version) string {
+	if v.Major > 5 || (v.Major == 5 && v.Minor >= 4) {
+		return "AES-192"
+	}
+	return "3DES"
 }
 
 func checkNewSecret(what string, v, factory []byte) error {

@@ -10,9 +10,10 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 )
 
-// freeLabel marks a slot whose key keyrite destroyed (PIV has no delete
-// before firmware 5.7, and piv-go none at all): the slot holds a throwaway
-// key and counts as free.
+// freeLabel marks a slot whose key keyrite destroyed on firmware without
+// DELETE KEY (before 5.7): the slot holds a throwaway key and counts as
+// free. On 5.7 and later keyrite deletes keys for real (delete.go), and
+// deleting a slot so labelled empties it.
 const freeLabel = "keyrite: free slot"
 
 // slotInfo reads a slot's metadata; ok is false for an empty slot.
@@ -80,7 +81,9 @@ func (b *Backend) freeSlotLocked(yk *piv.YubiKey, spec hsm.KeySpec) (piv.Slot, e
 	return piv.Slot{}, fmt.Errorf("%s: no free retired key slot (82-95) left", b.dev.name())
 }
 
-// List describes the keys in the YubiKey's slots.
+// List describes the keys in the YubiKey's slots, including the slots
+// keyrite freed by overwriting their keys (Free: a throwaway key other
+// tools still see).
 func (b *Backend) List(ctx context.Context) ([]hsm.KeyInfo, error) {
 	yk, unlock, err := b.lock()
 	if err != nil {
@@ -89,17 +92,20 @@ func (b *Backend) List(ctx context.Context) ([]hsm.KeyInfo, error) {
 	defer unlock()
 	var out []hsm.KeyInfo
 	for _, s := range keySlots {
-		_, used, err := b.slotInfoLocked(yk, s)
+		ki, used, err := b.slotInfoLocked(yk, s)
 		if err != nil {
 			return nil, err
 		}
 		if !used {
 			continue
 		}
-		k, err := b.openLocked(yk, s)
-		if errors.Is(err, hsm.ErrNotFound) {
+		if labelLocked(yk, s) == freeLabel {
+			alg, _ := hsm.CurveName(ki.PublicKey)
+			out = append(out, hsm.KeyInfo{URI: KeyURI(b.dev.c.serial, s), Label: freeLabel, ID: slotName(s), Algorithm: alg,
+				Public: ki.PublicKey, Origin: hsm.OriginGenerated, Free: true})
 			continue
 		}
+		k, err := b.openLocked(yk, s)
 		if err != nil {
 			logf(b.opts.Log, "warning: %v", err)
 			continue

@@ -10,8 +10,8 @@
 // set management key, key generation and import (EC P-256/P-384, RSA,
 // Ed25519, X25519), signing, decryption and ECDH with PIN and touch
 // policies enforced, metadata (F7), attestation (F9) under a test CA, get
-// and put data including PIN-protected metadata, command chaining and 61xx
-// response chaining.
+// and put data including PIN-protected metadata, MOVE and DELETE KEY (F6,
+// firmware 5.7), command chaining and 61xx response chaining.
 package pivsim
 
 import (
@@ -69,6 +69,9 @@ type Card struct {
 
 	onSign  func(n int)
 	touches int
+	moves   int
+	// counters.go: what tests assert bounds on
+	pinVerifies, wrongPINs, writes, sigBase int
 }
 
 // OnSign sets a function called (without the card lock) after each
@@ -233,6 +236,7 @@ func (c *Card) transmitLocked(apdu []byte) (resp []byte, signed bool) {
 		return sw(swClassUnsupported), false
 	}
 	before := c.st.Signatures
+	c.countLocked(ins, p1, data)
 	out, err := c.dispatchLocked(ins, p1, p2, data)
 	signed = c.st.Signatures != before
 	if err != nil {
@@ -332,6 +336,8 @@ func (c *Card) dispatchLocked(ins, p1, p2 byte, data []byte) ([]byte, error) {
 		return c.getDataLocked(p1, p2, data)
 	case 0xdb:
 		return nil, c.putDataLocked(p1, p2, data)
+	case insMoveKey:
+		return nil, c.moveKeyLocked(p1, p2)
 	}
 	return nil, apduError(swInsNotSupported)
 }
@@ -385,7 +391,7 @@ func (c *Card) touchLocked(policy byte) {
 	if policy == TouchNever || policy == 0 {
 		return
 	}
-	if policy == TouchCached && time.Since(c.touchCached) < 15*time.Second {
+	if policy == TouchCached && time.Since(c.touchCached) < TouchCacheWindow {
 		return
 	}
 	if c.cfg.TouchDelay > 0 {

@@ -1,18 +1,14 @@
 package pivsim_test
 
 import (
-	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 
@@ -32,24 +28,7 @@ func TestIndependentClients(t *testing.T) {
 	// Slot 0: ykman list skips every reader of a kind once one of them
 	// (an empty vpcd slot) fails to open.
 	p.VirtualYubiKey(t, 0, 24681357, ca, pivsim.Config{})
-	env := append(os.Environ(), "PCSCLITE_CSOCK_NAME="+p.Socket)
-	run := func(name string, args ...string) string {
-		t.Helper()
-		bin, err := exec.LookPath(name)
-		if err != nil {
-			t.Fatalf("%s not found (hint: run scripts/setup): %v", name, err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-		}
-		return out.String()
-	}
+	run := func(name string, args ...string) string { t.Helper(); return p.Tool(t, name, args...) }
 	if out := run("yubico-piv-tool", "-a", "status"); !strings.Contains(out, "Serial Number:\t24681357") || !strings.Contains(out, "Version:\t5.7.1") || !strings.Contains(out, "PIN tries left:\t3") {
 		t.Errorf("yubico-piv-tool -a status:\n%s", out)
 	}

@@ -56,6 +56,7 @@ func (c *Card) verifyLocked(p1, p2 byte, data []byte) error {
 	}
 	if subtle.ConstantTimeCompare(data, padPIN(c.st.PIN)) != 1 {
 		c.pinOK, c.pinFresh = false, false
+		c.wrongPINs++
 		c.st.PINLeft--
 		if err := c.save(); err != nil {
 			return err
@@ -169,10 +170,10 @@ func (c *Card) mgmtCipher() (cipher.Block, error) {
 
 func (c *Card) authenticateLocked(alg, ref byte, data []byte) ([]byte, error) {
 	ts, err := parseTLVs(data)
-	if err != nil || len(ts) != 1 || ts[0].tag != 0x7c {
+	if err != nil || len(ts) != 1 || ts[0].Tag != 0x7c {
 		return nil, apduError(swIncorrectData)
 	}
-	inner, err := parseTLVs(ts[0].value)
+	inner, err := parseTLVs(ts[0].Value)
 	if err != nil {
 		return nil, apduError(swIncorrectData)
 	}
@@ -299,10 +300,10 @@ func (c *Card) generateLocked(slot byte, data []byte) ([]byte, error) {
 		return nil, apduError(swSecurity)
 	}
 	ts, err := parseTLVs(data)
-	if err != nil || len(ts) != 1 || ts[0].tag != 0xac {
+	if err != nil || len(ts) != 1 || ts[0].Tag != 0xac {
 		return nil, apduError(swIncorrectData)
 	}
-	inner, err := parseTLVs(ts[0].value)
+	inner, err := parseTLVs(ts[0].Value)
 	if err != nil {
 		return nil, apduError(swIncorrectData)
 	}
@@ -352,42 +353,6 @@ func (c *Card) importLocked(alg, slot byte, data []byte) error {
 	return c.save()
 }
 
-func (c *Card) metadataLocked(ref byte) ([]byte, error) {
-	switch ref {
-	case 0x80, 0x81:
-		def, max, left := c.st.pinDefault(), c.st.PINMax, c.st.PINLeft
-		if ref == 0x81 {
-			def, max, left = c.st.pukDefault(), c.st.PUKMax, c.st.PUKLeft
-		}
-		return cat(enc(0x01, []byte{0xff}), enc(0x05, []byte{b2b(def)}), enc(0x06, []byte{byte(max), byte(left)})), nil
-	case 0x9b:
-		touch := byte(TouchNever)
-		if c.st.MgmtTouch {
-			touch = TouchAlways
-		}
-		return cat(enc(0x01, []byte{c.st.MgmtAlg}), enc(0x02, []byte{0x00, touch}),
-			enc(0x05, []byte{b2b(c.st.mgmtDefault())})), nil
-	case 0xf9:
-		return cat(enc(0x01, []byte{AlgP256}), enc(0x02, []byte{PINNever, TouchNever}), enc(0x03, []byte{OriginGenerated})), nil
-	}
-	k, ok := c.st.Slots[slotName(ref)]
-	if !ok {
-		if slotOK(ref) {
-			return nil, apduError(swNotFound)
-		}
-		return nil, apduError(swRefNotFound)
-	}
-	return cat(enc(0x01, []byte{k.Alg}), enc(0x02, []byte{k.PIN, k.Touch}), enc(0x03, []byte{k.Origin}),
-		enc(0x04, encodePublic(k))), nil
-}
-
-func b2b(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func (c *Card) attestCmdLocked(slot byte) ([]byte, error) {
 	k, ok := c.st.Slots[slotName(slot)]
 	if !ok {
@@ -401,77 +366,6 @@ func (c *Card) attestCmdLocked(slot byte) ([]byte, error) {
 		return nil, err
 	}
 	return der, nil
-}
-
-// objectID reads the tag list 5C of GET DATA and PUT DATA.
-func objectID(ts []tlv) (uint32, bool) {
-	v, ok := find(ts, 0x5c)
-	if !ok || len(v) == 0 || len(v) > 3 {
-		return 0, false
-	}
-	var id uint32
-	for _, b := range v {
-		id = id<<8 | uint32(b)
-	}
-	return id, true
-}
-
-func (c *Card) getDataLocked(p1, p2 byte, data []byte) ([]byte, error) {
-	if p1 != 0x3f || p2 != 0xff {
-		return nil, apduError(swWrongP1P2)
-	}
-	ts, err := parseTLVs(data)
-	if err != nil {
-		return nil, apduError(swIncorrectData)
-	}
-	id, ok := objectID(ts)
-	if !ok {
-		return nil, apduError(swIncorrectData)
-	}
-	if id == objDiscovery {
-		return enc(0x7e, cat(enc(0x4f, []byte{0xa0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}),
-			enc(0x5f2f, []byte{0x40, 0x00}))), nil
-	}
-	if id == objPrinted && !c.pinOK {
-		return nil, apduError(swSecurity)
-	}
-	v, ok := c.st.Objects[objName(id)]
-	if !ok {
-		return nil, apduError(swNotFound)
-	}
-	return enc(0x53, v), nil
-}
-
-func (c *Card) putDataLocked(p1, p2 byte, data []byte) error {
-	if p1 != 0x3f || p2 != 0xff {
-		return apduError(swWrongP1P2)
-	}
-	if !c.mgmtOK {
-		return apduError(swSecurity)
-	}
-	ts, err := parseTLVs(data)
-	if err != nil {
-		return apduError(swIncorrectData)
-	}
-	id, ok := objectID(ts)
-	if !ok {
-		return apduError(swIncorrectData)
-	}
-	v, ok := find(ts, 0x53)
-	if !ok {
-		return apduError(swIncorrectData)
-	}
-	if len(v) == 0 {
-		delete(c.st.Objects, objName(id))
-	} else {
-		c.st.Objects[objName(id)] = append([]byte(nil), v...)
-	}
-	return c.save()
-}
-
-// certObject wraps a DER certificate as a PIV certificate object.
-func certObject(der []byte) []byte {
-	return cat(enc(0x70, der), enc(0x71, []byte{0x00}), enc(0xfe, nil))
 }
 
 // privateOpLocked signs, decrypts or agrees a key with a slot's key.

@@ -5,7 +5,7 @@ import (
 )
 
 // ProvisionForTest sets the PIN and PUK and a random AES-192 management key
-// stored in the PIN-protected metadata, the state keyrite's provisioning
+// stored in the PIN-protected metadata, flagged so in ykman's admin data, the state keyrite's provisioning
 // leaves, directly in the card's state. Tests of commands that need a
 // provisioned device use it.
 func (c *Card) ProvisionForTest(pin, puk string) error {
@@ -19,6 +19,7 @@ func (c *Card) ProvisionForTest(pin, puk string) error {
 	key := random(24)
 	c.st.MgmtAlg, c.st.MgmtKey = AlgAES192, key
 	c.st.Objects[objName(objPrinted)] = enc(0x88, enc(0x89, key))
+	c.st.Objects[objName(objPivman)] = enc(0x80, enc(0x81, []byte{0x02}))
 	return c.save()
 }
 
@@ -37,4 +38,17 @@ func (c *Card) SlotOrigin(slot byte) byte {
 		return k.Origin
 	}
 	return 0
+}
+
+// SetObjectForTest sets a data object's contents directly (nil deletes
+// it), e.g. to make the state an older keyrite left.
+func (c *Card) SetObjectForTest(id uint32, v []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v == nil {
+		delete(c.st.Objects, objName(id))
+	} else {
+		c.st.Objects[objName(id)] = append([]byte(nil), v...)
+	}
+	return c.save()
 }

@@ -29,6 +29,10 @@ type Request struct {
 // most once per device per command, so a batch needs one PIN entry.
 type PINSource struct {
 	File string // --pin-file; empty means prompt on /dev/tty
+	// OnRead, when set, is told of every secret read from the file or the
+	// terminal (not of those answered from the cache): the operator's PIN
+	// entries, which a batch keeps to one per device.
+	OnRead func(Request)
 
 	mu    sync.Mutex
 	cache map[string][]byte
@@ -53,6 +57,9 @@ func (p *PINSource) PIN(ctx context.Context, req Request) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if p.OnRead != nil {
+		p.OnRead(req)
 	}
 	if p.cache == nil {
 		p.cache = map[string][]byte{}
