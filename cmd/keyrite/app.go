@@ -85,6 +85,14 @@ func mainWithRoots(roots *x509.CertPool) int {
 	return app.Run(ctx, os.Args[1:])
 }
 
+// useGeneratedPassphraseTokens registers the software token driver for
+// tokens whose passphrase keyrite generated: a plan rehearsal makes every
+// token it uses itself, with a random passphrase, so age's default scrypt
+// work factor would only cost time and memory (see softkey).
+func (a *App) useGeneratedPassphraseTokens() {
+	a.registry.Register("softkey", softkey.NewGeneratedPassphraseDriver())
+}
+
 // Run executes one command line.
 func (a *App) Run(ctx context.Context, args []string) int {
 	a.args = args

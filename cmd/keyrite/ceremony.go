@@ -281,6 +281,7 @@ Confirmations are typed as in a ceremony, or answered by --yes.`,
 			}
 			o := a.runOptions(cmd, p, f)
 			o.Yes = f.yes
+			a.useGeneratedPassphraseTokens()
 			res, err := run.Rehearse(cmd.Context(), a.env(), o)
 			return a.reportRun(args[0], f, res, err)
 		},
