@@ -341,15 +341,19 @@ type signerHit struct {
 func repoSigners(s *bundle.Signed, r bundle.SignedRepo) ([]signerHit, error) {
 	canon := map[string]string{}
 	rootKeys := map[string]bool{}
-	for _, raw := range [][]byte{s.RepoMetadata(r.GUN, "root"), s.Request.Metadata(r.GUN, data.CanonicalRootRole)} {
+	decoded := map[string]*data.Signed{} // the bundle's root.json, read once
+	for i, raw := range [][]byte{s.RepoMetadata(r.GUN, "root"), s.Request.Metadata(r.GUN, data.CanonicalRootRole)} {
 		if raw == nil {
 			continue
 		}
-		var sr data.Signed
-		if err := cjson.Unmarshal(raw, &sr); err != nil {
+		sr := &data.Signed{}
+		if err := cjson.Unmarshal(raw, sr); err != nil {
 			return nil, err
 		}
-		root, err := data.RootFromSigned(&sr)
+		if i == 0 {
+			decoded["root"] = sr
+		}
+		root, err := data.RootFromSigned(sr)
 		if err != nil {
 			return nil, err
 		}
@@ -375,13 +379,14 @@ func repoSigners(s *bundle.Signed, r bundle.SignedRepo) ([]signerHit, error) {
 	}
 	var hits []signerHit
 	for _, role := range roles {
-		raw := s.RepoMetadata(r.GUN, role)
-		if raw == nil {
+		sd := decoded[role]
+		if raw := s.RepoMetadata(r.GUN, role); raw == nil {
 			continue
-		}
-		var sd data.Signed
-		if err := cjson.Unmarshal(raw, &sd); err != nil {
-			return nil, err
+		} else if sd == nil {
+			sd = &data.Signed{}
+			if err := cjson.Unmarshal(raw, sd); err != nil {
+				return nil, err
+			}
 		}
 		for _, sig := range sd.Signatures {
 			if c, ok := canon[sig.KeyID]; ok {
