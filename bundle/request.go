@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
@@ -35,6 +36,12 @@ type Request struct {
 	Info     RequestInfo
 	Files    Files  // without the manifest
 	Manifest []byte // raw, to be carried into the signed bundle
+
+	// serverKeys are the server keys parseRequest parsed and checked, by
+	// their bytes, so verify's per-GUN work does not parse them again.
+	// Written only while parsing; keyed by content, so a Files entry
+	// changed later is parsed (and checked) afresh.
+	serverKeys map[string]data.PublicKey
 }
 
 // ReadRequest reads and verifies a request bundle.
@@ -57,20 +64,29 @@ func parseRequest(name string, files Files, man []byte) (*Request, error) {
 	if err := checkRequestFiles(name, r); err != nil {
 		return nil, err
 	}
+	// The keys are parsed on every core (the first error in the bundle's
+	// order is reported), then kept for verify's per-GUN work.
+	roles := []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole}
+	keys := make([]data.PublicKey, 2*len(r.Info.Repos))
+	if err := fsutil.Each(len(keys), func(i int) (err error) {
+		if keys[i], err = r.ServerKey(r.Info.Repos[i/2].GUN, roles[i%2]); err == nil {
+			keys[i].ID() // computed here: the key is read-only from now on
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	// notary-server makes a key per GUN and role: one key served twice
 	// was copied by whoever made the bundle.
 	served := map[string]string{}
-	for _, repo := range r.Info.Repos {
-		for _, role := range []data.RoleName{data.CanonicalTimestampRole, data.CanonicalSnapshotRole} {
-			k, err := r.ServerKey(repo.GUN, role)
-			if err != nil {
-				return nil, err
-			}
-			if first, ok := served[k.ID()]; ok {
-				return nil, &ServerKeyError{Bundle: name, GUN: repo.GUN, Role: role, Reason: "is the same key as " + first + ": notary-server makes a key per GUN and role"}
-			}
-			served[k.ID()] = fmt.Sprintf("%s's %s key", repo.GUN, role)
+	r.serverKeys = map[string]data.PublicKey{}
+	for i, k := range keys {
+		gun, role := r.Info.Repos[i/2].GUN, roles[i%2]
+		if first, ok := served[k.ID()]; ok {
+			return nil, &ServerKeyError{Bundle: name, GUN: gun, Role: role, Reason: "is the same key as " + first + ": notary-server makes a key per GUN and role"}
 		}
+		served[k.ID()] = fmt.Sprintf("%s's %s key", gun, role)
+		r.serverKeys[string(r.Files.Repo(gun, role.String()+".key"))] = k
 	}
 	return r, nil
 }
@@ -91,6 +107,9 @@ func (r *Request) ServerKey(gun string, role data.RoleName) (data.PublicKey, err
 	b := r.Files.Repo(gun, role.String()+".key")
 	if b == nil {
 		return nil, &Error{Bundle: r.Dir, Reason: fmt.Sprintf("no %s key for %s", role, gun)}
+	}
+	if k, ok := r.serverKeys[string(b)]; ok {
+		return k, nil
 	}
 	k, err := ParseServerKey(b)
 	if err != nil {

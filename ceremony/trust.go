@@ -260,21 +260,18 @@ type TrustNote struct {
 	Note          string `json:"note"`
 }
 
-// CheckTrust checks, for every repository of a verified signed bundle that
-// this machine has a pin for, that the root the bundle starts from chains
-// from the pin (a *trust.ChainError otherwise). Repositories without a pin
-// are reported as such.
-func CheckTrust(env session.Env, dir string) ([]TrustNote, error) {
-	s, err := bundle.ReadSigned(dir)
-	if err != nil {
-		return nil, err
-	}
+// CheckTrust checks, for every repository of a verified signed bundle (the
+// one verify read, not read again) that this machine has a pin for, that
+// the root the bundle starts from chains from the pin (a *trust.ChainError
+// otherwise). Repositories without a pin are reported as such.
+func CheckTrust(env session.Env, s *bundle.Signed) ([]TrustNote, error) {
 	var out []TrustNote
 	for _, r := range s.Info.Repos {
 		n := TrustNote{GUN: r.GUN}
 		var pin *store.Pin
 		var pinned []byte
 		if env.Trust != nil {
+			var err error
 			if pin, pinned, err = env.Trust.Pinned(r.GUN); err != nil {
 				return nil, err
 			}

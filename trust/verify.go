@@ -336,18 +336,15 @@ func parseSigned(b []byte) (*data.Signed, error) {
 }
 
 // signers checks each signature on its own so the report can say who
-// signed, not only whether the threshold holds.
+// signed, not only whether the threshold holds. s must come from
+// parseSigned.
 func signers(s *data.Signed, role data.BaseRole, name string, version int, expires time.Time) (RoleReport, string) {
 	rr := RoleReport{Role: name, Version: version, Expires: expires.UTC(), Threshold: role.Threshold, KeyIDs: role.ListKeyIDs()}
 	sort.Strings(rr.KeyIDs)
-	var decoded map[string]any
-	if err := json.Unmarshal(*s.Signed, &decoded); err != nil {
-		return rr, ""
-	}
-	msg, err := json.MarshalCanonical(decoded)
-	if err != nil {
-		return rr, ""
-	}
+	// Every caller's s comes from parseSigned, which proved its signed
+	// part is already the canonical encoding of itself: that is the
+	// message, with no second decode and re-encode.
+	msg := []byte(*s.Signed)
 	bad := ""
 	seen := map[string]bool{}
 	for i := range s.Signatures {

@@ -13,10 +13,21 @@ import (
 // checkForeignSignatures refuses metadata the bundle signs that carries a
 // signature by a key none of its roles names.
 func checkForeignSignatures(s *bundle.Signed, r bundle.SignedRepo, root, prevRoot []byte) error {
-	roleOf := func(raw []byte, role data.RoleName) (data.BaseRole, error) {
-		var sr data.SignedRoot
-		if err := json.Unmarshal(raw, &sr); err != nil {
-			return data.BaseRole{}, err
+	// Each root is decoded once, when first needed, for every role read
+	// from it (root is read once per file checked).
+	decoded := map[bool]*data.SignedRoot{}
+	roleOf := func(prev bool, role data.RoleName) (data.BaseRole, error) {
+		sr, ok := decoded[prev]
+		if !ok {
+			raw := root
+			if prev {
+				raw = prevRoot
+			}
+			sr = &data.SignedRoot{}
+			if err := json.Unmarshal(raw, sr); err != nil {
+				return data.BaseRole{}, err
+			}
+			decoded[prev] = sr
 		}
 		return sr.BuildBaseRole(role)
 	}
@@ -39,13 +50,13 @@ func checkForeignSignatures(s *bundle.Signed, r bundle.SignedRepo, root, prevRoo
 		if raw == nil {
 			continue
 		}
-		role, err := roleOf(root, f.role)
+		role, err := roleOf(false, f.role)
 		if err != nil {
 			return err
 		}
 		roles := []data.BaseRole{role}
 		if f.role == data.CanonicalRootRole && prevRoot != nil && s.RepoMetadata(r.GUN, "root") != nil {
-			prev, err := roleOf(prevRoot, data.CanonicalRootRole)
+			prev, err := roleOf(true, data.CanonicalRootRole)
 			if err != nil {
 				return err
 			}

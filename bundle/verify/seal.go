@@ -12,6 +12,7 @@ import (
 
 	cjson "github.com/docker/go/canonical/json"
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -309,65 +310,91 @@ func CheckSealedBySigners(s *bundle.Signed, seal *SealReport) error {
 // bundleSigners maps the canonical ID of every key whose signature the
 // bundle's metadata carries to the files it signed, and the root keys that
 // signed a root.json to their GUN. The signatures were verified already.
+// GUNs are read on every core and merged in the bundle's order.
 func bundleSigners(s *bundle.Signed) (signed map[string][]string, rootSigned map[string]string, err error) {
+	hits := make([][]signerHit, len(s.Info.Repos))
+	if err := fsutil.Each(len(s.Info.Repos), func(i int) (err error) {
+		hits[i], err = repoSigners(s, s.Info.Repos[i])
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
 	signed, rootSigned = map[string][]string{}, map[string]string{}
-	for _, r := range s.Info.Repos {
-		canon := map[string]string{}
-		rootKeys := map[string]bool{}
-		for _, raw := range [][]byte{s.RepoMetadata(r.GUN, "root"), s.Request.Metadata(r.GUN, data.CanonicalRootRole)} {
-			if raw == nil {
-				continue
-			}
-			var sr data.Signed
-			if err := cjson.Unmarshal(raw, &sr); err != nil {
-				return nil, nil, err
-			}
-			root, err := data.RootFromSigned(&sr)
-			if err != nil {
-				return nil, nil, err
-			}
-			for id, k := range root.Signed.Keys {
-				c, err := trust.CanonicalID(k)
-				if err != nil {
-					return nil, nil, err
-				}
-				canon[id] = c
-			}
-			for _, id := range root.Signed.Roles[data.CanonicalRootRole].KeyIDs {
-				rootKeys[id] = true
-			}
-		}
-		for id, c := range delegationKeyIDs(s, r) {
-			if _, ok := canon[id]; !ok {
-				canon[id] = c
-			}
-		}
-		roles := []string{"root", "targets", "snapshot"}
-		for role := range delegationFiles(s, r) {
-			roles = append(roles, role.String())
-		}
-		for _, role := range roles {
-			raw := s.RepoMetadata(r.GUN, role)
-			if raw == nil {
-				continue
-			}
-			var sd data.Signed
-			if err := cjson.Unmarshal(raw, &sd); err != nil {
-				return nil, nil, err
-			}
-			for _, sig := range sd.Signatures {
-				c, ok := canon[sig.KeyID]
-				if !ok {
-					continue
-				}
-				signed[c] = append(signed[c], r.GUN+" "+role+".json")
-				if role == "root" && rootKeys[sig.KeyID] {
-					rootSigned[c] = r.GUN
-				}
+	for i, r := range s.Info.Repos {
+		for _, h := range hits[i] {
+			signed[h.canon] = append(signed[h.canon], r.GUN+" "+h.role+".json")
+			if h.rootKey {
+				rootSigned[h.canon] = r.GUN
 			}
 		}
 	}
 	return signed, rootSigned, nil
+}
+
+// signerHit is one signature of a GUN's metadata by a key its roots name.
+type signerHit struct {
+	canon, role string
+	rootKey     bool // a root key's signature on root.json
+}
+
+// repoSigners is bundleSigners for one GUN, in file and signature order.
+func repoSigners(s *bundle.Signed, r bundle.SignedRepo) ([]signerHit, error) {
+	canon := map[string]string{}
+	rootKeys := map[string]bool{}
+	decoded := map[string]*data.Signed{} // the bundle's root.json, read once
+	for i, raw := range [][]byte{s.RepoMetadata(r.GUN, "root"), s.Request.Metadata(r.GUN, data.CanonicalRootRole)} {
+		if raw == nil {
+			continue
+		}
+		sr := &data.Signed{}
+		if err := cjson.Unmarshal(raw, sr); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			decoded["root"] = sr
+		}
+		root, err := data.RootFromSigned(sr)
+		if err != nil {
+			return nil, err
+		}
+		for id, k := range root.Signed.Keys {
+			c, err := trust.CanonicalID(k)
+			if err != nil {
+				return nil, err
+			}
+			canon[id] = c
+		}
+		for _, id := range root.Signed.Roles[data.CanonicalRootRole].KeyIDs {
+			rootKeys[id] = true
+		}
+	}
+	for id, c := range delegationKeyIDs(s, r) {
+		if _, ok := canon[id]; !ok {
+			canon[id] = c
+		}
+	}
+	roles := []string{"root", "targets", "snapshot"}
+	for role := range delegationFiles(s, r) {
+		roles = append(roles, role.String())
+	}
+	var hits []signerHit
+	for _, role := range roles {
+		sd := decoded[role]
+		if raw := s.RepoMetadata(r.GUN, role); raw == nil {
+			continue
+		} else if sd == nil {
+			sd = &data.Signed{}
+			if err := cjson.Unmarshal(raw, sd); err != nil {
+				return nil, err
+			}
+		}
+		for _, sig := range sd.Signatures {
+			if c, ok := canon[sig.KeyID]; ok {
+				hits = append(hits, signerHit{canon: c, role: role, rootKey: role == "root" && rootKeys[sig.KeyID]})
+			}
+		}
+	}
+	return hits, nil
 }
 
 // checkRehearsal compares bundle.json's (or a record's) rehearsal flag with

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/keyrite/keyrite/trust/store"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -240,10 +241,14 @@ func (s *Session) pinWritten(out string, files bundle.Files, info bundle.SignedI
 			return err
 		}
 	}
-	for _, r := range info.Repos {
+	// One GUN per pin directory (a bundle lists each GUN once): the pins
+	// are written on several goroutines, so their fsyncs overlap.
+	now := s.Now()
+	return fsutil.Each(len(info.Repos), func(i int) error {
+		r := info.Repos[i]
 		root := files[bundle.RepoFile(r.GUN, "root.json")]
 		if root == nil || !complete[r.GUN] {
-			continue
+			return nil
 		}
 		var chain [][]byte
 		for _, t := range s.trusted {
@@ -251,11 +256,9 @@ func (s *Session) pinWritten(out string, files bundle.Files, info bundle.SignedI
 				chain = append(append(chain, t.chain...), t.raw)
 			}
 		}
-		if _, err := s.Trust.Set(r.GUN, chain, root, store.SourceSigned, out, s.Now()); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err := s.Trust.Set(r.GUN, chain, root, store.SourceSigned, out, now)
+		return err
+	})
 }
 
 func rootKeyIDs(root *data.SignedRoot) []string {

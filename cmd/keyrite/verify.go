@@ -36,13 +36,19 @@ Exit code 4 when anything fails.`,
 			if kind, _ := bundle.KindOf(args[0]); kind == bundle.KindCA {
 				return verifyCA(a, args[0], asJSON)
 			}
-			rep, err := verify.Dir(args[0], a.Now(), env.VerifyOptions())
+			// Read once: the checks below and the trust store's see the
+			// same files.
+			s, err := bundle.ReadSigned(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := verify.Signed(s, a.Now(), env.VerifyOptions())
 			var inc *verify.IncompleteError
 			out := verifyOutput{Report: rep}
 			if err == nil || errors.As(err, &inc) {
 				// This machine's pins have a say too: the root the bundle
 				// starts from must chain from the one trusted here.
-				notes, terr := ceremony.CheckTrust(env, args[0])
+				notes, terr := ceremony.CheckTrust(env, s)
 				if terr != nil {
 					rep.OK, err = false, terr
 				}
