@@ -45,15 +45,11 @@ func CADir(dir string, now time.Time, o Options) (*CAReport, error) {
 		return nil, err
 	}
 	rep := &CAReport{Bundle: dir, Record: *rec, files: files}
-	fail := func(format string, a ...any) error {
-		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
-	}
-	entries, err := oneKeyTranscript(files, fail)
+	fail, entries, lines, head, err := oneKeyTranscript(dir, files)
 	if err != nil {
 		return rep, err
 	}
-	rep.entries = entries
-	rep.TranscriptLines, rep.TranscriptHead = len(entries), bundle.TranscriptHead(files[bundle.TranscriptName])
+	rep.entries, rep.TranscriptLines, rep.TranscriptHead = entries, lines, head
 	if err := checkCALine(rec, entries, fail); err != nil {
 		return rep, err
 	}

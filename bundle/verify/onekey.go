@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/keyrite/keyrite/bundle"
@@ -12,17 +13,21 @@ import (
 // transcript it holds, whose attestation it may carry and by which alone
 // it is sealed.
 
-// oneKeyTranscript verifies a record's transcript chain; an empty one is
-// refused.
-func oneKeyTranscript(files bundle.Files, fail func(string, ...any) error) ([]bundle.TranscriptEntry, error) {
-	entries, err := bundle.VerifyTranscript(files[bundle.TranscriptName])
+// oneKeyTranscript verifies a record's transcript chain (an empty one is
+// refused) and returns it with the bundle's failure constructor, the
+// number of lines and the head, which both reports carry.
+func oneKeyTranscript(dir string, files bundle.Files) (fail func(string, ...any) error, entries []bundle.TranscriptEntry, lines int, head string, err error) {
+	fail = func(format string, a ...any) error {
+		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
+	}
+	entries, err = bundle.VerifyTranscript(files[bundle.TranscriptName])
 	if err != nil {
-		return nil, fail("%v", err)
+		return fail, nil, 0, "", fail("%v", err)
 	}
 	if len(entries) == 0 {
-		return nil, fail("the transcript is empty")
+		return fail, nil, 0, "", fail("the transcript is empty")
 	}
-	return entries, nil
+	return fail, entries, len(entries), bundle.TranscriptHead(files[bundle.TranscriptName]), nil
 }
 
 // oneKeyAttestation verifies the attestation of the record's key, the

@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/trust"
@@ -35,15 +34,11 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 		return nil, err
 	}
 	rep := &RecordReport{Record: dir, Key: *rec, files: files}
-	fail := func(format string, a ...any) error {
-		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
-	}
-	entries, err := oneKeyTranscript(files, fail)
+	fail, entries, lines, head, err := oneKeyTranscript(dir, files)
 	if err != nil {
 		return rep, err
 	}
-	rep.entries = entries
-	rep.TranscriptLines, rep.TranscriptHead = len(entries), bundle.TranscriptHead(files[bundle.TranscriptName])
+	rep.entries, rep.TranscriptLines, rep.TranscriptHead = entries, lines, head
 	block, _ := pem.Decode([]byte(rec.PublicKeyPEM))
 	if block == nil {
 		return rep, fail("altered: record.json's public key is not PEM")
