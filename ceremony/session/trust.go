@@ -9,7 +9,6 @@ import (
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
-	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/keyrite/keyrite/trust/store"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -225,40 +224,34 @@ func (s *Session) RecordTrust() error {
 // pinWritten pins what a bundle just written and verified establishes: the
 // current roots trusted on first use, then every new root whose threshold
 // is met (an incomplete one is not trusted until its holders have signed).
+// One batch: every pin is checked before any is written, and all are
+// durable when it returns (store.SetBatch).
 func (s *Session) pinWritten(out string, files bundle.Files, info bundle.SignedInfo, complete map[string]bool) error {
 	if s.Trust == nil {
 		return nil
 	}
+	var ups []store.Update
 	// What the chain walk verified is trusted from now on too.
+	chains := map[string][][]byte{}
 	for _, t := range s.trusted {
+		chains[t.GUN] = append(append(chains[t.GUN], t.chain...), t.raw)
 		source := store.SourceVerified
 		if t.How != TrustedByPin {
 			source = store.SourceTOFU
 		} else if t.Version == t.PinnedVersion {
 			continue
 		}
-		if _, err := s.Trust.Set(t.GUN, t.chain, t.raw, source, t.How, s.Now()); err != nil {
-			return err
-		}
+		ups = append(ups, store.Update{GUN: t.GUN, Chain: t.chain, Root: t.raw, Source: source, Detail: t.How})
 	}
-	// One GUN per pin directory (a bundle lists each GUN once): the pins
-	// are written on several goroutines, so their fsyncs overlap.
-	now := s.Now()
-	return fsutil.Each(len(info.Repos), func(i int) error {
-		r := info.Repos[i]
+	for _, r := range info.Repos {
 		root := files[bundle.RepoFile(r.GUN, "root.json")]
 		if root == nil || !complete[r.GUN] {
-			return nil
+			continue
 		}
-		var chain [][]byte
-		for _, t := range s.trusted {
-			if t.GUN == r.GUN {
-				chain = append(append(chain, t.chain...), t.raw)
-			}
-		}
-		_, err := s.Trust.Set(r.GUN, chain, root, store.SourceSigned, out, now)
-		return err
-	})
+		ups = append(ups, store.Update{GUN: r.GUN, Chain: chains[r.GUN], Root: root, Source: store.SourceSigned, Detail: out})
+	}
+	_, err := s.Trust.SetBatch(ups, s.Now())
+	return err
 }
 
 func rootKeyIDs(root *data.SignedRoot) []string {

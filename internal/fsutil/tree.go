@@ -90,7 +90,7 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	// rename that makes the tree visible: one syncfs(2) of the tree's
 	// filesystem, one journal commit, instead of an fsync (a commit each)
 	// per file and directory.
-	if err := syncFS(tmp); err != nil {
+	if err := SyncFS(tmp); err != nil {
 		return err
 	}
 	if err := RenameNoReplace(tmp, dest); err != nil {
@@ -116,9 +116,11 @@ func writeNew(p string, data []byte, mode os.FileMode) error {
 	return f.Close()
 }
 
-// syncFS writes everything written on the filesystem holding dir to disk
-// (syncfs(2)): the files and directories of a tree just written in it.
-func syncFS(dir string) error {
+// SyncFS writes everything written on the filesystem holding dir to disk
+// (syncfs(2)): the files and directories of a tree just written in it, or
+// the temporaries of a batch (one journal commit instead of an fsync per
+// file).
+func SyncFS(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -7,8 +7,8 @@
 //
 // Layout: DIR/repos/<hex of GUN>/<N>.root.json for every version held, and
 // pin.json naming the GUN, the pinned version, how it came to be trusted
-// and when. Every file is written atomically; pin.json last, so a crash
-// leaves the previous pin in force.
+// and when. Every file is written atomically (batch.go); pin.json last, so
+// a crash leaves the previous pin in force.
 package store
 
 import (
@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/internal/fsutil"
-	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
@@ -74,6 +73,16 @@ func (s *Store) repoDir(gun string) string {
 
 // Pin returns the pin of a GUN, nil when the store has none.
 func (s *Store) Pin(gun string) (*Pin, error) {
+	p, err := s.readPin(gun)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	p.Versions, err = s.versions(gun)
+	return p, err
+}
+
+// readPin reads a GUN's pin.json, without the versions held.
+func (s *Store) readPin(gun string) (*Pin, error) {
 	b, err := fsutil.Read(filepath.Join(s.repoDir(gun), "pin.json"), fsutil.ReadOptions{Max: maxRoot, NoSymlink: true, Private: true, What: "trust store pin"})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -85,8 +94,7 @@ func (s *Store) Pin(gun string) (*Pin, error) {
 	if err := json.Unmarshal(b, &p); err != nil || p.GUN != gun || p.Version < 1 {
 		return nil, fmt.Errorf("trust store %s: the pin of %s is unreadable", s.Dir, gun)
 	}
-	p.Versions, err = s.versions(gun)
-	return &p, err
+	return &p, nil
 }
 
 // Root returns the root of a version the store holds, nil when it has none.
@@ -132,46 +140,14 @@ func (s *Store) versions(gun string) ([]int, error) {
 // (chain, in version order, may be empty). The caller has verified that
 // root chains from the current pin (or that the operator trusts it on
 // first use): Set refuses only a version older than the pin, which would
-// let a later ceremony accept a rollback.
+// let a later ceremony accept a rollback. It is a batch of one: see
+// SetBatch.
 func (s *Store) Set(gun string, chain [][]byte, root []byte, source, detail string, now time.Time) (*Pin, error) {
-	v, err := trust.RootVersion(root)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", gun, err)
-	}
-	old, err := s.Pin(gun)
+	ps, err := s.SetBatch([]Update{{GUN: gun, Chain: chain, Root: root, Source: source, Detail: detail}}, now)
 	if err != nil {
 		return nil, err
 	}
-	if old != nil && v < old.Version {
-		return nil, fmt.Errorf("%s: root version %d is older than version %d trusted here", gun, v, old.Version)
-	}
-	dir := s.repoDir(gun)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("trust store %s: %w", s.Dir, err)
-	}
-	for _, r := range append(chain, root) {
-		rv, err := trust.RootVersion(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", gun, err)
-		}
-		if err := fsutil.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.root.json", rv)), r, 0o600, true); err != nil {
-			return nil, err
-		}
-	}
-	ids, err := rootKeyIDs(root)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", gun, err)
-	}
-	p := &Pin{GUN: gun, Version: v, Source: source, Detail: detail, PinnedAt: now.UTC(), RootKeyIDs: ids}
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := fsutil.WriteFile(filepath.Join(dir, "pin.json"), append(b, '\n'), 0o600, true); err != nil {
-		return nil, err
-	}
-	p.Versions, err = s.versions(gun)
-	return p, err
+	return ps[0], nil
 }
 
 // List returns every pin, by GUN.
@@ -222,6 +198,11 @@ func rootKeyIDs(root []byte) ([]string, error) {
 // gun is removed and the GUN is trusted again only by import or on first
 // use.
 func (s *Store) Forget(gun string, keep int, now time.Time) (*Pin, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	p, err := s.Pin(gun)
 	if err != nil {
 		return nil, err
