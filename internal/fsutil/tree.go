@@ -79,7 +79,7 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 		}
 	}
 	if err := Each(len(names), func(i int) error {
-		return writeNew(filepath.Join(tmp, filepath.FromSlash(names[i])), files[names[i]], fileMode)
+		return CreateWrite(filepath.Join(tmp, filepath.FromSlash(names[i])), files[names[i]], fileMode)
 	}); err != nil {
 		return err
 	}
@@ -101,19 +101,6 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	}
 	ok = true
 	return SyncDir(parent)
-}
-
-// writeNew creates a file that must not exist; syncFS makes it durable.
-func writeNew(p string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // SyncFS writes everything written on the filesystem holding dir to disk

@@ -240,23 +240,9 @@ func (s *Store) writeTemps(guns []string, byGUN map[string]*staged) (roots, pins
 	return roots, pins, nil
 }
 
-// writeTemp writes data to a new temporary (0600, created exclusively)
-// in final's directory.
 func writeTemp(final string, data []byte) (pending, error) {
-	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".partial-")
-	if err != nil {
-		return pending{}, err
-	}
-	p := pending{tmp: f.Name(), final: final}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(p.tmp)
-		return pending{}, err
-	}
-	return p, nil
+	tmp, err := fsutil.WriteTemp(final, data)
+	return pending{tmp: tmp, final: final}, err
 }
 
 // install makes the written temporaries durable, then renames them into
@@ -269,7 +255,7 @@ func (s *Store) install(roots, pins []pending) error {
 		return err
 	}
 	for i, p := range roots {
-		if err := os.Rename(p.tmp, p.final); err != nil {
+		if err := rename(p); err != nil {
 			removeTemps(roots[i:])
 			removeTemps(pins)
 			return err
@@ -281,13 +267,22 @@ func (s *Store) install(roots, pins []pending) error {
 		return err
 	}
 	for i, p := range pins {
-		if err := os.Rename(p.tmp, p.final); err != nil {
+		if err := rename(p); err != nil {
 			removeTemps(pins[i:])
 			return err
 		}
 		faultPoint("pin")
 	}
 	return fsutil.SyncFS(s.Dir)
+}
+
+// rename renames a temporary into place (without os.Rename's lstat of the
+// target first: a directory there fails all the same).
+func rename(p pending) error {
+	if err := unix.Rename(p.tmp, p.final); err != nil {
+		return &os.LinkError{Op: "rename", Old: p.tmp, New: p.final, Err: err}
+	}
+	return nil
 }
 
 func removeTemps(ps []pending) {
