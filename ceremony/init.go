@@ -172,13 +172,10 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 		return nil, err
 	}
 	res.Signatures += int64(len(keys.root))
-	if _, err := s.WriteSigned(o.Out, info, files, req); err != nil {
-		return nil, err
-	}
-	// The targets keys belong to the bundle now. A journal that cannot be
-	// deleted is harmless: the next run sees that its output exists.
-	s.Keep()
-	return res, nil
+	// WriteSigned ends the journal once the bundle is written: its
+	// targets keys belong to the bundle.
+	_, err = s.WriteSigned(o.Out, info, files, req)
+	return res, err
 }
 
 // readNewRepos reads the request bundle and refuses a GUN it lacks or one
@@ -390,8 +387,9 @@ const rollbackTimeout = 2 * time.Minute
 // runs on a context of its own: an interrupted run is rolled back too. A
 // key it cannot destroy stays in the journal for the next run.
 func rollback(ctx context.Context, s *session.Session, created []createdKey, cause error) error {
-	if len(created) == 0 {
-		return cause
+	var written *session.NotPinnedError
+	if len(created) == 0 || errors.As(cause, &written) {
+		return cause // nothing to destroy, or the bundle written names the keys
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()

@@ -42,3 +42,17 @@ type NotOnServerError struct{ GUN string }
 func (e *NotOnServerError) Error() string {
 	return fmt.Sprintf("%s does not exist on the server yet", e.GUN)
 }
+
+// NotPinnedError is a signed bundle written and verified whose roots the
+// trust store could not pin. The bundle stands, with the keys it names:
+// nothing of it is rolled back.
+type NotPinnedError struct {
+	Bundle string
+	Err    error
+}
+
+func (e *NotPinnedError) Error() string {
+	return fmt.Sprintf("the bundle %s is written and verified, but its roots could not be pinned in the trust store: %v", e.Bundle, e.Err)
+}
+
+func (e *NotPinnedError) Unwrap() error { return e.Err }

@@ -47,12 +47,17 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 	if err := bundle.WriteExactly(out, bundle.KindSigned, all); err != nil {
 		return nil, err
 	}
+	// The keys the journal announced belong to the bundle now: a run
+	// killed while it pins is not offered to destroy them. A journal that
+	// cannot be deleted is harmless: the next run sees that its output
+	// exists.
+	s.Keep()
 	complete := map[string]bool{}
 	for _, r := range rep.Repos {
 		complete[r.GUN] = rootComplete(r)
 	}
 	if err := s.pinWritten(out, files, info, complete); err != nil {
-		return missing, fmt.Errorf("the bundle %s is written and verified, but its roots could not be pinned in the trust store: %w", out, err)
+		return missing, &NotPinnedError{Bundle: out, Err: err}
 	}
 	return missing, nil
 }

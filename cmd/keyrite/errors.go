@@ -78,7 +78,10 @@ func operationHint(err error) (int, string, bool) {
 		dup    *trust.DuplicateKeyError
 	)
 	var corrupt *journal.CorruptError
+	var notPinned *session.NotPinnedError
 	switch {
+	case errors.As(err, &notPinned):
+		return exitFailed, fmt.Sprintf("the bundle is good and its keys are kept: once the trust store can be written, pin its roots with keyrite trust import %s", notPinned.Bundle), true
 	case errors.As(err, &chain):
 		return exitVerifyKO, "nothing was signed: do not trust this request bundle; if the repository's root was rotated in a ceremony elsewhere, bring that ceremony's signed bundle and run keyrite trust import BUNDLE first", true
 	case errors.As(err, &nott):
