@@ -58,34 +58,52 @@ func TrustImport(env session.Env, dir string) ([]PinChange, error) {
 		complete[r.GUN] = rootThresholdsMet(r)
 	}
 	var out []PinChange
+	var ups []store.Update
 	for _, r := range s.Info.Repos {
 		root := s.RepoMetadata(r.GUN, "root")
 		if root == nil || !complete[r.GUN] {
 			continue
 		}
 		versions := func(v int) []byte { return s.Request.RootOfVersion(r.GUN, v) }
-		ch, err := advance(env, r.GUN, versions, root, store.SourceImported, dir)
+		ch, up, err := advance(env, r.GUN, versions, root, store.SourceImported, dir)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *ch)
+		out, ups = append(out, *ch), appendUpdate(ups, up)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("bundle %s signs no complete root: nothing to pin", dir)
 	}
-	return out, nil
+	return out, setBatch(env, ups)
 }
 
-// advance pins root for gun: along the chain from the pin when there is
-// one, else from the earliest version the media carries.
-func advance(env session.Env, gun string, versions func(int) []byte, root []byte, source, detail string) (*PinChange, error) {
+// appendUpdate adds a pin to write, if any.
+func appendUpdate(ups []store.Update, up *store.Update) []store.Update {
+	if up == nil {
+		return ups
+	}
+	return append(ups, *up)
+}
+
+// setBatch writes an import's pins in one batch, all or none: every GUN is
+// checked before any is written (store.SetBatch).
+func setBatch(env session.Env, ups []store.Update) error {
+	_, err := env.Trust.SetBatch(ups, env.Now())
+	return err
+}
+
+// advance checks root for gun: along the chain from the pin when there is
+// one, else from the earliest version the media carries. It returns the
+// pin to write (nil when the pin stays), which the import writes with the
+// others once every GUN is checked.
+func advance(env session.Env, gun string, versions func(int) []byte, root []byte, source, detail string) (*PinChange, *store.Update, error) {
 	v, err := trust.RootVersion(root)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", gun, err)
+		return nil, nil, fmt.Errorf("%s: %w", gun, err)
 	}
 	pin, pinned, err := env.Trust.Pinned(gun)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ch := &PinChange{GUN: gun, Version: v, Action: "pinned"}
 	from := 1
@@ -94,7 +112,7 @@ func advance(env session.Env, gun string, versions func(int) []byte, root []byte
 		ch.Previous, from, start = pin.Version, pin.Version, pinned
 		if v < pin.Version {
 			ch.Version, ch.Action = pin.Version, "unchanged (a newer version is pinned here)"
-			return ch, nil
+			return ch, nil, nil
 		}
 	}
 	if start == nil {
@@ -102,7 +120,7 @@ func advance(env session.Env, gun string, versions func(int) []byte, root []byte
 		start, from = root, v
 	}
 	if _, err := trust.WalkRoots(gun, start, versions, root); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var chain [][]byte
 	for i := from + 1; i < v; i++ {
@@ -110,15 +128,12 @@ func advance(env session.Env, gun string, versions func(int) []byte, root []byte
 	}
 	if pin != nil && v == pin.Version {
 		ch.Action = "unchanged"
-		return ch, nil
+		return ch, nil, nil
 	}
 	if pin != nil {
 		ch.Action = "advanced"
 	}
-	if _, err := env.Trust.Set(gun, chain, root, source, detail, env.Now()); err != nil {
-		return nil, err
-	}
-	return ch, nil
+	return ch, &store.Update{GUN: gun, Chain: chain, Root: root, Source: source, Detail: detail}, nil
 }
 
 // rootThresholdsMet says whether a repository's root met its thresholds.
@@ -199,6 +214,7 @@ func importExport(env session.Env, dir string) ([]PinChange, error) {
 	}
 	sort.Slice(pins, func(i, j int) bool { return pins[i].GUN < pins[j].GUN })
 	var out []PinChange
+	var ups []store.Update
 	for _, p := range pins {
 		if err := trust.ValidateGUN(p.GUN); err != nil {
 			return nil, &bundle.Error{Bundle: dir, Reason: err.Error()}
@@ -217,13 +233,13 @@ func importExport(env session.Env, dir string) ([]PinChange, error) {
 		if root == nil {
 			return nil, &bundle.Error{Bundle: dir, Reason: fmt.Sprintf("%s: the pinned version %d is missing", p.GUN, p.Version)}
 		}
-		ch, err := advance(env, p.GUN, func(v int) []byte { return held[v] }, root, store.SourceImported, dir)
+		ch, up, err := advance(env, p.GUN, func(v int) []byte { return held[v] }, root, store.SourceImported, dir)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *ch)
+		out, ups = append(out, *ch), appendUpdate(ups, up)
 	}
-	return out, nil
+	return out, setBatch(env, ups)
 }
 
 // TrustForget drops the pin of a GUN (or takes it back to a version held,

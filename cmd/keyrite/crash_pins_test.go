@@ -175,3 +175,48 @@ func TestInitPinFailureKeepsTheBundle(t *testing.T) {
 		t.Errorf("after trust import: %d roots, %d pins, %d temporaries", roots, pins, temps)
 	}
 }
+
+// TestTrustImportIsAllOrNothing: a trust import that one GUN refuses (this
+// machine pins another root for it) pins none of the bundle's GUNs.
+func TestTrustImportIsAllOrNothing(t *testing.T) {
+	bin := buildKeyrite(t, "")
+	a, b := newCrashEnv(t, bin, 2), newCrashEnv(t, bin, 2)
+	trustA, trustB := filepath.Join(a.dir, "trust"), filepath.Join(b.dir, "trust")
+	if _, stderr, code := a.run(a.initArgs("--trust-dir", trustA)...); code != 0 {
+		t.Fatalf("init on a: exit %d\n%s", code, stderr)
+	}
+	// b pins its own root (another root key) for the second GUN only.
+	b.guns = b.guns[1:]
+	if _, stderr, code := b.run(b.initArgs("--trust-dir", trustB)...); code != 0 {
+		t.Fatalf("init on b: exit %d\n%s", code, stderr)
+	}
+	before := storeFiles(t, trustB)
+	_, stderr, code := b.run("trust", "import", a.out, "--trust-dir", trustB)
+	if code == 0 || !strings.Contains(stderr, a.guns[1]) {
+		t.Fatalf("trust import of another root: exit %d\n%s", code, stderr)
+	}
+	t.Logf("refused: %s", stderr)
+	if after := storeFiles(t, trustB); after != before {
+		t.Errorf("the refused import changed the store:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+// storeFiles lists a trust store's files with their sizes.
+func storeFiles(t *testing.T, dir string) string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			out = append(out, fmt.Sprintf("%s:%d", strings.TrimPrefix(p, dir), fi.Size()))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, " ")
+}

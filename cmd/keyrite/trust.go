@@ -70,7 +70,8 @@ func newTrustImportCmd(a *App) *cobra.Command {
 		Long: `Import a signed bundle (a co-holder's ceremony, verified first) or a directory
 written by keyrite trust export. A GUN pinned here already moves only along a
 valid root chain from its pin; a GUN not pinned here is pinned as the import
-says, so import only media you trust.`,
+says, so import only media you trust. Every GUN is checked before any is
+pinned: one refused, none is.`,
 		Example: `  keyrite trust import /media/usb/signed-rotation/
   keyrite trust import /media/usb/trust-export/`,
 		Args: exactArgs(1, "one bundle directory"),
