@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,48 +195,51 @@ func (st *staged) add(u Update, now time.Time) error {
 }
 
 // writeTemps writes every file of the batch beside its place, without
-// syncing: the roots' and the pins' temporaries. On failure nothing of the
-// batch is left.
+// syncing, a few GUNs at a time (fsutil.Each: creating a file is the
+// kernel's work, which both cores share): the roots' and the pins'
+// temporaries. On failure nothing of the batch is left.
 func (s *Store) writeTemps(guns []string, byGUN map[string]*staged) (roots, pins []pending, err error) {
-	var made []string // directories the batch created
-	defer func() {
-		if err != nil {
-			removeTemps(roots)
-			removeTemps(pins)
-			for _, d := range made {
-				os.Remove(d)
-			}
-		}
-	}()
-	for _, g := range guns {
-		st := byGUN[g]
+	type written struct {
+		made  bool // the GUN's directory was made by the batch
+		roots []pending
+		pin   pending
+	}
+	done := make([]written, len(guns))
+	err = fsutil.Each(len(guns), func(i int) error {
+		st, w := byGUN[guns[i]], &done[i]
 		if !st.existed {
 			if err := os.Mkdir(st.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-				return roots, pins, fmt.Errorf("trust store %s: %w", s.Dir, err)
+				return fmt.Errorf("trust store %s: %w", s.Dir, err)
 			}
-			made = append(made, st.dir)
+			w.made = true
 		}
-		vs := make([]int, 0, len(st.roots))
-		for v := range st.roots {
-			vs = append(vs, v)
-		}
-		sort.Ints(vs)
-		for _, v := range vs {
+		for _, v := range slices.Sorted(maps.Keys(st.roots)) {
 			p, err := writeTemp(filepath.Join(st.dir, fmt.Sprintf("%d.root.json", v)), st.roots[v])
 			if err != nil {
-				return roots, pins, err
+				return err
 			}
-			roots = append(roots, p)
+			w.roots = append(w.roots, p)
 		}
 		b, err := json.MarshalIndent(st.pin, "", "  ")
 		if err != nil {
-			return roots, pins, err
+			return err
 		}
-		p, err := writeTemp(filepath.Join(st.dir, "pin.json"), append(b, '\n'))
-		if err != nil {
-			return roots, pins, err
+		w.pin, err = writeTemp(filepath.Join(st.dir, "pin.json"), append(b, '\n'))
+		return err
+	})
+	for i, w := range done {
+		roots = append(roots, w.roots...)
+		if w.pin.tmp != "" {
+			pins = append(pins, w.pin)
 		}
-		pins = append(pins, p)
+		if err != nil && w.made {
+			defer os.Remove(byGUN[guns[i]].dir) // after its temporaries
+		}
+	}
+	if err != nil {
+		removeTemps(roots)
+		removeTemps(pins)
+		return nil, nil, err
 	}
 	faultPoint("written")
 	return roots, pins, nil
@@ -242,7 +247,10 @@ func (s *Store) writeTemps(guns []string, byGUN map[string]*staged) (roots, pins
 
 func writeTemp(final string, data []byte) (pending, error) {
 	tmp, err := fsutil.WriteTemp(final, data)
-	return pending{tmp: tmp, final: final}, err
+	if err != nil {
+		return pending{}, err
+	}
+	return pending{tmp: tmp, final: final}, nil
 }
 
 // install makes the written temporaries durable, then renames them into
