@@ -20,8 +20,6 @@ import (
 	"sort"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/keyrite/keyrite/internal/fsutil"
 )
 
@@ -196,7 +194,7 @@ func read(dir, kind string) (Files, []byte, error) {
 	seen := map[string]bool{}
 	var walk func(rel string) error
 	walk = func(rel string) error {
-		d, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(rel)), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+		d, err := fsutil.OpenDir(filepath.Join(dir, filepath.FromSlash(rel)))
 		if err != nil {
 			return err
 		}

@@ -62,3 +62,17 @@ func ignoringEINTR(f func() (int, error)) (int, error) {
 		}
 	}
 }
+
+// OpenDir opens a directory to list it, never through a symbolic link,
+// with openat and one fcntl (os.NewFile's): os.OpenFile adds four fcntl
+// and an epoll_ctl to each, and reading a bundle of 1,000 GUNs opens
+// thousands of directories.
+func OpenDir(path string) (*os.File, error) {
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

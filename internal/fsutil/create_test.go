@@ -46,3 +46,27 @@ func TestCreateWriteIsExclusive(t *testing.T) {
 		t.Fatalf("stale partials: %v %v", removed, err)
 	}
 }
+
+// OpenDir lists a directory, and never one behind a symbolic link.
+func TestOpenDir(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "d", "f"), nil, 0o644)
+	os.Symlink("d", filepath.Join(dir, "link"))
+	d, err := OpenDir(filepath.Join(dir, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil || len(names) != 1 || names[0] != "f" {
+		t.Fatalf("%v %v", names, err)
+	}
+	if d, err := OpenDir(filepath.Join(dir, "link")); err == nil {
+		d.Close()
+		t.Fatal("opened a directory through a symbolic link")
+	}
+	if _, err := OpenDir(filepath.Join(dir, "d", "f")); err == nil {
+		t.Fatal("opened a file as a directory")
+	}
+}
