@@ -185,3 +185,14 @@ func BenchmarkSetBatch1000(b *testing.B) {
 		}
 	}
 }
+
+// Forgetting in a store that does not exist says so and makes nothing.
+func TestForgetMakesNoStore(t *testing.T) {
+	s := Open(filepath.Join(t.TempDir(), "trust"))
+	if _, err := s.Forget("example.com/a", 0, time.Now()); err == nil || !strings.Contains(err.Error(), "nothing is pinned for it") {
+		t.Fatalf("forget: %v", err)
+	}
+	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
+		t.Fatalf("the store was made: %v", err)
+	}
+}

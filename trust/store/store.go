@@ -198,17 +198,19 @@ func rootKeyIDs(root []byte) ([]string, error) {
 // gun is removed and the GUN is trusted again only by import or on first
 // use.
 func (s *Store) Forget(gun string, keep int, now time.Time) (*Pin, error) {
+	// Under the lock writers take (batch.go), once the GUN is pinned: a
+	// store that does not exist is not made by forgetting in it.
+	if p, err := s.readPin(gun); err != nil || p == nil {
+		return nil, s.notPinned(gun, err)
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	p, err := s.Pin(gun)
-	if err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, fmt.Errorf("%s: nothing is pinned for it in %s", gun, s.Dir)
+	if err != nil || p == nil {
+		return nil, s.notPinned(gun, err)
 	}
 	dir := s.repoDir(gun)
 	if keep <= 0 {
@@ -247,6 +249,14 @@ func (s *Store) Forget(gun string, keep int, now time.Time) (*Pin, error) {
 	}
 	np.Versions, err = s.versions(gun)
 	return np, err
+}
+
+// notPinned is err, or the error of a GUN the store does not pin.
+func (s *Store) notPinned(gun string, err error) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: nothing is pinned for it in %s", gun, s.Dir)
 }
 
 // History returns every root held for gun, in version order.
