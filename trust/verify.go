@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/go/canonical/json"
+	"github.com/keyrite/keyrite/internal/canonjson"
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/signed"
@@ -317,19 +318,13 @@ func parseSigned(b []byte) (*data.Signed, error) {
 	if s.Signed == nil {
 		return nil, fmt.Errorf("no signed part")
 	}
-	var inner any
-	if err := json.Unmarshal(*s.Signed, &inner); err != nil {
-		return nil, err
-	}
-	canon, err := json.MarshalCanonical(inner)
-	if err != nil {
-		return nil, err
-	}
 	again, err := Marshal(&s)
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(canon, *s.Signed) || !bytes.Equal(again, b) {
+	// canonjson.Canonical answers exactly as decoding the signed part and
+	// encoding it canonically again would, without doing either.
+	if !canonjson.Canonical(*s.Signed) || !bytes.Equal(again, b) {
 		return nil, fmt.Errorf("not in canonical form (the file was edited or not written by keyrite or notary)")
 	}
 	return &s, nil
