@@ -311,6 +311,11 @@ func parseTargets(in VerifyInput) (*data.Signed, *data.SignedTargets, error) {
 // notary uses (see Marshal) with a canonical "signed" part, so that what is
 // verified here is byte for byte what is uploaded.
 func parseSigned(b []byte) (*data.Signed, error) {
+	// What notary and keyrite write is read and proven in one pass; the
+	// rest takes the full decode and re-encode below.
+	if s, ok := canonjson.ParseSigned(b); ok {
+		return s, nil
+	}
 	var s data.Signed
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %v", err)

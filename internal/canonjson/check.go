@@ -61,18 +61,27 @@ type frame struct {
 	keyEscaped bool
 }
 
-// Check is Canonical with the first offending offset. It walks the input
-// with an explicit stack rather than recursion, so nesting depth costs
-// memory, as it does in the decoder, and never the goroutine stack.
+// Check is Canonical with the first offending offset.
 func Check(b []byte) error {
+	end, err := value(b, 0)
+	if err == nil && end != len(b) {
+		return fail(end, "bytes after the value")
+	}
+	return err
+}
+
+// value checks the canonical value that starts at i and returns the
+// offset after it. It walks the input with an explicit stack rather than
+// recursion, so nesting depth costs memory, as it does in the decoder, and
+// never the goroutine stack.
+func value(b []byte, i int) (int, error) {
 	var spare [16]frame
 	stack := spare[:0]
-	i := 0
 values:
 	for {
 		// A value starts at i.
 		if i >= len(b) {
-			return fail(i, "unexpected end of input")
+			return 0, fail(i, "unexpected end of input")
 		}
 		switch c := b[i]; {
 		case c == '{':
@@ -83,7 +92,7 @@ values:
 			stack = append(stack, frame{object: true, keyStart: -1})
 			var err error
 			if i, err = nextKey(b, i+1, &stack[len(stack)-1]); err != nil {
-				return err
+				return 0, err
 			}
 			continue values
 		case c == '[':
@@ -97,43 +106,40 @@ values:
 		case c == '"':
 			end, _, err := checkString(b, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			i = end
 		case c == '-' || '0' <= c && c <= '9':
 			end, err := checkNumber(b, i)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			i = end
 		case c == 't':
 			if !bytes.HasPrefix(b[i:], []byte("true")) {
-				return fail(i, "invalid literal")
+				return 0, fail(i, "invalid literal")
 			}
 			i += 4
 		case c == 'f':
 			if !bytes.HasPrefix(b[i:], []byte("false")) {
-				return fail(i, "invalid literal")
+				return 0, fail(i, "invalid literal")
 			}
 			i += 5
 		case c == 'n':
 			if !bytes.HasPrefix(b[i:], []byte("null")) {
-				return fail(i, "invalid literal")
+				return 0, fail(i, "invalid literal")
 			}
 			i += 4
 		default:
-			return fail(i, "not the start of a value (whitespace is not canonical)")
+			return 0, fail(i, "not the start of a value (whitespace is not canonical)")
 		}
 		// A value ended at i: a comma, or the close of its container(s).
 		for {
 			if len(stack) == 0 {
-				if i != len(b) {
-					return fail(i, "bytes after the value")
-				}
-				return nil
+				return i, nil
 			}
 			if i >= len(b) {
-				return fail(i, "unexpected end of input")
+				return 0, fail(i, "unexpected end of input")
 			}
 			top := &stack[len(stack)-1]
 			switch b[i] {
@@ -141,7 +147,7 @@ values:
 				if top.object {
 					var err error
 					if i, err = nextKey(b, i+1, top); err != nil {
-						return err
+						return 0, err
 					}
 				} else {
 					i++
@@ -149,14 +155,14 @@ values:
 				continue values
 			case '}':
 				if !top.object {
-					return fail(i, "} closes an array")
+					return 0, fail(i, "} closes an array")
 				}
 			case ']':
 				if top.object {
-					return fail(i, "] closes an object")
+					return 0, fail(i, "] closes an object")
 				}
 			default:
-				return fail(i, "expected , or the end of the container (whitespace is not canonical)")
+				return 0, fail(i, "expected , or the end of the container (whitespace is not canonical)")
 			}
 			stack = stack[:len(stack)-1]
 			i++
