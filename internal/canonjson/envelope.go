@@ -145,5 +145,11 @@ func plainString(b []byte, i int, lower bool) ([]byte, int, bool) {
 // which compacts a RawMessage with HTML escaping) leaves the canonical
 // signed part as it is: it escapes <, >, & and U+2028, U+2029.
 func safeInEnvelope(raw []byte) bool {
-	return bytes.IndexAny(raw, "<>&") < 0 && !bytes.Contains(raw, []byte("\u2028")) && !bytes.Contains(raw, []byte("\u2029"))
+	// One IndexByte (vectorised) per byte is faster than one IndexAny.
+	for _, c := range []byte("<>&") {
+		if bytes.IndexByte(raw, c) >= 0 {
+			return false
+		}
+	}
+	return !bytes.Contains(raw, []byte("\u2028")) && !bytes.Contains(raw, []byte("\u2029"))
 }
