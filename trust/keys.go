@@ -46,7 +46,7 @@ func RootCertificate(signer crypto.Signer, gun string, notBefore, notAfter time.
 	if err != nil {
 		return nil, nil, fmt.Errorf("root certificate for %s: %w", gun, err)
 	}
-	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+	if err := checkSelfSignature(cert); err != nil {
 		return nil, nil, fmt.Errorf("root certificate for %s: device signature does not verify: %w", gun, err)
 	}
 	if err := utils.ValidateCertificate(cert, true); err != nil {
