@@ -389,7 +389,7 @@ func checkRootCert(k data.PublicKey, gun string, now time.Time) (*CertReport, er
 	if err := checkSelfSignature(cert); err != nil {
 		return nil, fmt.Errorf("self-signature does not verify: %v", err)
 	}
-	canon, err := utils.CanonicalKeyID(k)
+	canon, err := CanonicalID(k)
 	if err != nil {
 		return nil, err
 	}

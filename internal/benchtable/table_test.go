@@ -1,6 +1,9 @@
 package benchtable
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/softkey"
 
 	"github.com/keyrite/keyrite/internal/testenv"
 	"github.com/keyrite/keyrite/internal/testenv/offline"
@@ -110,6 +116,38 @@ func (t *table) device(bd build, home string, shared bool) []string {
 		args = append(args, "--targets-key", "pkcs11:token=bench;object=targets")
 	}
 	return args
+}
+
+// softDevice is a new software token holding a root key, its passphrase
+// random (as a rehearsal's, so scrypt at GeneratedPassphraseWorkFactor),
+// and the flags that reach it: the software keys the notary CLI loop is
+// compared with. Its targets keys are made on it, one per GUN.
+func (t *table) softDevice(_ build, home string) []string {
+	dir := t.path("softkey")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.b.Fatal(err)
+	}
+	token, passFile := filepath.Join(dir, "token.softkey"), filepath.Join(dir, "passphrase")
+	pass := make([]byte, 16)
+	rand.Read(pass)
+	phrase := hex.EncodeToString(pass)
+	if err := os.WriteFile(passFile, []byte(phrase), 0o600); err != nil {
+		t.b.Fatal(err)
+	}
+	u, err := hsm.ParseURI("softkey:file=" + token)
+	if err != nil {
+		t.b.Fatal(err)
+	}
+	pins := hsm.PINFunc(func(context.Context, hsm.PINRequest) ([]byte, error) { return []byte(phrase), nil })
+	b, err := softkey.NewGeneratedPassphraseDriver().Open(context.Background(), u, hsm.Options{PIN: pins})
+	if err != nil {
+		t.b.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Generate(context.Background(), hsm.KeySpec{Label: "root"}); err != nil {
+		t.b.Fatal(err)
+	}
+	return []string{"--root-key", "softkey:file=" + token + ";object=root", "--pin-file", passFile}
 }
 
 // initRow: init of n new GUNs from an offline request bundle, on a new
