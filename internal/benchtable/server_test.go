@@ -100,12 +100,14 @@ func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
 		req, out := t.path("request"), t.path("signed")
 		server := []string{"--server", srv.URL, "--tls-ca", srv.CAFile}
 		var m measured
+		var steps []string
 		for _, args := range [][]string{
 			append(append(append([]string{"fetch"}, server...), "-o", req), gs...),
 			append(append([]string{"init", "--in", req, "-o", out}, dev...), gs...),
 			append(append([]string{"publish"}, server...), out),
 		} {
 			step := exe(t.b, home, bd.keyrite, args...)
+			steps = append(steps, args[0]+" "+secs(step.d))
 			m.d += step.d
 			m.rss = max(m.rss, step.rss)
 		}
@@ -113,6 +115,7 @@ func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
 			r.before = &m
 		} else {
 			r.after = m
+			r.note = "after: " + strings.Join(steps, ", ")
 		}
 	}
 	return r
