@@ -69,6 +69,9 @@ type VerifyInput struct {
 	Timestamp data.PublicKey // expected server keys; nil skips the check
 	Snapshot  data.PublicKey
 	Now       time.Time
+	// Decoded, when set, is shared by every check of one verification:
+	// each file is decoded once.
+	Decoded *Decoded
 }
 
 // Complete reports whether every role's threshold is met.
@@ -123,11 +126,10 @@ func failer(gun string) func(role, format string, a ...any) error {
 // expiry.
 func parseRoot(in VerifyInput) (*data.Signed, *data.SignedRoot, error) {
 	fail := failer(in.GUN)
-	rootSigned, err := parseSigned(in.Root)
-	if err != nil {
+	if _, err := in.Decoded.Canonical(in.Root); err != nil {
 		return nil, nil, fail("root", "%v", err)
 	}
-	root, err := data.RootFromSigned(rootSigned)
+	rootSigned, root, err := in.Decoded.Root(in.Root)
 	if err != nil {
 		return nil, nil, fail("root", "invalid root metadata: %v", err)
 	}
@@ -194,11 +196,7 @@ func checkRootRotation(rep *RepoReport, in VerifyInput, rootSigned *data.Signed,
 		return nil, nil
 	}
 	fail := failer(in.GUN)
-	var ps data.Signed
-	if err := json.Unmarshal(in.PrevRoot, &ps); err != nil {
-		return nil, fail("root", "previous root: %v", err)
-	}
-	prev, err := data.RootFromSigned(&ps)
+	_, prev, err := in.Decoded.Root(in.PrevRoot)
 	if err != nil {
 		return nil, fail("root", "previous root: %v", err)
 	}
@@ -282,7 +280,7 @@ func checkTargets(rep *RepoReport, in VerifyInput, root *data.SignedRoot) error 
 // expiry, and every delegation's keys among the delegations' keys.
 func parseTargets(in VerifyInput) (*data.Signed, *data.SignedTargets, error) {
 	fail := failer(in.GUN)
-	ts, err := parseSigned(in.Targets)
+	ts, err := in.Decoded.Canonical(in.Targets)
 	if err != nil {
 		return nil, nil, fail("targets", "%v", err)
 	}
@@ -311,28 +309,27 @@ func parseTargets(in VerifyInput) (*data.Signed, *data.SignedTargets, error) {
 // notary uses (see Marshal) with a canonical "signed" part, so that what is
 // verified here is byte for byte what is uploaded.
 func parseSigned(b []byte) (*data.Signed, error) {
-	// What notary and keyrite write is read and proven in one pass; the
-	// rest takes the full decode and re-encode below.
-	if s, ok := canonjson.ParseSigned(b); ok {
-		return s, nil
-	}
-	var s data.Signed
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %v", err)
-	}
+	return (*Decoded)(nil).Canonical(b)
+}
+
+func errNotJSON(err error) error { return fmt.Errorf("not valid JSON: %v", err) }
+
+// checkCanonical is parseSigned's slow path for s, decoded from b: the
+// fast one (canonjson.ParseSigned) takes what notary and keyrite write.
+func checkCanonical(s *data.Signed, b []byte) error {
 	if s.Signed == nil {
-		return nil, fmt.Errorf("no signed part")
+		return fmt.Errorf("no signed part")
 	}
-	again, err := Marshal(&s)
+	again, err := Marshal(s)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// canonjson.Canonical answers exactly as decoding the signed part and
 	// encoding it canonically again would, without doing either.
 	if !canonjson.Canonical(*s.Signed) || !bytes.Equal(again, b) {
-		return nil, fmt.Errorf("not in canonical form (the file was edited or not written by keyrite or notary)")
+		return fmt.Errorf("not in canonical form (the file was edited or not written by keyrite or notary)")
 	}
-	return &s, nil
+	return nil
 }
 
 // signers checks each signature on its own so the report can say who
@@ -385,10 +382,10 @@ func checkRootCert(k data.PublicKey, gun string, now time.Time) (*CertReport, er
 	if now.After(cert.NotAfter) {
 		return nil, fmt.Errorf("expired on %s", cert.NotAfter.Format(time.RFC3339))
 	}
-	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+	if err := checkSelfSignature(cert); err != nil {
 		return nil, fmt.Errorf("self-signature does not verify: %v", err)
 	}
-	canon, err := utils.CanonicalKeyID(k)
+	canon, err := CanonicalID(k)
 	if err != nil {
 		return nil, err
 	}
