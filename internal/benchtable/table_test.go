@@ -42,7 +42,7 @@ func BenchmarkTable(b *testing.B) {
 		if slices.Contains(rows, "init") {
 			var perGUN []row
 			for _, n := range sizes {
-				r := t.initRow(n, false)
+				r := t.initRow(n, false, "")
 				r.print()
 				perGUN = append(perGUN, r)
 			}
@@ -50,7 +50,8 @@ func BenchmarkTable(b *testing.B) {
 		}
 		if slices.Contains(rows, "shared") {
 			for _, n := range []int{100, 1000} {
-				t.initRow(n, true).print()
+				t.initRow(n, true, "").print()
+				t.initRow(n, true, ".tar").print()
 			}
 		}
 		if slices.Contains(rows, "verify") {
@@ -152,7 +153,9 @@ func (t *table) softDevice(_ build, home string) []string {
 
 // initRow: init of n new GUNs from an offline request bundle, on a new
 // token per measurement, against the raw device work of the same init.
-func (t *table) initRow(n int, shared bool) row {
+// With suffix ".tar" the signed bundle is written as one tar file instead
+// of a directory (4 directories and 4 files per GUN).
+func (t *table) initRow(n int, shared bool, suffix string) row {
 	req := t.path("request")
 	gs := guns("bench", n)
 	if err := offline.NewRequest(req, time.Now(), gs...); err != nil {
@@ -162,6 +165,9 @@ func (t *table) initRow(n int, shared bool) row {
 	if shared {
 		r.what, r.baseName = "init, shared targets key", "raw C_Sign"
 	}
+	if suffix != "" {
+		r.what += ", " + suffix + " bundle"
+	}
 	h := testenv.NewSoftHSM(t.b, "raw")
 	base, sigs := rawInit(t.b, h, n, !shared)
 	r.base = base
@@ -169,13 +175,13 @@ func (t *table) initRow(n int, shared bool) row {
 	for _, bd := range t.builds {
 		home := t.path("home")
 		dev := t.device(bd, home, shared)
-		out := t.path("signed")
+		out := t.path("signed") + suffix
 		m := exe(t.b, home, bd.keyrite, append(append([]string{"init", "--in", req, "-o", out}, dev...), gs...)...)
 		if bd.name == "before" {
 			r.before = &m
 		} else {
 			r.after = m
-			if shared && n == 1000 {
+			if shared && n == 1000 && suffix == "" {
 				t.bundle1000 = out
 			}
 		}
@@ -206,7 +212,7 @@ func linearity(rs []row) {
 // short, so each side is the median of three runs, alternated.
 func (t *table) verifyRow(n int) row {
 	if t.bundle1000 == "" {
-		t.initRow(n, true)
+		t.initRow(n, true, "")
 	}
 	sigs := 3*n + 1
 	var ones, alls []time.Duration
