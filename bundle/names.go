@@ -21,12 +21,29 @@ const fatReserved = `<>:"\|?*%`
 // ParseRepoFile reverses it.
 func RepoFile(gun, name string) string { return path.Join("repos", EncodeGUN(gun), "_trust", name) }
 
+// needsEncoding says whether EncodeGUN changes any byte of gun.
+func needsEncoding(gun string) bool {
+	for j := 0; j < len(gun); j++ {
+		c := gun[j]
+		if c < 0x20 || c == 0x7f || strings.IndexByte(fatReserved, c) >= 0 {
+			return true
+		}
+		if (c == '.' || c == ' ') && (j == len(gun)-1 || gun[j+1] == '/') {
+			return true
+		}
+	}
+	return false
+}
+
 // legacyRepoFile is where bundles written before the encoding kept a GUN's
 // files (the GUN as it is); they are still read.
 func legacyRepoFile(gun, name string) string { return path.Join("repos", gun, "_trust", name) }
 
 // EncodeGUN gives the directory names of a GUN in a bundle.
 func EncodeGUN(gun string) string {
+	if !needsEncoding(gun) {
+		return gun // nearly every GUN: no allocation per file looked up
+	}
 	parts := strings.Split(gun, "/")
 	for i, p := range parts {
 		var b strings.Builder

@@ -3,10 +3,10 @@ package ceremony
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"time"
 
@@ -148,17 +148,26 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	res = &InitResult{Out: o.Out, Server: req.Info.Server}
 	info := bundle.SignedInfo{Server: req.Info.Server, Created: s.Now().UTC(), Command: "init"}
 	now := s.Now()
-	for i, gun := range o.GUNs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		sr, ir, err := initRepo(ctx, s, ks, req, keys, o, gun, now, files)
+	// With one targets key nothing is created per GUN, so the GUNs are
+	// made on every core: the device signs one at a time while the other
+	// goroutines check signatures and encode metadata.
+	workers := 1
+	if keys.shared != nil {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if err := inOrder(ctx, len(o.GUNs), workers, func(ctx context.Context, i int) (*madeRepo, error) {
+		return makeRepo(ctx, s, ks, req, keys, o, o.GUNs[i], now)
+	}, func(i int, m *madeRepo) error {
+		sr, ir, err := commitRepo(s, files, m)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		info.Repos = append(info.Repos, *sr)
 		res.Repos = append(res.Repos, *ir)
-		s.Progress(i+1, len(o.GUNs), gun)
+		s.Progress(i+1, len(o.GUNs), m.gun)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	// Every signature the devices make: the metadata's and certificates',
 	// each new targets key's self-test (hsm.Backend.Generate) and, below,
@@ -242,44 +251,6 @@ func openInitKeys(ctx context.Context, s *session.Session, o InitOptions) (*init
 	return keys, nil
 }
 
-// initRepo makes one repository: its targets key (unless shared), its
-// signed root and targets, and the transcript line that binds them.
-func initRepo(ctx context.Context, s *session.Session, ks *trust.KeyService, req *bundle.Request, keys *initKeys, o InitOptions,
-	gun string, now time.Time, files bundle.Files) (*bundle.SignedRepo, *InitRepo, error) {
-	ts, _ := req.ServerKey(gun, data.CanonicalTimestampRole)
-	ss, _ := req.ServerKey(gun, data.CanonicalSnapshotRole)
-	targetsKey := keys.shared
-	if targetsKey == nil {
-		k, err := newTargetsKey(ctx, s, keys, o, TargetsLabel(gun))
-		if err != nil {
-			return nil, nil, err
-		}
-		targetsKey = k
-	}
-	repo, err := trust.CreateRepository(ks, trust.NewRepoSpec{
-		GUN: gun, RootKeys: keys.root, RootThreshold: o.RootThreshold, TargetsKey: targetsKey,
-		Timestamp: ts, Snapshot: ss, Now: now, RootExpires: now.Add(o.RootExpiry),
-		TargetsExpiry: now.Add(o.TargetsExpiry), Rand: rand.Reader,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	files[bundle.RepoFile(gun, "root.json")] = repo.Root
-	files[bundle.RepoFile(gun, "targets.json")] = repo.Targets
-	sr := &bundle.SignedRepo{GUN: gun, New: true, Upload: []string{"root", "targets"},
-		RootVersion: 1, RootExpires: repo.RootExpires, RootKeyIDs: repo.RootKeyIDs,
-		RootCanonicalIDs: repo.RootKeyBare, TargetsKeyID: repo.TargetsKeyID}
-	ir := &InitRepo{GUN: gun, RootKeyIDs: repo.RootKeyIDs, RootCanonicalIDs: repo.RootKeyBare,
-		TargetsKeyID: repo.TargetsKeyID, TargetsKeyURI: targetsKey.URI(), RootExpires: repo.RootExpires,
-		TimestampKeyID: ts.ID(), SnapshotKeyID: ss.ID()}
-	err = s.Record("repo.init", struct {
-		InitRepo
-		RootSHA256    string `json:"root_sha256"`
-		TargetsSHA256 string `json:"targets_sha256"`
-	}{*ir, bundle.SHA256Hex(repo.Root), bundle.SHA256Hex(repo.Targets)})
-	return sr, ir, err
-}
-
 // prepareTargets deals with the targets keys an interrupted init left on
 // the targets device (remove them, or resume with them), then refuses a
 // label the device already holds, before any key is created: a key found
@@ -320,49 +291,6 @@ func prepareTargets(ctx context.Context, s *session.Session, keys *initKeys, o I
 	}
 	return s.CreatingAll(keys.device, labels, purposes)
 }
-
-// newTargetsKey makes the targets key of one GUN (or of the batch;
-// prepareTargets announced it in the journal), or opens the one an
-// interrupted init left when resuming.
-func newTargetsKey(ctx context.Context, s *session.Session, keys *initKeys, o InitOptions, label string) (hsm.Key, error) {
-	gun := keys.want[label]
-	if l, ok := keys.reuse[label]; ok {
-		k, err := keys.device.Open(ctx, l.URI)
-		if err != nil {
-			return nil, fmt.Errorf("%s: opening the targets key an interrupted init left: %w", gun, err)
-		}
-		keys.created = append(keys.created, createdKey{keys.device, k.URI(), label})
-		return k, nil
-	}
-	delete(keys.unmade, label) // announced by prepareTargets
-	k, err := keys.device.Generate(ctx, targetsSpec(label, o))
-	if err != nil {
-		s.NotCreated(ctx, keys.device, label)
-		if errors.Is(err, hsm.ErrExists) {
-			return nil, &TargetsKeyExistsError{GUN: gun, Label: label, Err: err}
-		}
-		return nil, fmt.Errorf("%s: creating the targets key: %w", gun, err)
-	}
-	keys.created = append(keys.created, createdKey{keys.device, k.URI(), label})
-	keys.generated++
-	return k, s.Created(keys.device, label, k)
-}
-
-// TargetsKeyExistsError is a per-GUN targets key init would create whose
-// label the targets device already holds.
-type TargetsKeyExistsError struct {
-	GUN, Label string
-	Err        error
-}
-
-func (e *TargetsKeyExistsError) Error() string {
-	return fmt.Sprintf("%s: a key labelled %q is already on the targets device: %v", e.GUN, e.Label, e.Err)
-}
-
-func (e *TargetsKeyExistsError) Unwrap() error { return e.Err }
-
-// TargetsLabel is the label of the targets key Init creates for a GUN.
-func TargetsLabel(gun string) string { return "targets:" + gun }
 
 // ExistsError is an init of a repository the server already has.
 type ExistsError struct {

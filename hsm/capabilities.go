@@ -107,3 +107,13 @@ type ProvisionReport struct {
 	Written  []string `json:"written,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 }
+
+// BatchSaver is a backend whose every change rewrites its whole store: the
+// software token re-encrypts its file, scrypt included, for each key. From
+// SaveLater on, the keys it makes (and deletes) stay in memory; Save
+// stores them at once and returns to saving each change. Keys never saved
+// were never made: a batch that fails leaves the store as it was.
+type BatchSaver interface {
+	SaveLater()
+	Save() error
+}

@@ -207,9 +207,9 @@ func ChangedRoles(old, new *data.SignedRoot) []data.RoleName {
 // ForeignSignatures lists the key IDs of signatures on raw metadata that no
 // key of the allowed roles made a claim to: a signature by a key the
 // metadata cannot name is an alteration, never a missing signature.
-func ForeignSignatures(raw []byte, allowed ...data.BaseRole) ([]string, error) {
-	var s data.Signed
-	if err := json.Unmarshal(raw, &s); err != nil {
+func ForeignSignatures(d *Decoded, raw []byte, allowed ...data.BaseRole) ([]string, error) {
+	s, err := d.Signed(raw)
+	if err != nil {
 		return nil, err
 	}
 	var out []string

@@ -90,6 +90,12 @@ func TestVerifyRefuses(t *testing.T) {
 		return c
 	}
 	sigAt := strings.Index(string(r.Root), `"sig":"`) + 10
+	edit := func(old, new string) []byte {
+		if !strings.Contains(string(r.Root), old) {
+			t.Fatalf("root.json holds no %s", old)
+		}
+		return []byte(strings.Replace(string(r.Root), old, new, 1))
+	}
 	cases := []struct {
 		name, want    string
 		root, targets []byte
@@ -97,6 +103,12 @@ func TestVerifyRefuses(t *testing.T) {
 	}{
 		{"byte flipped in signature", "does not verify", flip(r.Root, sigAt), r.Targets, spec.Timestamp},
 		{"not canonical", "canonical form", append([]byte(" "), r.Root...), r.Targets, spec.Timestamp},
+		// Compact, so the envelope re-encodes the same: only the signed
+		// part's own check (canonjson) refuses these.
+		{"signed part: keys unsorted", "canonical form", edit(`{"_type":"Root","consistent_snapshot":false`, `{"consistent_snapshot":false,"_type":"Root"`), r.Targets, spec.Timestamp},
+		{"signed part: 1.0 for 1", "canonical form", edit(`"version":1},"signatures"`, `"version":1.0},"signatures"`), r.Targets, spec.Timestamp},
+		{"signed part: needless escape", "canonical form", edit(`"_type":"Root"`, `"_type":"R\u006fot"`), r.Targets, spec.Timestamp},
+		{"signed part: key twice", "canonical form", edit(`"_type":"Root",`, `"_type":"Root","_type":"Root",`), r.Targets, spec.Timestamp},
 		{"root of another key", "not the server's key", other.Root, r.Targets, spec.Timestamp},
 		{"other server key", "not the server's key", r.Root, r.Targets, serverKey(t)},
 	}

@@ -48,7 +48,7 @@ func VerifyDelegation(gun string, raw []byte, parent *data.SignedTargets, role d
 	if prevVersion >= 0 && t.Signed.Version != prevVersion+1 {
 		return nil, nil, fail("version %d does not follow the current version %d", t.Signed.Version, prevVersion)
 	}
-	foreign, err := ForeignSignatures(raw, br)
+	foreign, err := ForeignSignatures(nil, raw, br)
 	if err != nil {
 		return nil, nil, fail("%v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/go/canonical/json"
+	"github.com/keyrite/keyrite/internal/canonjson"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/signed"
 	"github.com/theupdateframework/notary/tuf/utils"
@@ -198,13 +199,18 @@ func SignedByKeys(raw []byte, l *Listing, keys map[string]bool) ([]string, error
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, err
 	}
-	var decoded map[string]any
-	if err := json.Unmarshal(*s.Signed, &decoded); err != nil {
-		return nil, err
-	}
-	msg, err := json.MarshalCanonical(decoded)
-	if err != nil {
-		return nil, err
+	// The message is the signed part's canonical encoding: the part itself
+	// when it is one (and an object), without decoding it.
+	msg := []byte(*s.Signed)
+	if len(msg) == 0 || msg[0] != '{' || !canonjson.Canonical(msg) {
+		var decoded map[string]any
+		if err := json.Unmarshal(*s.Signed, &decoded); err != nil {
+			return nil, err
+		}
+		var err error
+		if msg, err = json.MarshalCanonical(decoded); err != nil {
+			return nil, err
+		}
 	}
 	var out []string
 	for i := range s.Signatures {

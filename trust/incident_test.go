@@ -147,3 +147,28 @@ func TestRemoveTags(t *testing.T) {
 		t.Fatalf("changed %v, removed %+v, absent %v", changed, removed, absent)
 	}
 }
+
+// SignedByKeys verifies over the signed part's canonical encoding: the
+// part itself when it is canonical, its re-encoding when it is not (as
+// notary's verifier does), and a changed part is signed by nobody.
+func TestSignedByKeysMessage(t *testing.T) {
+	f := newSwapFixture(t, 1)
+	listing := Listings(f.d.Targets, f.d.Roles)["targets/ci"]
+	raw := string(f.d.Raw["targets/ci"])
+	for _, c := range []struct {
+		name, raw string
+		signed    bool
+	}{
+		{"as written", raw, true},
+		{"spaced", strings.Replace(raw, `{"signed":{`, `{"signed": { `, 1), true},
+		{"content changed", strings.Replace(raw, `"version":3`, `"version":4`, 1), false},
+	} {
+		if c.raw == raw && c.name != "as written" {
+			t.Fatalf("%s: the edit did not apply", c.name)
+		}
+		by, err := SignedByKeys([]byte(c.raw), listing, f.canonical(f.c))
+		if err != nil || (len(by) == 1) != c.signed {
+			t.Errorf("%s: signed by %v (err %v), want signed %v", c.name, by, err, c.signed)
+		}
+	}
+}

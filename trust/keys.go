@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/theupdateframework/notary/tuf/data"
@@ -28,7 +29,22 @@ func PublicKey(pub crypto.PublicKey) (data.PublicKey, error) {
 
 // CanonicalID is the key ID notary's key stores and docker's signer lists
 // use: the ID of the bare public key, also for certificate keys.
-func CanonicalID(k data.PublicKey) (string, error) { return utils.CanonicalKeyID(k) }
+func CanonicalID(k data.PublicKey) (string, error) {
+	id := k.ID()
+	if c, ok := canonicalIDs.Load(id); ok {
+		return c.(string), nil
+	}
+	c, err := utils.CanonicalKeyID(k)
+	if err == nil {
+		canonicalIDs.Store(id, c)
+	}
+	return c, err
+}
+
+// canonicalIDs remembers CanonicalID by key ID (a hash of the key's
+// algorithm and bytes): a certificate's canonical ID parses it, and every
+// check of a bundle asks for the same root keys'.
+var canonicalIDs sync.Map
 
 // RootCertificate makes the certificate that stands for a root key in one
 // repository's root.json, exactly as notary does (self-signed, CN = GUN,
@@ -46,7 +62,7 @@ func RootCertificate(signer crypto.Signer, gun string, notBefore, notAfter time.
 	if err != nil {
 		return nil, nil, fmt.Errorf("root certificate for %s: %w", gun, err)
 	}
-	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+	if err := checkSelfSignature(cert); err != nil {
 		return nil, nil, fmt.Errorf("root certificate for %s: device signature does not verify: %w", gun, err)
 	}
 	if err := utils.ValidateCertificate(cert, true); err != nil {

@@ -33,7 +33,7 @@ func RootKeys(rootJSON []byte) ([]RootKey, error) {
 	var out []RootKey
 	for _, id := range role.ListKeyIDs() {
 		k := role.Keys[id]
-		canon, err := utils.CanonicalKeyID(k)
+		canon, err := CanonicalID(k)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +59,7 @@ func (k *deviceKey) SignatureAlgorithm() data.SigAlgorithm { return data.ECDSASi
 // KeyService is a notary CryptoService over keys held by devices. It only
 // signs; it never creates or exports keys.
 type KeyService struct {
+	mu    sync.RWMutex          // repositories of a batch are made on several goroutines
 	keys  map[string]*deviceKey // by canonical key ID
 	order []string              // key IDs in the order added
 	roles map[string]data.RoleName
@@ -75,12 +78,24 @@ func (s *KeyService) Add(signer crypto.Signer, role data.RoleName) (data.PublicK
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := s.keys[pub.ID()]; !ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.keys[pub.ID()]
+	if !ok {
 		s.order = append(s.order, pub.ID())
 	}
-	s.keys[pub.ID()] = &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
+	// The same signer added again (once per repository of a batch) keeps
+	// its entry: what it signed for one repository still counts.
+	if !ok || !sameSigner(old.signer, signer) {
+		s.keys[pub.ID()] = &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
+	}
 	s.roles[pub.ID()] = role
 	return pub, nil
+}
+
+func sameSigner(a, b crypto.Signer) bool {
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
 // Certify makes a root certificate for a GUN with a device key (see
@@ -90,7 +105,7 @@ func (s *KeyService) Certify(signer crypto.Signer, gun string, notBefore, notAft
 	if err == nil {
 		s.count.Add(1)
 		if bare, perr := PublicKey(signer.Public()); perr == nil {
-			if k, ok := s.keys[bare.ID()]; ok {
+			if k, ok := s.key(bare.ID()); ok {
 				k.used.Store(true)
 			}
 		}
@@ -101,6 +116,8 @@ func (s *KeyService) Certify(signer crypto.Signer, gun string, notBefore, notAft
 // Used are the keys that made at least one signature, in the order they
 // were added: the keys that seal the ceremony.
 func (s *KeyService) Used() []crypto.Signer {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []crypto.Signer
 	for _, id := range s.order {
 		if k, ok := s.keys[id]; ok && k.used.Load() {
@@ -125,7 +142,7 @@ func (s *KeyService) AddKey(role data.RoleName, gun data.GUN, key data.PrivateKe
 
 // GetKey implements signed.CryptoService.
 func (s *KeyService) GetKey(keyID string) data.PublicKey {
-	if k, ok := s.keys[keyID]; ok {
+	if k, ok := s.key(keyID); ok {
 		return k.PublicKey
 	}
 	return nil
@@ -133,6 +150,8 @@ func (s *KeyService) GetKey(keyID string) data.PublicKey {
 
 // GetPrivateKey implements signed.CryptoService.
 func (s *KeyService) GetPrivateKey(keyID string) (data.PrivateKey, data.RoleName, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if k, ok := s.keys[keyID]; ok {
 		return k, s.roles[keyID], nil
 	}
@@ -140,10 +159,24 @@ func (s *KeyService) GetPrivateKey(keyID string) (data.PrivateKey, data.RoleName
 }
 
 // RemoveKey implements signed.CryptoService.
-func (s *KeyService) RemoveKey(keyID string) error { delete(s.keys, keyID); return nil }
+func (s *KeyService) RemoveKey(keyID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.keys, keyID)
+	return nil
+}
+
+func (s *KeyService) key(id string) (*deviceKey, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k, ok := s.keys[id]
+	return k, ok
+}
 
 // ListKeys implements signed.CryptoService.
 func (s *KeyService) ListKeys(role data.RoleName) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []string
 	for id, r := range s.roles {
 		if r == role {
@@ -155,6 +188,8 @@ func (s *KeyService) ListKeys(role data.RoleName) []string {
 
 // ListAllKeys implements signed.CryptoService.
 func (s *KeyService) ListAllKeys() map[string]data.RoleName {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := map[string]data.RoleName{}
 	for id, r := range s.roles {
 		out[id] = r

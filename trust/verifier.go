@@ -1,8 +1,10 @@
 package trust
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/pem"
 	"sync"
@@ -87,4 +89,25 @@ func parsedKey(key data.PublicKey) (*ecdsa.PublicKey, error) {
 	parsedKeys.m[id] = pub
 	parsedKeys.Unlock()
 	return pub, nil
+}
+
+// checkSelfSignature checks a root certificate's signature with its own
+// key. An ECDSA one goes through hsm.VerifyDigest, like every other device
+// signature: the certificate a ceremony just had its device sign is not
+// verified a second time.
+func checkSelfSignature(cert *x509.Certificate) error {
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	var h crypto.Hash
+	switch cert.SignatureAlgorithm {
+	case x509.ECDSAWithSHA256:
+		h = crypto.SHA256
+	case x509.ECDSAWithSHA384:
+		h = crypto.SHA384
+	}
+	if !ok || h == 0 {
+		return cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature)
+	}
+	d := h.New()
+	d.Write(cert.RawTBSCertificate)
+	return hsm.VerifyDigest(pub, d.Sum(nil), cert.Signature)
 }

@@ -12,27 +12,20 @@ import (
 
 // checkForeignSignatures refuses metadata the bundle signs that carries a
 // signature by a key none of its roles names.
-func checkForeignSignatures(s *bundle.Signed, r bundle.SignedRepo, root, prevRoot []byte) error {
-	// Each root is decoded once, when first needed, for every role read
-	// from it (root is read once per file checked).
-	decoded := map[bool]*data.SignedRoot{}
+func checkForeignSignatures(d *trust.Decoded, s *bundle.Signed, r bundle.SignedRepo, root, prevRoot []byte) error {
 	roleOf := func(prev bool, role data.RoleName) (data.BaseRole, error) {
-		sr, ok := decoded[prev]
-		if !ok {
-			raw := root
-			if prev {
-				raw = prevRoot
-			}
-			sr = &data.SignedRoot{}
-			if err := json.Unmarshal(raw, sr); err != nil {
-				return data.BaseRole{}, err
-			}
-			decoded[prev] = sr
+		raw := root
+		if prev {
+			raw = prevRoot
+		}
+		_, sr, err := d.Root(raw)
+		if err != nil {
+			return data.BaseRole{}, err
 		}
 		return sr.BuildBaseRole(role)
 	}
 	check := func(file string, raw []byte, roles ...data.BaseRole) error {
-		foreign, err := trust.ForeignSignatures(raw, roles...)
+		foreign, err := trust.ForeignSignatures(d, raw, roles...)
 		if err != nil {
 			return err
 		}

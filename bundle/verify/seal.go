@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	cjson "github.com/docker/go/canonical/json"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
@@ -278,7 +277,11 @@ func checkPriorSeal(e bundle.TranscriptEntry, raw json.RawMessage, actual []stri
 // every root key whose signature a root.json carries sealed a ceremony of
 // the transcript (this one or one it continues).
 func CheckSealedBySigners(s *bundle.Signed, seal *SealReport) error {
-	signed, rootSigned, err := bundleSigners(s)
+	return checkSealedBySigners(trust.NewDecoded(), s, seal)
+}
+
+func checkSealedBySigners(d *trust.Decoded, s *bundle.Signed, seal *SealReport) error {
+	signed, rootSigned, err := bundleSigners(d, s)
 	if err != nil {
 		return err
 	}
@@ -311,10 +314,10 @@ func CheckSealedBySigners(s *bundle.Signed, seal *SealReport) error {
 // bundle's metadata carries to the files it signed, and the root keys that
 // signed a root.json to their GUN. The signatures were verified already.
 // GUNs are read on every core and merged in the bundle's order.
-func bundleSigners(s *bundle.Signed) (signed map[string][]string, rootSigned map[string]string, err error) {
+func bundleSigners(d *trust.Decoded, s *bundle.Signed) (signed map[string][]string, rootSigned map[string]string, err error) {
 	hits := make([][]signerHit, len(s.Info.Repos))
 	if err := fsutil.Each(len(s.Info.Repos), func(i int) (err error) {
-		hits[i], err = repoSigners(s, s.Info.Repos[i])
+		hits[i], err = repoSigners(d, s, s.Info.Repos[i])
 		return err
 	}); err != nil {
 		return nil, nil, err
@@ -338,22 +341,14 @@ type signerHit struct {
 }
 
 // repoSigners is bundleSigners for one GUN, in file and signature order.
-func repoSigners(s *bundle.Signed, r bundle.SignedRepo) ([]signerHit, error) {
+func repoSigners(d *trust.Decoded, s *bundle.Signed, r bundle.SignedRepo) ([]signerHit, error) {
 	canon := map[string]string{}
 	rootKeys := map[string]bool{}
-	decoded := map[string]*data.Signed{} // the bundle's root.json, read once
-	for i, raw := range [][]byte{s.RepoMetadata(r.GUN, "root"), s.Request.Metadata(r.GUN, data.CanonicalRootRole)} {
+	for _, raw := range [][]byte{s.RepoMetadata(r.GUN, "root"), s.Request.Metadata(r.GUN, data.CanonicalRootRole)} {
 		if raw == nil {
 			continue
 		}
-		sr := &data.Signed{}
-		if err := cjson.Unmarshal(raw, sr); err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			decoded["root"] = sr
-		}
-		root, err := data.RootFromSigned(sr)
+		_, root, err := d.Root(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -379,14 +374,13 @@ func repoSigners(s *bundle.Signed, r bundle.SignedRepo) ([]signerHit, error) {
 	}
 	var hits []signerHit
 	for _, role := range roles {
-		sd := decoded[role]
-		if raw := s.RepoMetadata(r.GUN, role); raw == nil {
+		raw := s.RepoMetadata(r.GUN, role)
+		if raw == nil {
 			continue
-		} else if sd == nil {
-			sd = &data.Signed{}
-			if err := cjson.Unmarshal(raw, sd); err != nil {
-				return nil, err
-			}
+		}
+		sd, err := d.Signed(raw)
+		if err != nil {
+			return nil, err
 		}
 		for _, sig := range sd.Signatures {
 			if c, ok := canon[sig.KeyID]; ok {

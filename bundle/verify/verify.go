@@ -66,6 +66,7 @@ func Dir(dir string, now time.Time, o Options) (*Report, error) {
 // too: they must hold before anyone adds a signature.
 func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	rep := &Report{Bundle: s.Dir, Server: s.Info.Server, Rehearsal: s.Info.Rehearsal}
+	d := trust.NewDecoded() // every check below reads the same files
 	entries, err := transcript(s, rep)
 	if err != nil {
 		return rep, err
@@ -82,7 +83,7 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	if err := checkRequestRecorded(s, entries); err != nil {
 		return rep, err
 	}
-	missing, err := repos(s, rep, now)
+	missing, err := repos(d, s, rep, now)
 	if err != nil {
 		return rep, err
 	}
@@ -96,7 +97,7 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	}
 	// The seal last: the checks above name what is wrong with a file; the
 	// seal catches what they cannot (an edited transcript, bundle.json).
-	if err := checkSealed(s, entries, rep, seal); err != nil {
+	if err := checkSealed(d, s, entries, rep, seal); err != nil {
 		return rep, err
 	}
 	if len(missing) > 0 {
@@ -109,14 +110,14 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 // checkSealed checks the rehearsal flag against the transcript, the rest
 // of the seal (the files, the keys), that the keys that sealed are those
 // that signed, and the witnesses.
-func checkSealed(s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, seal *SealReport) error {
+func checkSealed(d *trust.Decoded, s *bundle.Signed, entries []bundle.TranscriptEntry, rep *Report, seal *SealReport) error {
 	if err := checkRehearsal(s.Dir, bundle.SignedInfoName, s.Info.Rehearsal, entries); err != nil {
 		return err
 	}
 	if err := checkSealRest(s.Dir, s.Files, entries, seal); err != nil {
 		return err
 	}
-	if err := CheckSealedBySigners(s, seal); err != nil {
+	if err := checkSealedBySigners(d, s, seal); err != nil {
 		return err
 	}
 	ws, err := checkWitnesses(s.Dir, s.Files, entries)
@@ -146,7 +147,7 @@ func transcript(s *bundle.Signed, rep *Report) ([]bundle.TranscriptEntry, error)
 // threshold is not met yet. Repositories are independent: they are checked
 // on every core, and reported in the bundle's order, the first failure (in
 // that order) as the error.
-func repos(s *bundle.Signed, rep *Report, now time.Time) (missing []string, err error) {
+func repos(d *trust.Decoded, s *bundle.Signed, rep *Report, now time.Time) (missing []string, err error) {
 	if len(s.Info.Repos) == 0 {
 		return nil, &bundle.Error{Bundle: s.Dir, Reason: "signs no repository"}
 	}
@@ -164,7 +165,7 @@ func repos(s *bundle.Signed, rep *Report, now time.Time) (missing []string, err 
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(s.Info.Repos); i = int(next.Add(1) - 1) {
 				r := &results[i]
-				r.rr, r.missing, r.err = repo(s, s.Info.Repos[i], now)
+				r.rr, r.missing, r.err = repo(d, s, s.Info.Repos[i], now)
 			}
 		}()
 	}
@@ -182,7 +183,7 @@ func repos(s *bundle.Signed, rep *Report, now time.Time) (missing []string, err 
 }
 
 // repo verifies one repository's metadata.
-func repo(s *bundle.Signed, r bundle.SignedRepo, now time.Time) (rr *trust.RepoReport, missing []string, err error) {
+func repo(d *trust.Decoded, s *bundle.Signed, r bundle.SignedRepo, now time.Time) (rr *trust.RepoReport, missing []string, err error) {
 	dir := s.Dir
 	ts, err := s.Request.ServerKey(r.GUN, data.CanonicalTimestampRole)
 	if err != nil {
@@ -193,7 +194,7 @@ func repo(s *bundle.Signed, r bundle.SignedRepo, now time.Time) (rr *trust.RepoR
 		return nil, nil, err
 	}
 	in := trust.VerifyInput{GUN: r.GUN, Root: s.RepoMetadata(r.GUN, "root"), Targets: s.RepoMetadata(r.GUN, "targets"),
-		Timestamp: ts, Snapshot: ss, Now: now}
+		Timestamp: ts, Snapshot: ss, Now: now, Decoded: d}
 	snapshot := s.RepoMetadata(r.GUN, "snapshot")
 	if snapshot != nil {
 		in.Snapshot = nil // client-managed: the bundle's snapshot is checked below
@@ -219,7 +220,7 @@ func repo(s *bundle.Signed, r bundle.SignedRepo, now time.Time) (rr *trust.RepoR
 	if err := checkClaims(r, rr, s.Request, in.PrevRoot != nil); err != nil {
 		return rr, nil, err
 	}
-	if err := checkForeignSignatures(s, r, in.Root, in.PrevRoot); err != nil {
+	if err := checkForeignSignatures(d, s, r, in.Root, in.PrevRoot); err != nil {
 		return rr, nil, err
 	}
 	dr, err := checkDelegations(s, r, in.Targets)

@@ -87,8 +87,17 @@ func (s *Session) Creating(b hsm.Backend, label, keyID, purpose string) error {
 // never made are let go with ReleaseUnmade.
 func (s *Session) CreatingAll(b hsm.Backend, labels, purposes []string) error {
 	j, err := s.ensureJournal()
-	if j == nil || err != nil || len(labels) == 0 {
+	if err != nil || len(labels) == 0 {
 		return err
+	}
+	// A store that rewrites itself for every key saves the batch's once,
+	// before the first output is sealed (saveBatches).
+	if bs, ok := b.(hsm.BatchSaver); ok {
+		bs.SaveLater()
+		s.unsaved = append(s.unsaved, bs)
+	}
+	if j == nil {
+		return nil
 	}
 	objs := make([]journal.Object, len(labels))
 	for i, l := range labels {
@@ -155,6 +164,9 @@ func (s *Session) Destroyed(b hsm.Backend, label string) error {
 // Keep ends the run's journal when the run succeeded: the keys it created
 // belong to what it wrote (or reported) from now on.
 func (s *Session) Keep() error {
+	if err := s.saveBatches(); err != nil {
+		return err
+	}
 	if s.journal == nil {
 		return nil
 	}
@@ -196,4 +208,18 @@ func (s *Session) record(event string, data any) error {
 type pendingEvent struct {
 	event string
 	data  any
+}
+
+// saveBatches stores the keys of every batch whose device saves at once
+// (see CreatingAll). Until then they exist only in memory: a run that
+// fails before it leaves nothing behind.
+func (s *Session) saveBatches() error {
+	for len(s.unsaved) > 0 {
+		b := s.unsaved[0]
+		if err := b.Save(); err != nil {
+			return fmt.Errorf("saving the keys this run made: %w", err)
+		}
+		s.unsaved = s.unsaved[1:]
+	}
+	return nil
 }

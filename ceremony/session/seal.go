@@ -87,6 +87,10 @@ func (s *Session) Seal(ctx context.Context, files bundle.Files) error {
 	if s.seal.lastEvent != "ceremony.end" {
 		return errors.New("seal: the transcript has not ended (Session.End before Seal)")
 	}
+	// The keys the outputs name are stored before any output is.
+	if err := s.saveBatches(); err != nil {
+		return err
+	}
 	files[bundle.HeadName] = bundle.HeadFile(s.t.Head())
 	seal, err := bundle.NewSeal(files)
 	if err != nil {

@@ -122,6 +122,7 @@ func (e Env) VerifyOptions() verify.Options {
 type Session struct {
 	Env
 	command  string
+	unsaved  []hsm.BatchSaver // batches whose keys are not stored yet (saveBatches)
 	open     map[string]hsm.Backend
 	order    []string
 	software bool

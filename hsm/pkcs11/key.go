@@ -53,11 +53,35 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 		return nil, fmt.Errorf("%s: sign: unsupported hash %v (only SHA-256 and SHA-384 digests are signed; the caller hashes)", k.b.device, h)
 	}
 	k.b.mu.Lock()
-	defer k.b.mu.Unlock()
-	return k.signLocked(context.Background(), digest)
+	der, err := k.deviceSignLocked(context.Background(), digest)
+	k.b.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	// Checked in software outside the lock: a batch signing on several
+	// goroutines keeps the token busy while the last signature is checked.
+	return der, k.verify(digest, der)
 }
 
+// signLocked signs a digest and checks the signature in software.
 func (k *Key) signLocked(ctx context.Context, digest []byte) ([]byte, error) {
+	der, err := k.deviceSignLocked(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	return der, k.verify(digest, der)
+}
+
+func (k *Key) verify(digest, der []byte) error {
+	if err := hsm.VerifyDigest(k.pub, digest, der); err != nil {
+		return fmt.Errorf("%s: key %s: %w", k.b.device, k.name(), err)
+	}
+	return nil
+}
+
+// deviceSignLocked is the token's signature over a digest, in DER, not
+// checked yet.
+func (k *Key) deviceSignLocked(ctx context.Context, digest []byte) ([]byte, error) {
 	b := k.b
 	if err := b.usableLocked(ctx); err != nil {
 		return nil, err
@@ -84,9 +108,6 @@ func (k *Key) signLocked(ctx context.Context, digest []byte) ([]byte, error) {
 	}
 	der, err := hsm.RawToDER(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: key %s: %w", b.device, k.name(), err)
-	}
-	if err := hsm.VerifyDigest(k.pub, digest, der); err != nil {
 		return nil, fmt.Errorf("%s: key %s: %w", b.device, k.name(), err)
 	}
 	return der, nil

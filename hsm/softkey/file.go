@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -104,4 +106,22 @@ func writeTokenFile(path string, enc []byte, replace bool) error {
 		return err
 	}
 	return nil
+}
+
+// fileWorkFactor reads the scrypt work factor from an age file's header:
+// its one stanza is "-> scrypt SALT LOG2N".
+func fileWorkFactor(enc []byte) (int, bool) {
+	lines := bytes.SplitN(enc, []byte("\n"), 3)
+	if len(lines) < 3 || string(lines[0]) != "age-encryption.org/v1" {
+		return 0, false
+	}
+	f := strings.Fields(string(lines[1]))
+	if len(f) != 4 || f[0] != "->" || f[1] != "scrypt" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(f[3])
+	if err != nil || n < 1 || n > 30 {
+		return 0, false
+	}
+	return n, true
 }

@@ -79,6 +79,8 @@ type Backend struct {
 	fresh bool // file does not exist yet
 
 	mu         sync.Mutex
+	later      bool // a batch: changes stay in memory until Save
+	dirty      bool // changes not saved yet
 	loaded     bool
 	passphrase []byte
 	file       *tokenFile
@@ -147,6 +149,12 @@ func (b *Backend) load(ctx context.Context, create bool) error {
 		return err
 	}
 	b.passphrase, b.file, b.loaded = pass, f, true
+	// Saved again with the work factor it has: a rehearsal's token
+	// (GeneratedPassphraseWorkFactor) keeps costing a millisecond per key
+	// stored, whichever driver opens it, and no token is ever weakened.
+	if wf, ok := fileWorkFactor(enc); ok {
+		b.wf = wf
+	}
 	return nil
 }
 
@@ -159,6 +167,39 @@ func (b *Backend) save() error {
 		return fmt.Errorf("softkey %s: %w", b.path, err)
 	}
 	b.fresh = false
+	return nil
+}
+
+// change saves the file, or in a batch notes that it must be saved.
+func (b *Backend) change() error {
+	if b.later {
+		b.dirty = true
+		return nil
+	}
+	return b.save()
+}
+
+// SaveLater implements hsm.BatchSaver: every key stored costs an scrypt and
+// a write of the whole file, so a batch's keys are saved once, by Save.
+func (b *Backend) SaveLater() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.later = true
+}
+
+// Save implements hsm.BatchSaver: it stores what the batch changed, then
+// saves each change again.
+func (b *Backend) Save() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.later = false
+	if !b.dirty {
+		return nil
+	}
+	if err := b.save(); err != nil {
+		return err
+	}
+	b.dirty = false
 	return nil
 }
 
@@ -215,7 +256,7 @@ func (b *Backend) store(ctx context.Context, priv *ecdsa.PrivateKey, spec hsm.Ke
 	e := &entry{Label: spec.Label, ID: hex.EncodeToString(id), Algorithm: alg, Origin: origin,
 		Created: time.Now().UTC(), PKCS8: der}
 	b.file.Keys = append(b.file.Keys, e)
-	if err := b.save(); err != nil {
+	if err := b.change(); err != nil {
 		b.file.Keys = b.file.Keys[:len(b.file.Keys)-1]
 		return nil, err
 	}
@@ -288,7 +329,7 @@ func (b *Backend) Delete(ctx context.Context, uri string) error {
 	}
 	old := b.file.Keys
 	b.file.Keys = kept
-	if err := b.save(); err != nil {
+	if err := b.change(); err != nil {
 		b.file.Keys = old
 		return err
 	}

@@ -1,6 +1,7 @@
 package softkey
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -127,5 +128,83 @@ func TestGeneratedPassphraseTokenStaysEncrypted(t *testing.T) {
 	}
 	if _, err := open(t, path, "another passphrase", &calls).List(ctx); err == nil {
 		t.Error("the token opened with another passphrase")
+	}
+}
+
+// TestTokenKeepsItsWorkFactor: a token is saved again with the scrypt work
+// factor it was made with, whichever driver opened it: a rehearsal's token
+// stays cheap to write, and a token at age's default is never weakened.
+func TestTokenKeepsItsWorkFactor(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct{ made, opened, want int }{{10, 0, 10}, {12, 10, 12}} {
+		path := filepath.Join(t.TempDir(), "token.softkey")
+		calls := 0
+		u, _ := hsm.ParseURI("softkey:file=" + path)
+		b, err := (&Driver{WorkFactor: c.made}).Open(ctx, u, hsm.Options{PIN: pins("passphrase", &calls)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Generate(ctx, hsm.KeySpec{Label: "one"}); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		b, err = (&Driver{WorkFactor: c.opened}).Open(ctx, u, hsm.Options{PIN: pins("passphrase", &calls)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Generate(ctx, hsm.KeySpec{Label: "two"}); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		raw, _ := os.ReadFile(path)
+		if wf, ok := fileWorkFactor(raw); !ok || wf != c.want {
+			t.Errorf("made at %d, saved by a driver at %d: work factor %d (%v), want %d", c.made, c.opened, wf, ok, c.want)
+		}
+		if keys, err := open(t, path, "passphrase", &calls).List(ctx); err != nil || len(keys) != 2 {
+			t.Errorf("token after the second save: %d keys, %v", len(keys), err)
+		}
+	}
+}
+
+// TestBatchSavesOnce: after SaveLater the keys made and deleted stay in
+// memory (the file is untouched) until Save writes them at once; then each
+// change is saved again.
+func TestBatchSavesOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "token.softkey")
+	calls := 0
+	b := open(t, path, "passphrase", &calls)
+	if _, err := b.Generate(ctx, hsm.KeySpec{Label: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(path)
+	bs := b.(hsm.BatchSaver)
+	bs.SaveLater()
+	for _, l := range []string{"a", "b", "c"} {
+		if _, err := b.Generate(ctx, hsm.KeySpec{Label: l}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Delete(ctx, "softkey:file="+path+";object=b"); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, saved) {
+		t.Fatal("the batch wrote the file before Save")
+	}
+	if keys, err := open(t, path, "passphrase", &calls).List(ctx); err != nil || len(keys) != 1 {
+		t.Fatalf("on disk before Save: %d keys, %v", len(keys), err)
+	}
+	if err := bs.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := open(t, path, "passphrase", &calls).List(ctx); err != nil || len(keys) != 3 {
+		t.Fatalf("on disk after Save: %d keys, %v (want root, a, c)", len(keys), err)
+	}
+	saved, _ = os.ReadFile(path)
+	if _, err := b.Generate(ctx, hsm.KeySpec{Label: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := os.ReadFile(path); bytes.Equal(now, saved) {
+		t.Error("after Save, a new key was not saved at once")
 	}
 }

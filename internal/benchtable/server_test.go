@@ -3,6 +3,7 @@ package benchtable
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyrite/keyrite/internal/testenv"
@@ -22,8 +23,12 @@ func (t *table) server(rows []string) {
 		t.publishRow(srv, proxy, 1000).print()
 	}
 	if slices.Contains(rows, "loop") {
-		for _, shared := range []bool{false, true} {
-			t.loopRow(srv, 100, shared).print()
+		for _, v := range []loopVariant{
+			{"per-GUN targets keys", func(bd build, home string) []string { return t.device(bd, home, false) }},
+			{"per-GUN targets keys, software token", t.softDevice},
+			{"shared targets key", func(bd build, home string) []string { return t.device(bd, home, true) }},
+		} {
+			t.loopRow(srv, 100, v).print()
 		}
 	}
 }
@@ -66,15 +71,19 @@ func (t *table) publishRow(srv *testenv.NotaryServer, proxy *faultproxy.Proxy, n
 	return r
 }
 
-// loopRow: fetch + init + publish of n new GUNs with keyrite (per-GUN
-// targets keys on SoftHSM, or one shared), against the notary CLI doing
-// init and publish of each GUN in turn with its software keys.
-func (t *table) loopRow(srv *testenv.NotaryServer, n int, shared bool) row {
-	r := row{what: "fetch+init+publish, per-GUN targets keys", n: n, baseName: "notary CLI loop"}
-	if shared {
-		r.what = "fetch+init+publish, shared targets key"
-	}
-	gs := guns(fmt.Sprintf("notary-cli-%v", shared), n)
+// loopVariant is where keyrite's keys are for one loop row.
+type loopVariant struct {
+	what   string
+	device func(bd build, home string) []string
+}
+
+// loopRow: fetch + init + publish of n new GUNs with keyrite (keys as the
+// variant says), against the notary CLI doing init and publish of each GUN
+// in turn with its software keys.
+func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
+	r := row{what: "fetch+init+publish, " + v.what, n: n, baseName: "notary CLI loop"}
+	slug := strings.ToLower(strings.NewReplacer(" ", "-", ",", "").Replace(v.what))
+	gs := guns("notary-cli-"+slug, n)
 	trust := t.path("notary-trust")
 	env := []string{"NOTARY_ROOT_PASSPHRASE=bench-passphrase", "NOTARY_TARGETS_PASSPHRASE=bench-passphrase", "NOTARY_SNAPSHOT_PASSPHRASE=bench-passphrase"}
 	start := time.Now()
@@ -86,17 +95,19 @@ func (t *table) loopRow(srv *testenv.NotaryServer, n int, shared bool) row {
 	r.base = time.Since(start)
 	for _, bd := range t.builds {
 		home := t.path("home")
-		gs := guns(fmt.Sprintf("loop-%s-%v", bd.name, shared), n)
-		dev := t.device(bd, home, shared)
+		gs := guns("loop-"+bd.name+"-"+slug, n)
+		dev := v.device(bd, home)
 		req, out := t.path("request"), t.path("signed")
 		server := []string{"--server", srv.URL, "--tls-ca", srv.CAFile}
 		var m measured
+		var steps []string
 		for _, args := range [][]string{
 			append(append(append([]string{"fetch"}, server...), "-o", req), gs...),
 			append(append([]string{"init", "--in", req, "-o", out}, dev...), gs...),
 			append(append([]string{"publish"}, server...), out),
 		} {
 			step := exe(t.b, home, bd.keyrite, args...)
+			steps = append(steps, args[0]+" "+secs(step.d))
 			m.d += step.d
 			m.rss = max(m.rss, step.rss)
 		}
@@ -104,6 +115,7 @@ func (t *table) loopRow(srv *testenv.NotaryServer, n int, shared bool) row {
 			r.before = &m
 		} else {
 			r.after = m
+			r.note = "after: " + strings.Join(steps, ", ")
 		}
 	}
 	return r
