@@ -540,7 +540,7 @@ func TestCrashBackedUpKilledDuringImports(t *testing.T) {
 		if strings.Contains(c.caller, "(*Backend).Import ") {
 			creates = append(creates, c.n)
 		}
-		if strings.Contains(c.caller, "signLocked") {
+		if strings.Contains(c.caller, "deviceSignLocked") {
 			signs = append(signs, c.n)
 		}
 	}
