@@ -3,7 +3,6 @@ package fsutil
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -141,44 +140,50 @@ func Read(path string, o ReadOptions) ([]byte, error) {
 			return nil, err
 		}
 	}
-	flags := os.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 	if o.NoSymlink {
 		flags |= unix.O_NOFOLLOW
 	}
-	f, err := os.OpenFile(path, flags, 0)
+	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(path, flags, 0) })
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) && o.NoSymlink {
 			return nil, &NotRegularError{Path: path, What: o.What, Mode: fs.ModeSymlink}
 		}
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	defer unix.Close(fd)
+	st := &fdInfo{name: lst.Name()}
+	if err := unix.Fstat(fd, &st.st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if err := check(path, st, o); err != nil {
 		return nil, err
 	}
-	if lst.Mode()&fs.ModeSymlink == 0 && !os.SameFile(lst, st) {
+	if lst.Mode()&fs.ModeSymlink == 0 && !st.sameFile(lst) {
 		return nil, fmt.Errorf("%s was replaced while it was opened", describe(o.What, path))
 	}
 	// Read at most one byte more than the limit: a file that grew since
 	// fstat is caught without ever holding more than Max+1 bytes.
-	b := make([]byte, 0, min(st.Size(), o.Max)+1)
-	n, err := io.ReadFull(io.LimitReader(f, o.Max+1), b[:cap(b)])
-	b = b[:n]
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if n == cap(b) {
-		// Filled the buffer sized by fstat: the file may have grown.
-		rest, err := io.ReadAll(io.LimitReader(f, o.Max+1-int64(n)))
-		if err != nil {
-			return nil, err
+	b := make([]byte, min(st.Size(), o.Max)+1)
+	n := 0
+	for {
+		if n == len(b) {
+			if int64(n) > o.Max {
+				break
+			}
+			// Filled the buffer sized by fstat: the file grew.
+			b = append(b, make([]byte, min(int64(len(b)), o.Max+1-int64(n)))...)
 		}
-		b = append(b, rest...)
+		m, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, b[n:]) })
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
 	}
+	b = b[:n]
 	if int64(len(b)) > o.Max {
 		return nil, &TooLargeError{Path: path, What: o.What, Size: int64(len(b)), Max: o.Max}
 	}
