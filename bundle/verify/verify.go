@@ -67,30 +67,38 @@ func Dir(dir string, now time.Time, o Options) (*Report, error) {
 func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	rep := &Report{Bundle: s.Dir, Server: s.Info.Server, Rehearsal: s.Info.Rehearsal}
 	d := trust.NewDecoded() // every check below reads the same files
-	entries, err := transcript(s, rep)
-	if err != nil {
-		return rep, err
+	// The repositories are checked on every core while this goroutine
+	// checks the transcript, the seal's lines and the bundle's lists, one
+	// after the other; errors are reported in the order below all the same.
+	type reposResult struct {
+		rr      *Report
+		missing []string
+		err     error
 	}
-	// The transcript, line by line, against the seal's signed record of
-	// it: an edited transcript is named by its first line that differs.
-	seal, err := checkSealedLines(s.Dir, s.Files)
-	if err != nil {
-		return rep, err
-	}
-	if err := checkListedOnce(s); err != nil {
-		return rep, err
-	}
-	if err := checkRequestRecorded(s, entries); err != nil {
-		return rep, err
-	}
-	missing, err := repos(d, s, rep, now)
-	if err != nil {
-		return rep, err
-	}
+	done := make(chan reposResult, 1)
+	go func() {
+		rr := &Report{}
+		missing, err := repos(d, s, rr, now)
+		done <- reposResult{rr, missing, err}
+	}()
+	entries, seal, err := serialChecks(s, rep)
 	// After the metadata, so a bad signature is reported as such rather
 	// than as a mismatch with the transcript.
-	if err := checkTranscriptFiles(s, entries); err != nil {
+	var filesErr error
+	if err == nil {
+		filesErr = checkTranscriptFiles(s, entries)
+	}
+	r := <-done
+	if err != nil {
 		return rep, err
+	}
+	rep.Repos = r.rr.Repos
+	if r.err != nil {
+		return rep, r.err
+	}
+	missing := r.missing
+	if filesErr != nil {
+		return rep, filesErr
 	}
 	if err := checkAttestations(s, entries, rep, o.Registry); err != nil {
 		return rep, err
@@ -105,6 +113,28 @@ func Signed(s *bundle.Signed, now time.Time, o Options) (*Report, error) {
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// serialChecks are the checks of the bundle as a whole, in order: the
+// transcript chain; the transcript, line by line, against the seal's
+// signed record of it (an edited transcript is named by its first line
+// that differs); every GUN listed once; the request bundle recorded.
+func serialChecks(s *bundle.Signed, rep *Report) ([]bundle.TranscriptEntry, *SealReport, error) {
+	entries, err := transcript(s, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	seal, err := checkSealedLines(s.Dir, s.Files)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkListedOnce(s); err != nil {
+		return nil, nil, err
+	}
+	if err := checkRequestRecorded(s, entries); err != nil {
+		return nil, nil, err
+	}
+	return entries, seal, nil
 }
 
 // checkSealed checks the rehearsal flag against the transcript, the rest

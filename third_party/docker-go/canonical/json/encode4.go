@@ -48,18 +48,19 @@ func cachedTypeFields(t reflect.Type, canonical bool) []field {
 		fieldCache.m = map[reflect.Type]*fields{}
 	}
 	// keyrite patch: the entry is stored (upstream never stored it, so
-	// every decoded object recomputed its type's fields), and updated
-	// under the lock.
-	x = fieldCache.m[t]
-	if x == nil {
-		x = new(fields)
-		fieldCache.m[t] = x
+	// every decoded object recomputed its type's fields). An entry, once
+	// in the map, is never changed: readers use it after RUnlock, so an
+	// update replaces it with a copy.
+	nx := new(fields)
+	if old := fieldCache.m[t]; old != nil {
+		*nx = *old
 	}
 	if canonical {
-		x.byName = f
+		nx.byName = f
 	} else {
-		x.byIndex = f
+		nx.byIndex = f
 	}
+	fieldCache.m[t] = nx
 	fieldCache.Unlock()
 	return f
 }
