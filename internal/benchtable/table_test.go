@@ -203,7 +203,7 @@ func linearity(rs []row) {
 	} else {
 		fmt.Print("— | ")
 	}
-	fmt.Printf("%.2f× | raw %.2f× | | | | | |\n", per(z.after.d, z.n)/per(a.after.d, a.n), 1.0)
+	fmt.Printf("%.2f× | raw %.2f× | | | | | |\n", per(z.after.d, z.n)/per(a.after.d, a.n), per(z.base, z.n)/per(a.base, a.n))
 }
 
 // verifyRow: keyrite verify of the 1,000-GUN bundle against the bare
