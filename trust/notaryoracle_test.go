@@ -28,45 +28,8 @@ func TestVerifyAgreesWithNotary(t *testing.T) {
 	r, spec := newRepo(t, "registry.example.com/org/oracle")
 	rootKey := spec.RootKeys[0]
 	now := time.Now()
-	// withCert re-issues root.json with one root certificate for rootKey,
-	// made from notary's template as edit leaves it and signed by
-	// certSigner, and root.json signed by signers.
 	withCert := func(edit func(*x509.Certificate), certSigner crypto.Signer, threshold int, signers ...crypto.Signer) []byte {
-		t.Helper()
-		sr, err := data.RootFromSigned(mustSigned(t, r.Root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl, err := utils.NewCertificate(spec.GUN, now.Add(-time.Minute), now.Add(DefaultRootExpiry))
-		if err != nil {
-			t.Fatal(err)
-		}
-		edit(tmpl)
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), certSigner)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := utils.CertToKey(cert)
-		SetRootRole(sr, data.CanonicalRootRole, []data.PublicKey{k}, threshold)
-		ks := NewKeyService()
-		var allowed []data.PublicKey
-		for _, s := range signers {
-			if _, err := ks.Add(s, data.CanonicalRootRole); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(signers) > 0 {
-			allowed = []data.PublicKey{k}
-		}
-		b, err := SignedRootBytes(ks, sr, allowed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return reissuedRoot(t, r, spec, now, edit, certSigner, threshold, signers...)
 	}
 	same := func(*x509.Certificate) {}
 	stranger := newKey(t)
@@ -141,4 +104,48 @@ func notaryAccepts(t *testing.T, gun string, root, targets []byte) bool {
 		return false
 	}
 	return signed.VerifySignatures(&ts, role) == nil
+}
+
+// reissuedRoot is r's root.json with one root certificate for the spec's
+// root key, made from notary's template as edit leaves it and signed by
+// certSigner, and root.json signed by signers with the given threshold.
+func reissuedRoot(t *testing.T, r *NewRepo, spec NewRepoSpec, now time.Time, edit func(*x509.Certificate), certSigner crypto.Signer, threshold int, signers ...crypto.Signer) []byte {
+	t.Helper()
+	rootKey := spec.RootKeys[0]
+	sr, err := data.RootFromSigned(mustSigned(t, r.Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := utils.NewCertificate(spec.GUN, now.Add(-time.Minute), now.Add(DefaultRootExpiry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(tmpl)
+	// x509 checks the signature against certSigner's key, which made it,
+	// whatever key the certificate names.
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), certSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := utils.CertToKey(cert)
+	SetRootRole(sr, data.CanonicalRootRole, []data.PublicKey{k}, threshold)
+	ks := NewKeyService()
+	for _, s := range signers {
+		if _, err := ks.Add(s, data.CanonicalRootRole); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var allowed []data.PublicKey
+	if len(signers) > 0 {
+		allowed = []data.PublicKey{k}
+	}
+	b, err := SignedRootBytes(ks, sr, allowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
