@@ -82,6 +82,8 @@ func operationHint(err error) (int, string, bool) {
 	switch {
 	case errors.As(err, &notPinned):
 		return exitFailed, fmt.Sprintf("the bundle is good and its keys are kept: once the trust store can be written, pin its roots with keyrite trust import %s", notPinned.Bundle), true
+	case errors.As(err, new(*importChainError)):
+		return exitVerifyKO, "nothing was pinned: a root on this media does not follow the root trusted here; do not trust the media. If the repository was rotated in several ceremonies, import their bundles in order, or a trust export of a machine that followed them", true
 	case errors.As(err, &chain):
 		return exitVerifyKO, "nothing was signed: do not trust this request bundle; if the repository's root was rotated in a ceremony elsewhere, bring that ceremony's signed bundle and run keyrite trust import BUNDLE first", true
 	case errors.As(err, &nott):

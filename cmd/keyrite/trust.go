@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -77,6 +78,10 @@ pinned: one refused, none is.`,
 		Args: exactArgs(1, "one bundle directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := ceremony.TrustImport(a.env(), args[0])
+			if errors.As(err, new(*trust.ChainError)) {
+				// Not a request bundle: the generic chain hint would say so.
+				return &importChainError{err}
+			}
 			if err != nil {
 				return err
 			}
@@ -179,3 +184,10 @@ trusted again only by keyrite trust import or on first use.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
+
+// importChainError is a trust import refused because a root the media
+// carries does not chain from the one pinned here.
+type importChainError struct{ err error }
+
+func (e *importChainError) Error() string { return e.err.Error() }
+func (e *importChainError) Unwrap() error { return e.err }
