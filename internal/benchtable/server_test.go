@@ -24,9 +24,10 @@ func (t *table) server(rows []string) {
 	}
 	if slices.Contains(rows, "loop") {
 		for _, v := range []loopVariant{
-			{"per-GUN targets keys", func(bd build, home string) []string { return t.device(bd, home, false) }},
-			{"per-GUN targets keys, software token", t.softDevice},
-			{"shared targets key", func(bd build, home string) []string { return t.device(bd, home, true) }},
+			{what: "per-GUN targets keys", device: func(bd build, home string) []string { return t.device(bd, home, false) }},
+			{what: "per-GUN targets keys, software token", device: t.softDevice},
+			{what: "shared targets key", device: func(bd build, home string) []string { return t.device(bd, home, true) }},
+			{what: "shared targets key, .tar bundles", device: func(bd build, home string) []string { return t.device(bd, home, true) }, suffix: ".tar"},
 		} {
 			t.loopRow(srv, 100, v).print()
 		}
@@ -75,6 +76,7 @@ func (t *table) publishRow(srv *testenv.NotaryServer, proxy *faultproxy.Proxy, n
 type loopVariant struct {
 	what   string
 	device func(bd build, home string) []string
+	suffix string // ".tar": the request and signed bundles as one file each
 }
 
 // loopRow: fetch + init + publish of n new GUNs with keyrite (keys as the
@@ -82,7 +84,7 @@ type loopVariant struct {
 // in turn with its software keys.
 func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
 	r := row{what: "fetch+init+publish, " + v.what, n: n, baseName: "notary CLI loop"}
-	slug := strings.ToLower(strings.NewReplacer(" ", "-", ",", "").Replace(v.what))
+	slug := strings.ToLower(strings.NewReplacer(" ", "-", ",", "", ".", "").Replace(v.what))
 	gs := guns("notary-cli-"+slug, n)
 	trust := t.path("notary-trust")
 	env := []string{"NOTARY_ROOT_PASSPHRASE=bench-passphrase", "NOTARY_TARGETS_PASSPHRASE=bench-passphrase", "NOTARY_SNAPSHOT_PASSPHRASE=bench-passphrase"}
@@ -97,7 +99,7 @@ func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
 		home := t.path("home")
 		gs := guns("loop-"+bd.name+"-"+slug, n)
 		dev := v.device(bd, home)
-		req, out := t.path("request"), t.path("signed")
+		req, out := t.path("request")+v.suffix, t.path("signed")+v.suffix
 		server := []string{"--server", srv.URL, "--tls-ca", srv.CAFile}
 		var m measured
 		var steps []string
