@@ -19,17 +19,9 @@ import (
 
 // CAReport is the result of verifying a CA bundle.
 type CAReport struct {
-	Bundle          string             `json:"bundle"`
-	Record          bundle.CARecord    `json:"record"`
-	TranscriptLines int                `json:"transcript_lines"`
-	TranscriptHead  string             `json:"transcript_head"`
-	Attestation     *AttestationReport `json:"attestation,omitempty"`
-	Seal            *SealReport        `json:"seal,omitempty"`
-	Witnesses       []WitnessReport    `json:"witnesses,omitempty"`
-	OK              bool               `json:"ok"`
-
-	files   bundle.Files
-	entries []bundle.TranscriptEntry
+	Bundle string          `json:"bundle"`
+	Record bundle.CARecord `json:"record"`
+	oneKeyReport
 }
 
 // CADir verifies a CA bundle: its manifest; the transcript chain and its
@@ -44,12 +36,12 @@ func CADir(dir string, now time.Time, o Options) (*CAReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &CAReport{Bundle: dir, Record: *rec, files: files}
-	fail, entries, lines, head, err := oneKeyTranscript(dir, files)
+	rep := &CAReport{Bundle: dir, Record: *rec}
+	fail, err := rep.transcript(dir, files)
 	if err != nil {
 		return rep, err
 	}
-	rep.entries, rep.TranscriptLines, rep.TranscriptHead = entries, lines, head
+	entries := rep.entries
 	if err := checkCALine(rec, entries, fail); err != nil {
 		return rep, err
 	}
@@ -70,15 +62,7 @@ func CADir(dir string, now time.Time, o Options) (*CAReport, error) {
 	if rep.Attestation, _, err = oneKeyAttestation(files, entries, o, keyID, rec.Rehearsal, "a CA bundle", fail); err != nil {
 		return rep, err
 	}
-	if err := checkRehearsal(dir, bundle.CAInfoName, rec.Rehearsal, entries); err != nil {
-		return rep, err
-	}
-	seal, ws, err := sealedByOneKey(dir, files, entries, keyID, "a CA bundle")
-	if err != nil {
-		return rep, err
-	}
-	rep.Seal, rep.Witnesses, rep.OK = seal, ws, true
-	return rep, nil
+	return rep, rep.sealed(dir, bundle.CAInfoName, rec.Rehearsal, keyID, "a CA bundle")
 }
 
 // checkCALine compares ca.json with the transcript's one ca.STEP line.

@@ -13,21 +13,51 @@ import (
 // transcript it holds, whose attestation it may carry and by which alone
 // it is sealed.
 
-// oneKeyTranscript verifies a record's transcript chain (an empty one is
-// refused) and returns it with the bundle's failure constructor, the
-// number of lines and the head, which both reports carry.
-func oneKeyTranscript(dir string, files bundle.Files) (fail func(string, ...any) error, entries []bundle.TranscriptEntry, lines int, head string, err error) {
+// oneKeyReport is what a key record's and a CA bundle's reports share.
+type oneKeyReport struct {
+	TranscriptLines int                `json:"transcript_lines"`
+	TranscriptHead  string             `json:"transcript_head"`
+	Attestation     *AttestationReport `json:"attestation,omitempty"`
+	Seal            *SealReport        `json:"seal,omitempty"`
+	Witnesses       []WitnessReport    `json:"witnesses,omitempty"`
+	OK              bool               `json:"ok"`
+
+	files   bundle.Files
+	entries []bundle.TranscriptEntry
+}
+
+// transcript verifies a record's transcript chain (an empty one is
+// refused) and keeps it, its number of lines and its head; it returns the
+// bundle's failure constructor.
+func (r *oneKeyReport) transcript(dir string, files bundle.Files) (fail func(string, ...any) error, err error) {
 	fail = func(format string, a ...any) error {
 		return &bundle.Error{Bundle: dir, Reason: fmt.Sprintf(format, a...)}
 	}
-	entries, err = bundle.VerifyTranscript(files[bundle.TranscriptName])
+	r.files = files
+	entries, err := bundle.VerifyTranscript(files[bundle.TranscriptName])
 	if err != nil {
-		return fail, nil, 0, "", fail("%v", err)
+		return fail, fail("%v", err)
 	}
 	if len(entries) == 0 {
-		return fail, nil, 0, "", fail("the transcript is empty")
+		return fail, fail("the transcript is empty")
 	}
-	return fail, entries, len(entries), bundle.TranscriptHead(files[bundle.TranscriptName]), nil
+	r.entries, r.TranscriptLines, r.TranscriptHead = entries, len(entries), bundle.TranscriptHead(files[bundle.TranscriptName])
+	return fail, nil
+}
+
+// sealed checks the record's rehearsal flag (in file) against the
+// transcript, then its seal, which must be by keyID alone, and the
+// witnesses; the record is OK once they hold.
+func (r *oneKeyReport) sealed(dir, file string, rehearsal bool, keyID, what string) error {
+	if err := checkRehearsal(dir, file, rehearsal, r.entries); err != nil {
+		return err
+	}
+	seal, ws, err := sealedByOneKey(dir, r.files, r.entries, keyID, what)
+	if err != nil {
+		return err
+	}
+	r.Seal, r.Witnesses, r.OK = seal, ws, true
+	return nil
 }
 
 // oneKeyAttestation verifies the attestation of the record's key, the

@@ -11,17 +11,9 @@ import (
 
 // RecordReport is the result of verifying a key record.
 type RecordReport struct {
-	Record          string             `json:"record"`
-	Key             bundle.KeyRecord   `json:"key"`
-	TranscriptLines int                `json:"transcript_lines"`
-	TranscriptHead  string             `json:"transcript_head"`
-	Attestation     *AttestationReport `json:"attestation,omitempty"`
-	Seal            *SealReport        `json:"seal,omitempty"`
-	Witnesses       []WitnessReport    `json:"witnesses,omitempty"`
-	OK              bool               `json:"ok"`
-
-	files   bundle.Files
-	entries []bundle.TranscriptEntry
+	Record string           `json:"record"`
+	Key    bundle.KeyRecord `json:"key"`
+	oneKeyReport
 }
 
 // RecordDir verifies a key record: its manifest, the transcript chain,
@@ -33,12 +25,12 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &RecordReport{Record: dir, Key: *rec, files: files}
-	fail, entries, lines, head, err := oneKeyTranscript(dir, files)
+	rep := &RecordReport{Record: dir, Key: *rec}
+	fail, err := rep.transcript(dir, files)
 	if err != nil {
 		return rep, err
 	}
-	rep.entries, rep.TranscriptLines, rep.TranscriptHead = entries, lines, head
+	entries := rep.entries
 	block, _ := pem.Decode([]byte(rec.PublicKeyPEM))
 	if block == nil {
 		return rep, fail("altered: record.json's public key is not PEM")
@@ -64,15 +56,7 @@ func RecordDir(dir string, o Options) (*RecordReport, error) {
 		return rep, fail("altered: the record names an attestation it does not hold")
 	}
 	rep.Attestation = ar
-	if err := checkRehearsal(dir, bundle.KeyRecordName, rec.Rehearsal, entries); err != nil {
-		return rep, err
-	}
-	seal, ws, err := sealedByOneKey(dir, files, entries, rec.KeyID, "a key record")
-	if err != nil {
-		return rep, err
-	}
-	rep.Seal, rep.Witnesses, rep.OK = seal, ws, true
-	return rep, nil
+	return rep, rep.sealed(dir, bundle.KeyRecordName, rec.Rehearsal, rec.KeyID, "a key record")
 }
 
 // checkGenerated compares record.json with the transcript's one
