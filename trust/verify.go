@@ -89,8 +89,8 @@ func (r *RepoReport) Complete() bool {
 // signature, utils.ValidateCertificate, MatchCNToGun) and, for a root that
 // replaces another, trustpinning.ValidateRoot, after clearer checks of our
 // own. A role whose threshold is not met yet is reported, not an error:
-// holders of a threshold sign one after another. A signature that does not verify is
-// always an error.
+// holders of a threshold sign one after another. A signature that does
+// not verify is always an error.
 func VerifyRepository(in VerifyInput) (*RepoReport, error) {
 	if err := ValidateGUN(in.GUN); err != nil {
 		return nil, failer(in.GUN)("", "%v", err)
