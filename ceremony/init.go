@@ -13,6 +13,7 @@ import (
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/inorder"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -155,7 +156,7 @@ func Init(ctx context.Context, env session.Env, o InitOptions) (res *InitResult,
 	if keys.shared != nil {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if err := inOrder(ctx, len(o.GUNs), workers, func(ctx context.Context, i int) (*madeRepo, error) {
+	if err := inorder.Run(ctx, len(o.GUNs), workers, func(ctx context.Context, i int) (*madeRepo, error) {
 		return makeRepo(ctx, s, ks, req, keys, o, o.GUNs[i], now)
 	}, func(i int, m *madeRepo) error {
 		sr, ir, err := commitRepo(s, files, m)

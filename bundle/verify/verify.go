@@ -7,18 +7,18 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/inorder"
 	"github.com/keyrite/keyrite/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -186,28 +186,19 @@ func repos(d *trust.Decoded, s *bundle.Signed, rep *Report, now time.Time) (miss
 		missing []string
 		err     error
 	}
-	results := make([]result, len(s.Info.Repos))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(s.Info.Repos)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(s.Info.Repos); i = int(next.Add(1) - 1) {
-				r := &results[i]
-				r.rr, r.missing, r.err = repo(d, s, s.Info.Repos[i], now)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, r := range results {
+	err = inorder.Run(context.Background(), len(s.Info.Repos), runtime.GOMAXPROCS(0), func(_ context.Context, i int) (result, error) {
+		var r result
+		r.rr, r.missing, r.err = repo(d, s, s.Info.Repos[i], now)
+		return r, nil
+	}, func(_ int, r result) error {
 		if r.rr != nil {
 			rep.Repos = append(rep.Repos, r.rr)
 		}
-		if r.err != nil {
-			return nil, r.err
-		}
 		missing = append(missing, r.missing...)
+		return r.err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return missing, nil
 }

@@ -1,4 +1,4 @@
-package ceremony
+package inorder
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-func TestInOrder(t *testing.T) {
+func TestRun(t *testing.T) {
 	var got []int
 	var running, most atomic.Int64
-	err := inOrder(context.Background(), 50, 4, func(_ context.Context, i int) (int, error) {
+	err := Run(context.Background(), 50, 4, func(_ context.Context, i int) (int, error) {
 		if r := running.Add(1); r > most.Load() {
 			most.Store(r)
 		}
@@ -42,7 +42,7 @@ func TestInOrder(t *testing.T) {
 	boom := errors.New("boom")
 	var made atomic.Int64
 	used := 0
-	err = inOrder(context.Background(), 1000, 2, func(ctx context.Context, i int) (int, error) {
+	err = Run(context.Background(), 1000, 2, func(ctx context.Context, i int) (int, error) {
 		made.Add(1)
 		if i == 7 || i == 9 {
 			return 0, boom
@@ -58,12 +58,12 @@ func TestInOrder(t *testing.T) {
 	n := made.Load()
 	time.Sleep(10 * time.Millisecond)
 	if made.Load() != n {
-		t.Error("items were still being made after inOrder returned")
+		t.Error("items were still being made after Run returned")
 	}
 
 	// A cancelled context stops it with the context's error.
 	ctx, cancel := context.WithCancel(context.Background())
-	err = inOrder(ctx, 100, 2, func(ctx context.Context, i int) (int, error) {
+	err = Run(ctx, 100, 2, func(ctx context.Context, i int) (int, error) {
 		if i == 3 {
 			cancel()
 		}

@@ -1,4 +1,6 @@
-package ceremony
+// Package inorder makes the items of a batch on several goroutines and
+// hands them on in the batch's order.
+package inorder
 
 import (
 	"context"
@@ -6,13 +8,13 @@ import (
 	"sync/atomic"
 )
 
-// inOrder runs build for 0 ≤ i < n on up to workers goroutines and hands
+// Run runs build for 0 ≤ i < n on up to workers goroutines and hands
 // each result to use, in order, on the calling goroutine, as soon as it
 // and every one before it is done: a batch's independent items are made on
 // every core while the transcript, progress and outputs still follow the
 // batch's order. The first error, in order, stops it; every goroutine has
 // returned when it does.
-func inOrder[T any](ctx context.Context, n, workers int, build func(ctx context.Context, i int) (T, error), use func(i int, v T) error) error {
+func Run[T any](ctx context.Context, n, workers int, build func(ctx context.Context, i int) (T, error), use func(i int, v T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	type slot struct {
 		v    T
