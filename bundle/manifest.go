@@ -92,24 +92,66 @@ func Write(dest, kind string, files Files) error {
 	return write(dest, man, files)
 }
 
-// WriteExactly is Write of files already verified in memory, then proof
-// that dest holds exactly them: read back through its manifest (every
-// file's length and SHA-256, nothing else in the bundle) and that
-// manifest equal, byte for byte, to the one built from files. Nothing is
-// parsed again. A bundle that differs is removed.
-func WriteExactly(dest, kind string, files Files) error {
+// Staged is a bundle written whole and synced under a temporary name
+// beside its place, and proven to hold exactly the files it was staged
+// with: Commit puts it in place, Abort removes it.
+type Staged struct{ st *fsutil.Staged }
+
+// Stage writes files as a bundle beside dest, then proves it holds exactly
+// them: read back through its manifest (every file's length and SHA-256,
+// nothing else in the bundle) and that manifest equal, byte for byte, to
+// the one built from files. Nothing is parsed again. A ceremony stages its
+// bundle while it verifies the same files in memory, and commits it only
+// if they verify. dest must not exist when it is committed.
+func Stage(dest, kind string, files Files) (*Staged, error) {
 	man, err := BuildManifest(kind, files)
+	if err != nil {
+		return nil, err
+	}
+	all := Files{ManifestName: man}
+	for p, b := range files {
+		all[p] = b
+	}
+	var st *fsutil.Staged
+	if IsTarPath(dest) {
+		var tb []byte
+		if tb, err = TarBytes(all); err == nil {
+			st, err = fsutil.StageFile(dest, tb, 0o644, false)
+		}
+	} else {
+		st, err = fsutil.StageTree(dest, all, 0o644, 0o755)
+	}
+	if err != nil {
+		return nil, writeError(dest, err)
+	}
+	if err := checkWritten(st.Temp(), kind, man); err != nil {
+		st.Abort()
+		return nil, fmt.Errorf("the bundle written differs from what was verified (removed): %w", err)
+	}
+	return &Staged{st: st}, nil
+}
+
+// Commit renames the staged bundle into place; an existing bundle there is
+// an *fsutil.ExistsError, and the staged one is removed.
+func (s *Staged) Commit() error {
+	err := s.st.Commit()
+	if errors.Is(err, fs.ErrExist) {
+		return &fsutil.ExistsError{Path: s.st.Dest(), What: "bundle"}
+	}
+	return err
+}
+
+// Abort removes the staged bundle.
+func (s *Staged) Abort() { s.st.Abort() }
+
+// WriteExactly is Stage, then Commit: files already verified in memory,
+// and proof that dest holds exactly them.
+func WriteExactly(dest, kind string, files Files) error {
+	s, err := Stage(dest, kind, files)
 	if err != nil {
 		return err
 	}
-	if err := write(dest, man, files); err != nil {
-		return err
-	}
-	if err := checkWritten(dest, kind, man); err != nil {
-		os.RemoveAll(dest)
-		return fmt.Errorf("the bundle written differs from what was verified (removed): %w", err)
-	}
-	return nil
+	return s.Commit()
 }
 
 // checkWritten reads a bundle back and compares its manifest with man.
@@ -132,13 +174,19 @@ func write(dest string, man []byte, files Files) error {
 	if IsTarPath(dest) {
 		return writeTar(dest, all)
 	}
-	if err := fsutil.WriteTree(dest, all); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return &fsutil.ExistsError{Path: dest, What: "bundle"}
-		}
-		return fmt.Errorf("writing bundle %s: %w", dest, err)
+	return writeError(dest, fsutil.WriteTree(dest, all))
+}
+
+// writeError names a bundle that exists as such, and any other error of
+// its write with the bundle's path.
+func writeError(dest string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return &fsutil.ExistsError{Path: dest, What: "bundle"}
 	}
-	return nil
+	return fmt.Errorf("writing bundle %s: %w", dest, err)
 }
 
 // Read reads a bundle directory and verifies it against its manifest: every

@@ -102,13 +102,7 @@ func writeTar(dest string, all Files) error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFile(dest, b, 0o644, false); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return &fsutil.ExistsError{Path: dest, What: "bundle"}
-		}
-		return fmt.Errorf("writing bundle %s: %w", dest, err)
-	}
-	return nil
+	return writeError(dest, fsutil.WriteFile(dest, b, 0o644, false))
 }
 
 // readTar reads a tar bundle with the refusals of a directory's and more:

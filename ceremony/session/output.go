@@ -25,26 +25,33 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 	if err != nil {
 		return nil, err
 	}
-	// Sealed by the keys that signed (SealBy) before anything is written.
 	if err := s.Seal(context.TODO(), all); err != nil {
 		return nil, err
 	}
-	// Verified in memory, as verify would verify it, before it is
-	// written; then the bytes written are proven to be those verified.
-	sb, err := bundle.SignedOf(out, all)
-	if err != nil {
-		return nil, fmt.Errorf("the bundle does not verify (nothing written): %w", err)
+	// Verified in memory, as verify would verify it, while the same files
+	// are written beside their place and read back to prove the bytes
+	// written are those verified; put in place only once both are done.
+	type stagedBundle struct {
+		st  *bundle.Staged
+		err error
 	}
-	rep, err := verify.Signed(sb, s.Now(), s.VerifyOptions())
-	var inc *verify.IncompleteError
+	staging := make(chan stagedBundle, 1)
+	go func() {
+		st, err := bundle.Stage(out, bundle.KindSigned, all)
+		staging <- stagedBundle{st, err}
+	}()
+	rep, missing, err := s.verifyWritten(out, all)
+	staged := <-staging
 	switch {
-	case err == nil:
-	case errors.As(err, &inc):
-		missing = inc.Missing
-	default:
-		return nil, fmt.Errorf("the bundle does not verify (nothing written): %w", err)
+	case err != nil:
+		if staged.st != nil {
+			staged.st.Abort()
+		}
+		return nil, err
+	case staged.err != nil:
+		return nil, staged.err
 	}
-	if err := bundle.WriteExactly(out, bundle.KindSigned, all); err != nil {
+	if err := staged.st.Commit(); err != nil {
 		return nil, err
 	}
 	// The keys the journal announced belong to the bundle now: a run
@@ -60,6 +67,25 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 		return missing, &NotPinnedError{Bundle: out, Err: err}
 	}
 	return missing, nil
+}
+
+// verifyWritten verifies a signed bundle's files in memory, as verify
+// would: missing names the roles still waiting for other holders'
+// signatures.
+func (s *Session) verifyWritten(out string, all bundle.Files) (*verify.Report, []string, error) {
+	sb, err := bundle.SignedOf(out, all)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the bundle does not verify (nothing written): %w", err)
+	}
+	rep, err := verify.Signed(sb, s.Now(), s.VerifyOptions())
+	var inc *verify.IncompleteError
+	switch {
+	case err == nil:
+		return rep, nil, nil
+	case errors.As(err, &inc):
+		return rep, inc.Missing, nil
+	}
+	return nil, nil, fmt.Errorf("the bundle does not verify (nothing written): %w", err)
 }
 
 // rootComplete says whether a repository's root met its thresholds.

@@ -127,13 +127,21 @@ func TestWriteSignedRemovesABundleThatDoesNotVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A bundle that signs nothing fails verification and is never
-	// written: nothing unverified is left for the USB stick.
-	_, err = s.WriteSigned(out, bundle.SignedInfo{Server: req.Info.Server}, bundle.Files{}, req)
-	if err == nil || !strings.Contains(err.Error(), "does not verify (nothing written)") {
-		t.Fatalf("WriteSigned: %v", err)
+	// written: nothing unverified is left for the USB stick, neither in
+	// place nor the copy written while it was verified, as a directory or
+	// as a tar file.
+	for _, out := range []string{out, out + ".tar"} {
+		_, err = s.WriteSigned(out, bundle.SignedInfo{Server: req.Info.Server}, bundle.Files{}, req)
+		if err == nil || !strings.Contains(err.Error(), "does not verify (nothing written)") {
+			t.Fatalf("WriteSigned: %v", err)
+		}
+		if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the bundle that failed verification is still there: %v", err)
+		}
 	}
-	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the bundle that failed verification is still there: %v", err)
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "request" {
+		t.Fatalf("left beside the request bundle: %v %v", ents, err)
 	}
 }
 

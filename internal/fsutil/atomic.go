@@ -23,45 +23,34 @@ var ErrExists = fs.ErrExist
 // is no window for a race: an existing path is an *ExistsError). perm
 // 0600 is used for secrets.
 func WriteFile(path string, data []byte, perm os.FileMode, replace bool) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-")
+	st, err := StageFile(path, data, perm, replace)
 	if err != nil {
 		return err
 	}
-	name := tmp.Name()
+	return st.Commit()
+}
+
+// StageFile is WriteFile up to the rename: the file is written and synced
+// under a temporary name; Commit renames it into place.
+func StageFile(path string, data []byte, perm os.FileMode, replace bool) (*Staged, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-")
+	if err != nil {
+		return nil, err
+	}
+	st := &Staged{tmp: tmp.Name(), dest: path, replace: replace, lock: tmp}
 	lockPartial(tmp)
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
+	err = tmp.Chmod(perm)
+	if err == nil {
+		_, err = tmp.Write(data)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if replace {
-		err = os.Rename(name, path)
-	} else {
-		err = RenameNoReplace(name, path)
-		if errors.Is(err, fs.ErrExist) {
-			return &ExistsError{Path: path}
-		}
+	if err == nil {
+		err = tmp.Sync()
 	}
 	if err != nil {
-		return err
+		st.Abort()
+		return nil, err
 	}
-	ok = true
-	return SyncDir(dir)
+	return st, nil
 }
 
 // RenameNoReplace renames old to new, failing with fs.ErrExist if new

@@ -1,9 +1,7 @@
 package fsutil
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,28 +22,43 @@ func WriteTree(dest string, files map[string][]byte) error {
 // WriteTreeMode is WriteTree with the files' and directories' permissions
 // given: 0600 and 0700 for a tree of secrets.
 func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.FileMode) error {
-	dest = filepath.Clean(dest)
-	if _, err := os.Lstat(dest); err == nil {
-		return &ExistsError{Path: dest}
-	}
-	parent := filepath.Dir(dest)
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".partial-")
+	st, err := StageTree(dest, files, fileMode, dirMode)
 	if err != nil {
 		return err
+	}
+	return st.Commit()
+}
+
+// StageTree is WriteTreeMode up to the rename: the tree is written and
+// synced in its hidden sibling; Commit renames it into place.
+func StageTree(dest string, files map[string][]byte, fileMode, dirMode os.FileMode) (*Staged, error) {
+	dest = filepath.Clean(dest)
+	if _, err := os.Lstat(dest); err == nil {
+		return nil, &ExistsError{Path: dest}
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-")
+	if err != nil {
+		return nil, err
 	}
 	// MkdirTemp joins without cleaning ("./.x.partial-1" for a relative
 	// dest); the directories below are compared as filepath.Join cleans them.
 	tmp = filepath.Clean(tmp)
-	if d, err := os.Open(tmp); err == nil {
-		lockPartial(d)
-		defer d.Close()
+	d, err := os.Open(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
+	lockPartial(d)
+	st := &Staged{tmp: tmp, dest: dest, lock: d}
+	if err := writeTreeIn(tmp, files, fileMode, dirMode); err != nil {
+		st.Abort()
+		return nil, err
+	}
+	return st, nil
+}
+
+// writeTreeIn writes files into the new directory tmp and syncs them.
+func writeTreeIn(tmp string, files map[string][]byte, fileMode, dirMode os.FileMode) error {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		if err := CheckRelPath(n); err != nil {
@@ -90,17 +103,7 @@ func WriteTreeMode(dest string, files map[string][]byte, fileMode, dirMode os.Fi
 	// rename that makes the tree visible: one syncfs(2) of the tree's
 	// filesystem, one journal commit, instead of an fsync (a commit each)
 	// per file and directory.
-	if err := SyncFS(tmp); err != nil {
-		return err
-	}
-	if err := RenameNoReplace(tmp, dest); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return &ExistsError{Path: dest}
-		}
-		return err
-	}
-	ok = true
-	return SyncDir(parent)
+	return SyncFS(tmp)
 }
 
 // SyncFS writes everything written on the filesystem holding dir to disk
