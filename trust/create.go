@@ -11,6 +11,7 @@ import (
 	"github.com/docker/go/canonical/json"
 	"github.com/theupdateframework/notary/tuf"
 	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/signed"
 )
 
 // Default expiries, as notary's client uses them.
@@ -101,7 +102,7 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 	if _, err := repo.InitTargets(data.CanonicalTargetsRole); err != nil {
 		return nil, fmt.Errorf("%s: targets: %w", spec.GUN, err)
 	}
-	root, err := repo.SignRoot(spec.RootExpires.UTC(), nil)
+	root, err := signNewRoot(ks, repo, spec.RootExpires.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("%s: signing root: %w", spec.GUN, err)
 	}
@@ -116,6 +117,34 @@ func CreateRepository(ks *KeyService, spec NewRepoSpec) (*NewRepo, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// signNewRoot signs version 1 of the root repo.InitRoot made, as notary's
+// repo.SignRoot does the first time: the root role's keys sign the root
+// with the expiry given. SignRoot first copies the root through JSON (to
+// leave it unchanged if signing fails), a sixth of a new repository's work
+// besides its signatures; a new repository's root has nothing to keep.
+// TestSignNewRootIsNotarys compares the two.
+func signNewRoot(ks *KeyService, repo *tuf.Repo, expires time.Time) (*data.Signed, error) {
+	role, err := repo.GetBaseRole(data.CanonicalRootRole)
+	if err != nil {
+		return nil, err
+	}
+	if repo.Root.Signed.Version != 0 {
+		return nil, fmt.Errorf("root version %d is not new", repo.Root.Signed.Version)
+	}
+	repo.Root.Signed.Expires = expires
+	repo.Root.Signed.Version = 1
+	s, err := repo.Root.ToSigned()
+	if err != nil {
+		return nil, err
+	}
+	keys := role.ListKeys()
+	if err := signed.Sign(ks, s, keys, role.Threshold, keys); err != nil {
+		return nil, err
+	}
+	repo.Root.Signatures = s.Signatures
+	return s, nil
 }
 
 // Marshal encodes signed metadata exactly as notary's client uploads it:

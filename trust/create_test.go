@@ -14,7 +14,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
-func serverKey(t *testing.T) data.PublicKey {
+func serverKey(t testing.TB) data.PublicKey {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -23,7 +23,7 @@ func serverKey(t *testing.T) data.PublicKey {
 	return data.NewED25519PublicKey(pub)
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
