@@ -63,17 +63,26 @@ type KeyService struct {
 	keys  map[string]*deviceKey // by canonical key ID
 	order []string              // key IDs in the order added
 	roles map[string]data.RoleName
-	count atomic.Int64
+	// bySigner finds the entry of a signer added before (comparable
+	// signers only; others are looked up by their public key's ID).
+	bySigner map[crypto.Signer]*deviceKey
+	count    atomic.Int64
 }
 
 // NewKeyService returns an empty key service.
 func NewKeyService() *KeyService {
-	return &KeyService{keys: map[string]*deviceKey{}, roles: map[string]data.RoleName{}}
+	return &KeyService{keys: map[string]*deviceKey{}, roles: map[string]data.RoleName{}, bySigner: map[crypto.Signer]*deviceKey{}}
 }
 
 // Add makes a device key available for signing and returns its bare TUF
 // public key.
 func (s *KeyService) Add(signer crypto.Signer, role data.RoleName) (data.PublicKey, error) {
+	if k := s.known(signer); k != nil {
+		s.mu.Lock()
+		s.roles[k.ID()] = role
+		s.mu.Unlock()
+		return k.PublicKey, nil
+	}
 	pub, err := PublicKey(signer.Public())
 	if err != nil {
 		return nil, err
@@ -87,15 +96,37 @@ func (s *KeyService) Add(signer crypto.Signer, role data.RoleName) (data.PublicK
 	// The same signer added again (once per repository of a batch) keeps
 	// its entry: what it signed for one repository still counts.
 	if !ok || !sameSigner(old.signer, signer) {
-		s.keys[pub.ID()] = &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
+		k := &deviceKey{PublicKey: pub, signer: signer, count: &s.count}
+		s.keys[pub.ID()] = k
+		if comparable(signer) {
+			s.bySigner[signer] = k
+		}
 	}
 	s.roles[pub.ID()] = role
 	return pub, nil
 }
 
 func sameSigner(a, b crypto.Signer) bool {
-	t := reflect.TypeOf(a)
-	return t == reflect.TypeOf(b) && t.Comparable() && a == b
+	return reflect.TypeOf(a) == reflect.TypeOf(b) && comparable(a) && a == b
+}
+
+func comparable(signer crypto.Signer) bool { return reflect.TypeOf(signer).Comparable() }
+
+// known is the entry of a signer added before, nil if there is none: a
+// batch adds the same keys for each of its repositories, and converting a
+// device's public key to notary's form each time was a twentieth of a
+// repository's work.
+func (s *KeyService) known(signer crypto.Signer) *deviceKey {
+	if !comparable(signer) {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// Another signer of the same key added since has the entry now.
+	if k := s.bySigner[signer]; k != nil && s.keys[k.ID()] == k {
+		return k
+	}
+	return nil
 }
 
 // Certify makes a root certificate for a GUN with a device key (see
@@ -104,7 +135,9 @@ func (s *KeyService) Certify(signer crypto.Signer, gun string, notBefore, notAft
 	cert, pub, err := RootCertificate(signer, gun, notBefore, notAfter, r)
 	if err == nil {
 		s.count.Add(1)
-		if bare, perr := PublicKey(signer.Public()); perr == nil {
+		if k := s.known(signer); k != nil {
+			k.used.Store(true)
+		} else if bare, perr := PublicKey(signer.Public()); perr == nil {
 			if k, ok := s.key(bare.ID()); ok {
 				k.used.Store(true)
 			}
