@@ -252,14 +252,15 @@ func TestCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Batches of one GUN each: the packs are gathered once there are more
-	// than compactPacks.
+	// Batches of one GUN each: the packs are gathered into one once there
+	// are more than compactPacks (at the 64th batch, from 2 packs), and the
+	// last batch adds one.
 	for i := range compactPacks + 1 {
 		if _, err := s.Set(fmt.Sprintf("example.com/one%d", i), nil, root(1, "k"), SourceSigned, "", now); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := packs(t, s); len(got) != 1 {
+	if got := packs(t, s); len(got) != 2 {
 		t.Fatalf("%d packs after %d batches", len(got), compactPacks+1)
 	}
 }
