@@ -72,17 +72,13 @@ func (st *state) stage(u Update, now time.Time) error {
 	if u.GUN == "" {
 		return errors.New("a root to pin has no GUN")
 	}
-	v, err := trust.RootVersion(u.Root)
+	v, ids, err := rootInfo(u.Root)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u.GUN, err)
 	}
 	r := st.repos[u.GUN]
 	if r != nil && v < r.Version {
 		return fmt.Errorf("%s: root version %d is older than version %d trusted here", u.GUN, v, r.Version)
-	}
-	ids, err := rootKeyIDs(u.Root)
-	if err != nil {
-		return fmt.Errorf("%s: %w", u.GUN, err)
 	}
 	add := map[int][]byte{v: u.Root}
 	for _, b := range u.Chain {

@@ -29,7 +29,7 @@ func writeFormat1(t *testing.T, dir string, pins map[string][][]byte, pinned map
 		if pinned[gun] == 0 {
 			continue // a killed writer's roots, never pinned
 		}
-		ids, _ := rootKeyIDs(roots[pinned[gun]-1])
+		_, ids, _ := rootInfo(roots[pinned[gun]-1])
 		b, _ := json.MarshalIndent(Pin{GUN: gun, Version: pinned[gun], Source: SourceImported, Detail: "format 1",
 			PinnedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), RootKeyIDs: ids}, "", "  ")
 		if err := os.WriteFile(filepath.Join(d, "pin.json"), append(b, '\n'), 0o600); err != nil {

@@ -237,7 +237,7 @@ func (s *Store) Forget(gun string, keep int, now time.Time) (*Pin, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := rootKeyIDs(root)
+	_, ids, err := rootInfo(root)
 	if err != nil {
 		return nil, err
 	}
@@ -259,18 +259,29 @@ func (s *Store) notPinned(gun string, err error) error {
 	return fmt.Errorf("%s: nothing is pinned for it in %s", gun, s.Dir)
 }
 
-// rootKeyIDs are the IDs of the root role's keys, as root.json and docker
-// name them.
-func rootKeyIDs(root []byte) ([]string, error) {
-	var sr data.SignedRoot
+// rootInfo is a root's version and the IDs of its root role's keys (as
+// root.json and docker name them), in one parse with the standard library:
+// a batch of 1,000 GUNs parses 1,000 roots, which the caller has verified.
+func rootInfo(root []byte) (int, []string, error) {
+	var sr struct {
+		Signed struct {
+			Type    string `json:"_type"`
+			Version int    `json:"version"`
+			Roles   map[string]struct {
+				KeyIDs []string `json:"keyids"`
+			} `json:"roles"`
+		} `json:"signed"`
+	}
 	if err := json.Unmarshal(root, &sr); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	r, ok := sr.Signed.Roles[data.CanonicalRootRole]
+	if sr.Signed.Type != data.TUFTypes[data.CanonicalRootRole] || sr.Signed.Version < 1 {
+		return 0, nil, fmt.Errorf("not a root (type %q, version %d)", sr.Signed.Type, sr.Signed.Version)
+	}
+	r, ok := sr.Signed.Roles[data.CanonicalRootRole.String()]
 	if !ok {
-		return nil, errors.New("no root role")
+		return 0, nil, errors.New("no root role")
 	}
-	ids := append([]string(nil), r.KeyIDs...)
-	sort.Strings(ids)
-	return ids, nil
+	sort.Strings(r.KeyIDs)
+	return sr.Signed.Version, r.KeyIDs, nil
 }
