@@ -179,4 +179,3 @@ func (s *Store) tidy(st *state) (map[string]int64, int64, error) {
 	}
 	return named, seq, nil
 }
-
