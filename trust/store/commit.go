@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"golang.org/x/sys/unix"
@@ -84,7 +82,7 @@ func (s *Store) commit(st *state) (err error) {
 		rd.close()
 		st.packs = max(st.packs, seq) + 1
 		name := packFile(st.packs)
-		if err := writeSynced(s.packPath(name), buf.Bytes()); err != nil {
+		if err := createSynced(s.packPath(name), buf.Bytes()); err != nil {
 			return err
 		}
 		if err := fsutil.SyncDir(filepath.Join(s.Dir, packsDir)); err != nil {
@@ -121,11 +119,10 @@ func (s *Store) writeState(st *state) (renamed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	var tmp string
-	for {
-		tmp = filepath.Join(s.Dir, "."+stateName+".partial-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
-		if err = writeSynced(tmp, b); !errors.Is(err, fs.ErrExist) {
-			break
+	tmp, err := fsutil.WriteTemp(s.statePath(), b)
+	if err == nil {
+		if err = syncFile(tmp); err != nil {
+			os.Remove(tmp)
 		}
 	}
 	if err != nil {

@@ -107,23 +107,29 @@ func (rd *reader) root(gun string, ref *rootRef) ([]byte, error) {
 	return b, nil
 }
 
-// writeSynced creates path (never over a file or through a link), writes
-// data and fsyncs it; on failure nothing is left.
-func writeSynced(path string, data []byte) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+// createSynced creates path (never over a file or through a link: see
+// fsutil.CreateWrite), writes data and fsyncs it; on failure nothing is
+// left.
+func createSynced(path string, data []byte) error {
+	if err := fsutil.CreateWrite(path, data, 0o600); err != nil {
+		return err
+	}
+	if err := syncFile(path); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// syncFile fsyncs a file just written.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return &fs.PathError{Op: "create", Path: path, Err: err}
+		return err
 	}
-	f := os.NewFile(uintptr(fd), path)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
+	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
 	}
 	return err
 }
