@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/keyrite/keyrite/internal/fsutil"
 	"github.com/keyrite/keyrite/trust"
 	"golang.org/x/sys/unix"
 )
@@ -123,8 +125,22 @@ func (r *repo) put(v int, b []byte) {
 // lock takes the store's write lock, making the store's directories if
 // they are missing; the lock dies with the process.
 func (s *Store) lock() (func(), error) {
-	if err := os.MkdirAll(filepath.Join(s.Dir, packsDir), 0o700); err != nil {
-		return nil, fmt.Errorf("trust store %s: %w", s.Dir, err)
+	packs := filepath.Join(s.Dir, packsDir)
+	if _, err := os.Lstat(packs); errors.Is(err, fs.ErrNotExist) {
+		_, noStore := os.Lstat(s.Dir)
+		if err := os.MkdirAll(packs, 0o700); err != nil {
+			return nil, fmt.Errorf("trust store %s: %w", s.Dir, err)
+		}
+		// Made now: durable before anything is named in them (a commit
+		// syncs the store's directory only after its state is renamed).
+		if errors.Is(noStore, fs.ErrNotExist) {
+			if err := fsutil.SyncDir(filepath.Dir(s.Dir)); err != nil {
+				return nil, err
+			}
+		}
+		if err := fsutil.SyncDir(s.Dir); err != nil {
+			return nil, err
+		}
 	}
 	f, err := os.OpenFile(filepath.Join(s.Dir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
