@@ -1,8 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -111,8 +109,7 @@ func (st *state) stage(u Update, now time.Time) error {
 // put holds b as root version v: a version held with the same bytes is
 // kept where it is; new bytes go into the batch's pack.
 func (r *repo) put(v int, b []byte) {
-	sum := sha256.Sum256(b)
-	ref := rootRef{Version: v, Length: int64(len(b)), SHA256: hex.EncodeToString(sum[:]), data: b}
+	ref := rootRef{Version: v, Length: int64(len(b)), SHA256: sha256Hex(b), data: b}
 	i, held := slices.BinarySearchFunc(r.Roots, v, func(x rootRef, v int) int { return x.Version - v })
 	switch {
 	case !held:

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -97,8 +96,7 @@ func (s *Store) readFormat1Repo(gun string, withData bool) (*repo, error) {
 			if ref.data, err = readFormat1Root(ref.path); err != nil {
 				return nil, err
 			}
-			sum := sha256.Sum256(ref.data)
-			ref.Length, ref.SHA256, ref.path = int64(len(ref.data)), hex.EncodeToString(sum[:]), ""
+			ref.Length, ref.SHA256, ref.path = int64(len(ref.data)), sha256Hex(ref.data), ""
 		}
 		r.Roots = append(r.Roots, ref)
 	}

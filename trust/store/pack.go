@@ -101,10 +101,15 @@ func (rd *reader) root(gun string, ref *rootRef) ([]byte, error) {
 	if _, err := f.ReadAt(b, ref.Offset); err != nil {
 		return nil, fmt.Errorf("trust store %s: %w", rd.s.Dir, err)
 	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != ref.SHA256 {
+	if sha256Hex(b) != ref.SHA256 {
 		return nil, damaged("its bytes do not match the SHA-256 state.json records")
 	}
 	return b, nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // createSynced creates path (never over a file or through a link: see
