@@ -300,3 +300,25 @@ func BenchmarkSetBatch1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPinned1000 reads the pin and pinned root of each of 1,000 GUNs
+// through one Store, as a session that trusts a request bundle's current
+// roots does.
+func BenchmarkPinned1000(b *testing.B) {
+	s := Open(filepath.Join(b.TempDir(), "trust"))
+	ups := make([]Update, 1000)
+	for i := range ups {
+		ups[i] = Update{GUN: fmt.Sprintf("example.com/app%04d", i), Root: bigRoot(1, fmt.Sprintf("k%04d", i), 2048), Source: SourceSigned}
+	}
+	if _, err := s.SetBatch(ups, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		for _, u := range ups {
+			if p, _, err := s.Pinned(u.GUN); err != nil || p == nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
