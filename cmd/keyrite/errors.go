@@ -19,6 +19,7 @@ import (
 	"github.com/keyrite/keyrite/internal/term"
 	"github.com/keyrite/keyrite/recovery"
 	"github.com/keyrite/keyrite/trust"
+	"github.com/keyrite/keyrite/trust/store"
 )
 
 // classify maps an error to an exit code and a hint telling the operator
@@ -79,7 +80,10 @@ func operationHint(err error) (int, string, bool) {
 	)
 	var corrupt *journal.CorruptError
 	var notPinned *session.NotPinnedError
+	var damaged *store.DamagedError
 	switch {
+	case errors.As(err, &damaged):
+		return exitFailed, fmt.Sprintf("nothing was signed or pinned: the trust store %s does not hold what it recorded (a disk fault, or a file changed by hand); restore it from your copy, or make a new one (--trust-dir) from a trust export of a machine that follows these repositories (keyrite trust import DIR)", damaged.Dir), true
 	case errors.As(err, &notPinned):
 		return exitFailed, fmt.Sprintf("the bundle is good and its keys are kept: once the trust store can be written, pin its roots with keyrite trust import %s", notPinned.Bundle), true
 	case errors.As(err, new(*importChainError)):

@@ -120,8 +120,30 @@ func ReadPrivate(path, what string, max int64) ([]byte, error) {
 // second check refuses it, and anything else that was swapped in, before
 // a byte is read. The file cannot grow past the limit while it is read.
 func Read(path string, o ReadOptions) ([]byte, error) {
+	fd, st, err := open(path, o)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return readAll(fd, path, st, o)
+}
+
+// Open opens a file to read after the checks Read makes, for a caller
+// that reads part of it (ReadAt) or needs its fstat (Stat: what was
+// checked is what is read).
+func Open(path string, o ReadOptions) (*os.File, error) {
+	fd, _, err := open(path, o)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// open opens path and checks it as Read says, returning the descriptor
+// and its fstat.
+func open(path string, o ReadOptions) (int, *fdInfo, error) {
 	if o.Max <= 0 {
-		return nil, fmt.Errorf("reading %s: no size limit given", path)
+		return -1, nil, fmt.Errorf("reading %s: no size limit given", path)
 	}
 	lst, err := os.Lstat(path)
 	if err != nil {
@@ -130,14 +152,14 @@ func Read(path string, o ReadOptions) ([]byte, error) {
 		if errors.As(err, &pe) {
 			pe.Op = "open"
 		}
-		return nil, err
+		return -1, nil, err
 	}
 	if lst.Mode()&fs.ModeSymlink != 0 && o.NoSymlink {
-		return nil, &NotRegularError{Path: path, What: o.What, Mode: lst.Mode()}
+		return -1, nil, &NotRegularError{Path: path, What: o.What, Mode: lst.Mode()}
 	}
 	if lst.Mode()&fs.ModeSymlink == 0 {
 		if err := check(path, lst, o); err != nil {
-			return nil, err
+			return -1, nil, err
 		}
 	}
 	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
@@ -147,21 +169,28 @@ func Read(path string, o ReadOptions) ([]byte, error) {
 	fd, err := ignoringEINTR(func() (int, error) { return unix.Open(path, flags, 0) })
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) && o.NoSymlink {
-			return nil, &NotRegularError{Path: path, What: o.What, Mode: fs.ModeSymlink}
+			return -1, nil, &NotRegularError{Path: path, What: o.What, Mode: fs.ModeSymlink}
 		}
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return -1, nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer unix.Close(fd)
 	st := &fdInfo{name: lst.Name()}
 	if err := unix.Fstat(fd, &st.st); err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+		unix.Close(fd)
+		return -1, nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if err := check(path, st, o); err != nil {
-		return nil, err
+		unix.Close(fd)
+		return -1, nil, err
 	}
 	if lst.Mode()&fs.ModeSymlink == 0 && !st.sameFile(lst) {
-		return nil, fmt.Errorf("%s was replaced while it was opened", describe(o.What, path))
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("%s was replaced while it was opened", describe(o.What, path))
 	}
+	return fd, st, nil
+}
+
+// readAll reads an opened file of at most o.Max bytes.
+func readAll(fd int, path string, st *fdInfo, o ReadOptions) ([]byte, error) {
 	// Read at most one byte more than the limit: a file that grew since
 	// fstat is caught without ever holding more than Max+1 bytes.
 	b := make([]byte, min(st.Size(), o.Max)+1)

@@ -168,3 +168,40 @@ func TestReadPrivate(t *testing.T) {
 		}
 	}
 }
+
+// Open makes Read's checks and leaves the file open for a partial read
+// (the trust store reads one root of a pack).
+func TestOpenChecksThenReadsPart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pack")
+	if err := os.WriteFile(file, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	o := ReadOptions{Max: 10, NoSymlink: true, Private: true, What: "pack"}
+	f, err := Open(file, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 3)
+	if _, err := f.ReadAt(b, 4); err != nil || string(b) != "456" {
+		t.Fatalf("ReadAt: %q %v", b, err)
+	}
+	var nr *NotRegularError
+	if _, err := Open(link, o); !errors.As(err, &nr) {
+		t.Fatalf("a link: %v", err)
+	}
+	var tl *TooLargeError
+	if _, err := Open(file, ReadOptions{Max: 9}); !errors.As(err, &tl) {
+		t.Fatalf("too large: %v", err)
+	}
+	os.Chmod(file, 0o640)
+	var pe *PermissionError
+	if _, err := Open(file, o); !errors.As(err, &pe) {
+		t.Fatalf("not private: %v", err)
+	}
+}

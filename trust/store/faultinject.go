@@ -15,9 +15,10 @@ import (
 )
 
 // KEYRITE_FAULTINJECT_PINS=STEP:K kills the process (SIGKILL) at the K-th
-// time a batch reaches STEP: "written" (every temporary written, nothing
-// synced or renamed), "root" (a root renamed into place), "pin" (a pin
-// renamed into place).
+// time a write of the store reaches STEP: "pack" (the batch's pack
+// written and fsynced, state.json not written), "state" (the new state
+// written beside its place and fsynced, not renamed), "renamed" (the new
+// state.json renamed into place, the directory not fsynced).
 var (
 	faultMu     sync.Mutex
 	faultCounts = map[string]int{}
