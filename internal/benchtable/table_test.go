@@ -153,10 +153,11 @@ func (t *table) softDevice(_ build, home string) []string {
 
 // initRow: init of n new GUNs from an offline request bundle, on a new
 // token per measurement, against the raw device work of the same init.
-// With suffix ".tar" the signed bundle is written as one tar file instead
-// of a directory (4 directories and 4 files per GUN).
+// With suffix ".tar" the request and signed bundles are one tar file each
+// instead of a directory (4 directories and 4 files per GUN in the signed
+// one).
 func (t *table) initRow(n int, shared bool, suffix string) row {
-	req := t.path("request")
+	req := t.path("request") + suffix
 	gs := guns("bench", n)
 	if err := offline.NewRequest(req, time.Now(), gs...); err != nil {
 		t.b.Fatal(err)
@@ -166,7 +167,7 @@ func (t *table) initRow(n int, shared bool, suffix string) row {
 		r.what, r.baseName = "init, shared targets key", "raw C_Sign"
 	}
 	if suffix != "" {
-		r.what += ", " + suffix + " bundle"
+		r.what += ", " + suffix + " bundles"
 	}
 	h := testenv.NewSoftHSM(t.b, "raw")
 	base, sigs := rawInit(t.b, h, n, !shared)
