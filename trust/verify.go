@@ -323,12 +323,20 @@ func checkCanonical(s *data.Signed, b []byte) error {
 	if s.Signed == nil {
 		return fmt.Errorf("no signed part")
 	}
+	// The envelope's encoder writes <, >, &, U+2028 and U+2029 in the
+	// signed part as \u escapes; notary signs the canonical form, with
+	// them as they are. That form is the message: s holds it from here.
+	if canon, ok := canonjson.UnescapeEnvelope(*s.Signed); ok {
+		raw := json.RawMessage(canon)
+		s.Signed = &raw
+	}
+	// canonjson.Canonical answers exactly as decoding the signed part and
+	// encoding it canonically again would, without doing either; the
+	// envelope encoded again must be the file, escapes included.
 	again, err := Marshal(s)
 	if err != nil {
 		return err
 	}
-	// canonjson.Canonical answers exactly as decoding the signed part and
-	// encoding it canonically again would, without doing either.
 	if !canonjson.Canonical(*s.Signed) || !bytes.Equal(again, b) {
 		return fmt.Errorf("not in canonical form (the file was edited or not written by keyrite or notary)")
 	}
