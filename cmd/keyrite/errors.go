@@ -86,6 +86,8 @@ func operationHint(err error) (int, string, bool) {
 		return exitFailed, fmt.Sprintf("nothing was signed or pinned: the trust store %s does not hold what it recorded (a disk fault, or a file changed by hand); restore it from your copy, or make a new one (--trust-dir) from a trust export of a machine that follows these repositories (keyrite trust import DIR)", damaged.Dir), true
 	case errors.As(err, &notPinned):
 		return exitFailed, fmt.Sprintf("the bundle is good and its keys are kept: once the trust store can be written, pin its roots with keyrite trust import %s", notPinned.Bundle), true
+	case errors.As(err, new(*store.LockedError)):
+		return exitFailed, "nothing was pinned: another keyrite is writing this trust store and did not finish (find it with: fuser TRUSTDIR/.lock); let it finish or stop it, then run this again", true
 	case errors.As(err, new(*importChainError)):
 		return exitVerifyKO, "nothing was pinned: a root on this media does not follow the root trusted here; do not trust the media. If the repository was rotated in several ceremonies, import their bundles in order, or a trust export of a machine that followed them", true
 	case errors.As(err, &chain):

@@ -6,12 +6,15 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyrite/keyrite/backup"
 	"github.com/keyrite/keyrite/bundle"
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/ceremony/session"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/fsutil"
+	"github.com/keyrite/keyrite/trust/store"
 )
 
 // A backend's own hint reaches the operator in place of the generic one;
@@ -81,5 +84,17 @@ func TestClassifyInputRefusals(t *testing.T) {
 		if code != c.code || hint != c.hint {
 			t.Errorf("%s: got %d %q, want %d %q", c.name, code, hint, c.code, c.hint)
 		}
+	}
+}
+
+// A trust store another keyrite keeps locked: nothing pinned, and where to
+// look; after a written bundle the trust import hint still comes first.
+func TestClassifyLockedTrustStore(t *testing.T) {
+	locked := &store.LockedError{Dir: "/t", Waited: 30 * time.Second}
+	if code, hint := classify(fmt.Errorf("trust import: %w", locked)); code != exitFailed || !strings.Contains(hint, "fuser TRUSTDIR/.lock") {
+		t.Errorf("locked store: %d %q", code, hint)
+	}
+	if code, hint := classify(&session.NotPinnedError{Bundle: "signed/", Err: locked}); code != exitFailed || !strings.Contains(hint, "keyrite trust import signed/") {
+		t.Errorf("locked store after the bundle was written: %d %q", code, hint)
 	}
 }

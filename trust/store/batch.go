@@ -143,9 +143,9 @@ func (s *Store) lock() (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("trust store %s: %w", s.Dir, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.ENOLCK) {
+	if err := s.flock(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("trust store %s: lock: %w", s.Dir, err)
+		return nil, err
 	}
 	return func() { f.Close() }, nil
 }
