@@ -37,11 +37,16 @@ func TestWriterWaitsForTheLockThenGivesUp(t *testing.T) {
 	}
 	// Released while the writer waits: it goes on.
 	lockWait = 5 * time.Second
+	fd := int(f.Fd())
+	released := make(chan struct{})
 	go func() {
+		defer close(released)
 		time.Sleep(100 * time.Millisecond)
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		unix.Flock(fd, unix.LOCK_UN)
 	}()
-	if _, err := Open(s.Dir).Set("example.com/b", nil, root(1, "k1"), SourceSigned, "", time.Now()); err != nil {
+	_, err = Open(s.Dir).Set("example.com/b", nil, root(1, "k1"), SourceSigned, "", time.Now())
+	<-released
+	if err != nil {
 		t.Fatalf("Set once the lock was released: %v", err)
 	}
 }
