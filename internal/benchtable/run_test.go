@@ -45,12 +45,16 @@ type measured struct {
 
 // exe runs a binary with HOME (and so keyrite's default state and trust
 // directories) in dir, stdin empty, and fails the benchmark if it fails.
+// What earlier commands wrote is flushed to disk first (sync(2)), so that
+// the kernel's writeback of the last run's bundle is not timed as this
+// run's fsyncs.
 func exe(b *testing.B, home, bin string, args ...string) measured {
 	b.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "XDG_STATE_HOME="+home+"/.state")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	syscall.Sync()
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
