@@ -48,7 +48,12 @@ func Run[T any](ctx context.Context, n, workers int, build func(ctx context.Cont
 			if slots[i].err != nil {
 				return slots[i].err
 			}
-			if err := use(i, slots[i].v); err != nil {
+			v := slots[i].v
+			// Handed on: what use keeps of it, it keeps; the slot does
+			// not hold every item of a batch until the end.
+			var zero T
+			slots[i].v = zero
+			if err := use(i, v); err != nil {
 				return err
 			}
 		}

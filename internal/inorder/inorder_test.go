@@ -3,9 +3,11 @@ package inorder
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 )
 
 func TestRun(t *testing.T) {
@@ -71,5 +73,29 @@ func TestRun(t *testing.T) {
 	}, func(i, v int) error { return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// An item handed on is not kept by Run: a batch's items live as long as
+// use keeps them, not until the whole batch is done.
+func TestRunDropsItemsHandedOn(t *testing.T) {
+	type item struct{ payload [1 << 16]byte }
+	var first weak.Pointer[item]
+	err := Run(context.Background(), 3, 1, func(_ context.Context, i int) (*item, error) {
+		return &item{}, nil
+	}, func(i int, v *item) error {
+		switch i {
+		case 0:
+			first = weak.Make(v)
+		case 2:
+			runtime.GC()
+			if first.Value() != nil {
+				t.Error("the first item is still held after it was handed on")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
