@@ -54,6 +54,7 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 	case staged.err != nil:
 		return nil, staged.err
 	}
+	faultPoint("staged")
 	if err := staged.st.Commit(); err != nil {
 		return nil, err
 	}
