@@ -108,21 +108,9 @@ func Stage(dest, kind string, files Files) (*Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := Files{ManifestName: man}
-	for p, b := range files {
-		all[p] = b
-	}
-	var st *fsutil.Staged
-	if IsTarPath(dest) {
-		var tb []byte
-		if tb, err = TarBytes(all); err == nil {
-			st, err = fsutil.StageFile(dest, tb, 0o644, false)
-		}
-	} else {
-		st, err = fsutil.StageTree(dest, all, 0o644, 0o755)
-	}
+	st, err := stage(dest, man, files)
 	if err != nil {
-		return nil, writeError(dest, err)
+		return nil, err
 	}
 	if err := checkWritten(st.Temp(), kind, man); err != nil {
 		st.Abort()
@@ -133,13 +121,7 @@ func Stage(dest, kind string, files Files) (*Staged, error) {
 
 // Commit renames the staged bundle into place; an existing bundle there is
 // an *fsutil.ExistsError, and the staged one is removed.
-func (s *Staged) Commit() error {
-	err := s.st.Commit()
-	if errors.Is(err, fs.ErrExist) {
-		return &fsutil.ExistsError{Path: s.st.Dest(), What: "bundle"}
-	}
-	return err
-}
+func (s *Staged) Commit() error { return writeError(s.st.Dest(), s.st.Commit()) }
 
 // Abort removes the staged bundle.
 func (s *Staged) Abort() { s.st.Abort() }
@@ -167,14 +149,31 @@ func checkWritten(dest, kind string, man []byte) error {
 }
 
 func write(dest string, man []byte, files Files) error {
+	st, err := stage(dest, man, files)
+	if err != nil {
+		return err
+	}
+	return writeError(dest, st.Commit())
+}
+
+// stage writes the bundle's files and its manifest man whole beside dest,
+// as one deterministic tar file when dest ends in .tar (TarBytes), else as
+// a directory tree, and syncs them.
+func stage(dest string, man []byte, files Files) (*fsutil.Staged, error) {
 	all := Files{ManifestName: man}
 	for p, b := range files {
 		all[p] = b
 	}
-	if IsTarPath(dest) {
-		return writeTar(dest, all)
+	if !IsTarPath(dest) {
+		st, err := fsutil.StageTree(dest, all, 0o644, 0o755)
+		return st, writeError(dest, err)
 	}
-	return writeError(dest, fsutil.WriteTree(dest, all))
+	tb, err := TarBytes(all)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fsutil.StageFile(dest, tb, 0o644, false)
+	return st, writeError(dest, err)
 }
 
 // writeError names a bundle that exists as such, and any other error of

@@ -95,16 +95,6 @@ func TarBytes(all Files) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeTar writes a tar bundle atomically: a temporary file beside it,
-// fsynced, renamed into place without replacing anything.
-func writeTar(dest string, all Files) error {
-	b, err := TarBytes(all)
-	if err != nil {
-		return err
-	}
-	return writeError(dest, fsutil.WriteFile(dest, b, 0o644, false))
-}
-
 // readTar reads a tar bundle with the refusals of a directory's and more:
 // every entry a regular file with a clean relative name, no name twice, no
 // file where another needs a directory, each file and the whole within
