@@ -16,11 +16,12 @@ import (
 
 // WriteSigned writes the signed bundle whole, with the transcript so far
 // sealed by the keys SealBy named, verified as verify would verify it
-// before it is written, and read back to prove the bytes written are
-// those verified: nothing unverified leaves the room. A bundle that fails
-// is not written. A bundle still waiting
-// for other holders' signatures is a result, not a failure: missing names
-// the roles whose threshold is not met yet.
+// while it is written beside its place and read back to prove the bytes
+// written are those verified; it is renamed into place only then, so
+// nothing unverified leaves the room. A bundle that fails is removed
+// unseen. A bundle still waiting for other holders' signatures is a
+// result, not a failure: missing names the roles whose threshold is not
+// met yet.
 func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.Files, req *bundle.Request) (missing []string, err error) {
 	info.Rehearsal = info.Rehearsal || s.software
 	defer lowerHeapPeak()()
@@ -28,6 +29,7 @@ func (s *Session) WriteSigned(out string, info bundle.SignedInfo, files bundle.F
 	if err != nil {
 		return nil, err
 	}
+	// Sealed by the keys that signed (SealBy) before anything is written.
 	if err := s.Seal(context.TODO(), all); err != nil {
 		return nil, err
 	}
