@@ -20,7 +20,7 @@ func (t *table) server(rows []string) {
 	}
 	defer proxy.Close()
 	if slices.Contains(rows, "publish") {
-		t.publishRow(srv, proxy, 1000).print()
+		t.repeated(func() row { return t.publishRow(srv, proxy, 1000) }).print()
 	}
 	if slices.Contains(rows, "loop") {
 		for _, v := range []loopVariant{
@@ -29,7 +29,7 @@ func (t *table) server(rows []string) {
 			{what: "shared targets key", device: func(bd build, home string) []string { return t.device(bd, home, true) }},
 			{what: "shared targets key, .tar bundles", device: func(bd build, home string) []string { return t.device(bd, home, true) }, suffix: ".tar"},
 		} {
-			t.loopRow(srv, 100, v).print()
+			t.repeated(func() row { return t.loopRow(srv, 100, v) }).print()
 		}
 	}
 }
@@ -53,7 +53,7 @@ func (t *table) publishRow(srv *testenv.NotaryServer, proxy *faultproxy.Proxy, n
 	r := row{what: "publish", n: n}
 	var trips []string
 	for _, bd := range t.builds {
-		signed, gs := t.signedFor(proxy.URL, srv.CAFile, "publish-"+bd.name, n)
+		signed, gs := t.signedFor(proxy.URL, srv.CAFile, t.prefix("publish-"+bd.name), n)
 		proxy.PerGUN() // reset
 		m := exe(t.b, t.path("home"), bd.keyrite, "publish", "--server", proxy.URL, "--tls-ca", srv.CAFile, signed)
 		per := proxy.PerGUN()
@@ -85,7 +85,7 @@ type loopVariant struct {
 func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
 	r := row{what: "fetch+init+publish, " + v.what, n: n, baseName: "notary CLI loop"}
 	slug := strings.ToLower(strings.NewReplacer(" ", "-", ",", "", ".", "").Replace(v.what))
-	gs := guns("notary-cli-"+slug, n)
+	gs := guns(t.prefix("notary-cli-"+slug), n)
 	trust := t.path("notary-trust")
 	env := []string{"NOTARY_ROOT_PASSPHRASE=bench-passphrase", "NOTARY_TARGETS_PASSPHRASE=bench-passphrase", "NOTARY_SNAPSHOT_PASSPHRASE=bench-passphrase"}
 	start := time.Now()
@@ -97,7 +97,7 @@ func (t *table) loopRow(srv *testenv.NotaryServer, n int, v loopVariant) row {
 	r.base = time.Since(start)
 	for _, bd := range t.builds {
 		home := t.path("home")
-		gs := guns("loop-"+bd.name+"-"+slug, n)
+		gs := guns(t.prefix("loop-"+bd.name+"-"+slug), n)
 		dev := v.device(bd, home)
 		req, out := t.path("request")+v.suffix, t.path("signed")+v.suffix
 		server := []string{"--server", srv.URL, "--tls-ca", srv.CAFile}

@@ -23,7 +23,9 @@ import (
 
 // BenchmarkTable prints the performance table. KEYRITE_BENCH_ROWS picks
 // rows (init, shared, verify, publish, loop, rehearse; default all) and
-// KEYRITE_BENCH_N the sizes of the per-GUN init row (default 10,100,1000).
+// KEYRITE_BENCH_N the sizes of the per-GUN init row (default 10,100,1000);
+// KEYRITE_BENCH_REPEAT measures each row that many times and keeps the
+// medians (default 1; verify's row is always the median of three).
 func BenchmarkTable(b *testing.B) {
 	bs := builds(b)
 	rows := strings.Split(envOr("KEYRITE_BENCH_ROWS", "init,shared,verify,publish,loop,rehearse"), ",")
@@ -38,11 +40,15 @@ func BenchmarkTable(b *testing.B) {
 	for b.Loop() {
 		fmt.Printf("\nkeyrite performance, %s, %d CPUs, load average %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadavg())
 		printHeader()
-		t := &table{b: b, builds: bs, dir: b.TempDir()}
+		repeat, err := strconv.Atoi(envOr("KEYRITE_BENCH_REPEAT", "1"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t := &table{b: b, builds: bs, dir: b.TempDir(), repeat: repeat}
 		if slices.Contains(rows, "init") {
 			var perGUN []row
 			for _, n := range sizes {
-				r := t.initRow(n, false, "")
+				r := t.repeated(func() row { return t.initRow(n, false, "") })
 				r.print()
 				perGUN = append(perGUN, r)
 			}
@@ -50,8 +56,8 @@ func BenchmarkTable(b *testing.B) {
 		}
 		if slices.Contains(rows, "shared") {
 			for _, n := range []int{100, 1000} {
-				t.initRow(n, true, "").print()
-				t.initRow(n, true, ".tar").print()
+				t.repeated(func() row { return t.initRow(n, true, "") }).print()
+				t.repeated(func() row { return t.initRow(n, true, ".tar") }).print()
 			}
 		}
 		if slices.Contains(rows, "verify") {
@@ -61,7 +67,7 @@ func BenchmarkTable(b *testing.B) {
 			t.server(rows)
 		}
 		if slices.Contains(rows, "rehearse") {
-			t.rehearseRow().print()
+			t.repeated(t.rehearseRow).print()
 		}
 	}
 }
@@ -90,6 +96,9 @@ type table struct {
 	// bundle1000 is the after build's shared-key bundle of 1,000 GUNs,
 	// which the verify row reads.
 	bundle1000 string
+	// repeat is how many times each row is measured (KEYRITE_BENCH_REPEAT);
+	// round counts the repetitions, so that each uses new GUNs.
+	repeat, round int
 }
 
 func (t *table) path(name string) string {
