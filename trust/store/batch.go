@@ -96,13 +96,13 @@ func (st *state) stage(u Update, now time.Time) error {
 		}
 	}
 	if r == nil {
-		r = &repo{GUN: u.GUN}
+		r = &repo{Pin: Pin{GUN: u.GUN}}
 		st.repos[u.GUN] = r
 	}
 	for rv, b := range add {
 		r.put(rv, b)
 	}
-	r.Version, r.Source, r.Detail, r.PinnedAt, r.RootKeyIDs = v, u.Source, u.Detail, now.UTC(), ids
+	r.Pin = Pin{GUN: u.GUN, Version: v, Source: u.Source, Detail: u.Detail, PinnedAt: now.UTC(), RootKeyIDs: ids}
 	return nil
 }
 

@@ -75,7 +75,8 @@ func (s *Store) readFormat1Repo(gun string, withData bool) (*repo, error) {
 	if err := json.Unmarshal(b, &p); err != nil || p.GUN != gun || p.Version < 1 {
 		return nil, fmt.Errorf("trust store %s: the pin of %s is unreadable", s.Dir, gun)
 	}
-	r := &repo{GUN: gun, Version: p.Version, Source: p.Source, Detail: p.Detail, PinnedAt: p.PinnedAt, RootKeyIDs: p.RootKeyIDs}
+	p.Versions = nil // the roots found below say which
+	r := &repo{Pin: p}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err

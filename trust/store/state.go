@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/keyrite/keyrite/internal/fsutil"
 	"golang.org/x/sys/unix"
@@ -36,13 +35,8 @@ type stateFile struct {
 
 // repo is what the store holds for one GUN: its pin and the roots held.
 type repo struct {
-	GUN        string    `json:"gun"`
-	Version    int       `json:"version"`
-	Source     string    `json:"source"`
-	Detail     string    `json:"detail,omitempty"`
-	PinnedAt   time.Time `json:"pinned_at"`
-	RootKeyIDs []string  `json:"root_key_ids"`
-	Roots      []rootRef `json:"roots"` // by version
+	Pin             // without Versions: the Roots' versions
+	Roots []rootRef `json:"roots"` // by version
 }
 
 // rootRef is where a root version's bytes are: a place in a pack, and
@@ -226,12 +220,13 @@ func (r *repo) ref(v int) *rootRef {
 
 // pin is the Pin r holds, a copy the caller may keep.
 func (r *repo) pin() *Pin {
-	p := &Pin{GUN: r.GUN, Version: r.Version, Source: r.Source, Detail: r.Detail, PinnedAt: r.PinnedAt,
-		RootKeyIDs: slices.Clone(r.RootKeyIDs), Versions: make([]int, 0, len(r.Roots))}
+	p := r.Pin
+	p.RootKeyIDs = slices.Clone(r.RootKeyIDs)
+	p.Versions = make([]int, 0, len(r.Roots))
 	for _, x := range r.Roots {
 		p.Versions = append(p.Versions, x.Version)
 	}
-	return p
+	return &p
 }
 
 // repo returns what the store holds for gun, nil when it holds nothing.

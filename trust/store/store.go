@@ -61,7 +61,9 @@ type Pin struct {
 	Detail     string    `json:"detail,omitempty"` // e.g. the bundle it came from
 	PinnedAt   time.Time `json:"pinned_at"`
 	RootKeyIDs []string  `json:"root_key_ids"`
-	Versions   []int     `json:"versions_held"`
+	// Versions is derived from the roots held; state.json does not
+	// repeat it (it is empty there, and omitted).
+	Versions []int `json:"versions_held,omitempty"`
 }
 
 // DamagedError is a trust store whose files are not what it recorded: a
