@@ -43,21 +43,15 @@ func (s *Store) SetBatch(ups []Update, now time.Time) ([]*Pin, error) {
 	if len(ups) == 0 {
 		return nil, nil
 	}
-	unlock, err := s.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	st, err := s.loadForWrite()
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range ups {
-		if err := st.stage(u, now); err != nil {
-			return nil, err
+	st, err := s.write(func(st *state) error {
+		for _, u := range ups {
+			if err := st.stage(u, now); err != nil {
+				return err
+			}
 		}
-	}
-	if err := s.commit(st); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	out := make([]*Pin, len(ups))
@@ -117,6 +111,25 @@ func (r *repo) put(v int, b []byte) {
 	case r.Roots[i].SHA256 != ref.SHA256 || r.Roots[i].Length != ref.Length:
 		r.Roots[i] = ref
 	}
+}
+
+// write is the one way the store changes: under the lock, change is
+// applied to the state read again from disk, and the result committed
+// (commit.go). When change fails, nothing is written.
+func (s *Store) write(change func(*state) error) (*state, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := s.loadForWrite()
+	if err != nil {
+		return nil, err
+	}
+	if err := change(st); err != nil {
+		return nil, err
+	}
+	return st, s.commit(st)
 }
 
 // lock takes the store's write lock, making the store's directories if

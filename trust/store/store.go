@@ -209,48 +209,42 @@ func (s *Store) Forget(gun string, keep int, now time.Time) (*Pin, error) {
 	if r, err := s.repo(gun); err != nil || r == nil {
 		return nil, s.notPinned(gun, err)
 	}
-	unlock, err := s.lock()
-	if err != nil {
+	st, err := s.write(func(st *state) error {
+		r := st.repos[gun]
+		if r == nil {
+			return s.notPinned(gun, nil)
+		}
+		if keep <= 0 {
+			delete(st.repos, gun)
+			return nil
+		}
+		if keep >= r.Version {
+			return fmt.Errorf("%s: version %d is not below the pinned version %d", gun, keep, r.Version)
+		}
+		ref := r.ref(keep)
+		if ref == nil {
+			return fmt.Errorf("%s: version %d is not held here (held: %v)", gun, keep, r.pin().Versions)
+		}
+		rd := s.newReader()
+		root, err := rd.root(gun, ref)
+		rd.close()
+		if err != nil {
+			return err
+		}
+		_, ids, err := rootInfo(root)
+		if err != nil {
+			return err
+		}
+		old := r.Version
+		r.Roots = slices.DeleteFunc(r.Roots, func(x rootRef) bool { return x.Version > keep })
+		r.Version, r.RootKeyIDs, r.PinnedAt = keep, ids, now.UTC()
+		r.Detail = fmt.Sprintf("version %d kept when version %d was forgotten", keep, old)
+		return nil
+	})
+	if err != nil || keep <= 0 {
 		return nil, err
 	}
-	defer unlock()
-	st, err := s.loadForWrite()
-	if err != nil {
-		return nil, err
-	}
-	r := st.repos[gun]
-	if r == nil {
-		return nil, s.notPinned(gun, nil)
-	}
-	if keep <= 0 {
-		delete(st.repos, gun)
-		return nil, s.commit(st)
-	}
-	if keep >= r.Version {
-		return nil, fmt.Errorf("%s: version %d is not below the pinned version %d", gun, keep, r.Version)
-	}
-	ref := r.ref(keep)
-	if ref == nil {
-		return nil, fmt.Errorf("%s: version %d is not held here (held: %v)", gun, keep, r.pin().Versions)
-	}
-	rd := s.newReader()
-	root, err := rd.root(gun, ref)
-	rd.close()
-	if err != nil {
-		return nil, err
-	}
-	_, ids, err := rootInfo(root)
-	if err != nil {
-		return nil, err
-	}
-	old := r.Version
-	r.Roots = slices.DeleteFunc(r.Roots, func(x rootRef) bool { return x.Version > keep })
-	r.Version, r.RootKeyIDs, r.PinnedAt = keep, ids, now.UTC()
-	r.Detail = fmt.Sprintf("version %d kept when version %d was forgotten", keep, old)
-	if err := s.commit(st); err != nil {
-		return nil, err
-	}
-	return r.pin(), nil
+	return st.repos[gun].pin(), nil
 }
 
 // notPinned is err, or the error of a GUN the store does not pin.
