@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -27,23 +26,8 @@ func TestCrashSoftkeyBatchKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := e.command(e.initArgs("--human")...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
 	killed := false
-	for sc := bufio.NewScanner(stderr); sc.Scan(); {
-		lines = append(lines, sc.Text())
-		if !killed && strings.Contains(sc.Text(), "[1/200] signed") {
-			killed = cmd.Process.Kill() == nil
-		}
-	}
-	cmd.Wait()
+	lines, _, _ := e.initUntilSigned(func(p *os.Process) { killed = p.Kill() == nil })
 	if !killed {
 		t.Fatalf("never killed:\n%s", strings.Join(lines, "\n"))
 	}

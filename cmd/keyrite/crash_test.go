@@ -154,6 +154,30 @@ func (e *crashEnv) initArgs(extra ...string) []string {
 	return append(append(args, extra...), e.guns...)
 }
 
+// initUntilSigned runs init of every GUN with its progress on stderr and
+// calls act once the first GUN is reported signed. It returns stderr's
+// lines, whether act was called, and the exit error.
+func (e *crashEnv) initUntilSigned(act func(*os.Process)) (lines []string, acted bool, err error) {
+	e.t.Helper()
+	cmd := e.command(e.initArgs("--human")...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	first := fmt.Sprintf("[1/%d] signed", len(e.guns))
+	for sc := bufio.NewScanner(stderr); sc.Scan(); {
+		lines = append(lines, sc.Text())
+		if !acted && strings.Contains(sc.Text(), first) {
+			acted = true
+			act(cmd.Process)
+		}
+	}
+	return lines, acted, cmd.Wait()
+}
+
 // keys is the token's keys, label to key ID, as keyrite key list --json
 // shows them.
 func (e *crashEnv) keys() map[string]string {
@@ -451,28 +475,12 @@ func TestCrashInitInterrupted(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newCrashEnv(t, bin, 20)
 			before := e.keys()
-			cmd := e.command(e.initArgs("--human")...)
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			var lines []string
-			sc := bufio.NewScanner(stderr)
-			sent := false
-			for sc.Scan() {
-				lines = append(lines, sc.Text())
-				if !sent && strings.Contains(sc.Text(), "[1/20] signed") {
-					sent = true
-					for _, s := range c.sigs {
-						cmd.Process.Signal(s)
-						time.Sleep(5 * time.Millisecond)
-					}
+			lines, sent, err := e.initUntilSigned(func(p *os.Process) {
+				for _, s := range c.sigs {
+					p.Signal(s)
+					time.Sleep(5 * time.Millisecond)
 				}
-			}
-			err = cmd.Wait()
+			})
 			out := strings.Join(lines, "\n")
 			var ee *exec.ExitError
 			if !sent || !errors.As(err, &ee) || ee.ExitCode() != 1 {
